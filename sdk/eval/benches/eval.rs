@@ -1,0 +1,51 @@
+//! Evaluation latency: Flagyard's engine, and with `--features bench-peers`
+//! the equivalent configuration in Unleash's Yggdrasil engine, in one run.
+//!
+//!     cargo bench -p flagyard-eval --features bench-peers --bench eval
+//!
+//! Cases: (a) a 25 % canary on the user id; (b) three conditions then a
+//! 50/30/20 split at 50 % coverage; (c) a plain enabled flag. Each with one
+//! fixed context and with the user id cycling through 1,024 contexts.
+
+#[path = "../tests/common/fixtures.rs"]
+mod fixtures;
+#[cfg(feature = "bench-peers")]
+mod yggdrasil;
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use fixtures::{bench_context, bench_contexts, bench_ruleset};
+use flagyard_eval::evaluate;
+
+const CASES: [(&str, &str); 3] =
+    [("a_canary_25", "canary"), ("b_conditions_split", "experiment"), ("c_plain", "plain")];
+
+fn flagyard(c: &mut Criterion) {
+    let rules = bench_ruleset();
+    let fixed = bench_context(7);
+    let many = bench_contexts(1024);
+    let mut g = c.benchmark_group("flagyard");
+    for (case, key) in CASES {
+        g.bench_function(format!("{case}/fixed"), |b| b.iter(|| black_box(evaluate(&rules, black_box(key), &fixed))));
+        let mut i = 0usize;
+        g.bench_function(format!("{case}/cycling"), |b| {
+            b.iter(|| {
+                i = (i + 1) & 1023;
+                black_box(evaluate(&rules, black_box(key), &many[i]))
+            })
+        });
+    }
+    g.finish();
+}
+
+#[cfg(feature = "bench-peers")]
+fn peers(c: &mut Criterion) {
+    yggdrasil::bench(c);
+}
+
+#[cfg(not(feature = "bench-peers"))]
+fn peers(_: &mut Criterion) {}
+
+criterion_group!(benches, flagyard, peers);
+criterion_main!(benches);

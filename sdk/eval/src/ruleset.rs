@@ -1,0 +1,176 @@
+//! The compiled, evaluable form of a snapshot.
+//!
+//! Everything evaluation needs is resolved here once: keys become indices,
+//! operands are parsed, split ranges and salt prefixes are precomputed. The
+//! types are private to the crate; [`Ruleset`] is the public handle.
+
+use crate::bucket::{bucket_bytes, bucket_value};
+use crate::context::{Context, Value};
+use crate::index::KeyIndex;
+use crate::model::FlagType;
+use crate::murmur::PrefixHasher;
+use crate::ops::{StrSet, Test};
+
+/// Prerequisite chains and segment nesting deeper than this are refused, so
+/// evaluation recursion stays shallow.
+pub const MAX_DEPTH: usize = 32;
+
+/// Which context attribute a condition or split reads.
+#[derive(Debug)]
+pub(crate) enum AttrRef {
+    /// The targeting key.
+    Key,
+    Named(Box<str>),
+}
+
+impl AttrRef {
+    pub(crate) fn new(name: &str) -> Self {
+        if crate::context::is_key_attribute(name) { AttrRef::Key } else { AttrRef::Named(name.into()) }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            AttrRef::Key => "key",
+            AttrRef::Named(n) => n,
+        }
+    }
+
+    /// Calls `f` with the attribute's value, if the context has it.
+    #[inline]
+    pub(crate) fn with_value<R>(&self, ctx: &Context<'_>, f: impl FnOnce(&Value<'_>) -> R) -> Option<R> {
+        match self {
+            AttrRef::Key => ctx.key().map(|k| f(&Value::String(std::borrow::Cow::Borrowed(k)))),
+            AttrRef::Named(n) => ctx.get(n).map(f),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Prereq {
+    pub(crate) flag: u32,
+    pub(crate) variants: Box<[u16]>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Cond {
+    Attr { attr: AttrRef, test: Test, negate: bool },
+    Segment { segments: Box<[u32]>, negate: bool },
+    Prerequisite(Prereq),
+}
+
+#[derive(Debug)]
+pub(crate) struct CSegment {
+    pub(crate) included: StrSet,
+    pub(crate) excluded: StrSet,
+    pub(crate) conds: Box<[Cond]>,
+}
+
+#[derive(Debug)]
+pub(crate) struct CVariant {
+    pub(crate) key: Box<str>,
+    pub(crate) value: serde_json::Value,
+}
+
+#[derive(Debug)]
+pub(crate) struct Range {
+    pub(crate) start: u16,
+    pub(crate) end: u16,
+    pub(crate) variant: u16,
+}
+
+#[derive(Debug)]
+pub(crate) struct CSplit {
+    pub(crate) attr: AttrRef,
+    pub(crate) prefix: PrefixHasher,
+    /// Non-empty ranges only, in bucket order.
+    pub(crate) ranges: Box<[Range]>,
+}
+
+impl CSplit {
+    /// The context's bucket, or `None` if it has no bucketable unit.
+    #[inline]
+    pub(crate) fn bucket(&self, ctx: &Context<'_>) -> Option<u16> {
+        match &self.attr {
+            AttrRef::Key => ctx.key().map(|k| bucket_bytes(&self.prefix, k.as_bytes())),
+            AttrRef::Named(n) => bucket_value(&self.prefix, ctx.get(n)?),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn variant_for(&self, bucket: u16) -> Option<u16> {
+        self.ranges.iter().find(|r| r.start <= bucket && bucket < r.end).map(|r| r.variant)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum CServe {
+    Variant(u16),
+    Split(CSplit),
+}
+
+#[derive(Debug)]
+pub(crate) struct CRule {
+    pub(crate) id: Option<Box<str>>,
+    pub(crate) conds: Box<[Cond]>,
+    pub(crate) serve: CServe,
+}
+
+#[derive(Debug)]
+pub(crate) struct CFlag {
+    pub(crate) key: Box<str>,
+    pub(crate) kind: FlagType,
+    pub(crate) variants: Box<[CVariant]>,
+    pub(crate) enabled: bool,
+    pub(crate) off: u16,
+    pub(crate) default: u16,
+    pub(crate) prereqs: Box<[Prereq]>,
+    pub(crate) rules: Box<[CRule]>,
+}
+
+/// A compiled snapshot: immutable, cheap to share (`Arc<Ruleset>`), and
+/// evaluated with [`Ruleset::evaluate`] without locks, I/O or allocation.
+#[derive(Debug)]
+pub struct Ruleset {
+    pub(crate) environment: Box<str>,
+    pub(crate) version: u64,
+    pub(crate) index: KeyIndex,
+    pub(crate) flags: Box<[CFlag]>,
+    pub(crate) segments: Box<[CSegment]>,
+}
+
+impl Ruleset {
+    /// The environment these rules belong to.
+    pub fn environment(&self) -> &str {
+        &self.environment
+    }
+
+    /// The environment version the snapshot was taken at.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Number of flags.
+    pub fn len(&self) -> usize {
+        self.flags.len()
+    }
+
+    /// Whether there are no flags.
+    pub fn is_empty(&self) -> bool {
+        self.flags.is_empty()
+    }
+
+    /// The flag keys, in snapshot order.
+    pub fn flag_keys(&self) -> impl Iterator<Item = &str> {
+        self.flags.iter().map(|f| f.key.as_ref())
+    }
+
+    /// The type of a flag, if it exists.
+    pub fn flag_type(&self, key: &str) -> Option<FlagType> {
+        self.flag(key).map(|f| f.kind)
+    }
+
+    #[inline]
+    pub(crate) fn flag(&self, key: &str) -> Option<&CFlag> {
+        self.flags.get(self.index.get(key)?)
+    }
+}

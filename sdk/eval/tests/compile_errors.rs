@@ -1,0 +1,178 @@
+//! Invalid snapshots are refused with the exact path and reason of every
+//! problem; nothing panics.
+
+use flagyard_eval::{CompileErrorKind as K, Ruleset};
+use serde_json::{Value, json};
+
+fn snapshot(rules: Value) -> Value {
+    json!({"environment": "production", "flags": {
+        "new-checkout": {
+            "type": "boolean",
+            "variants": [{"key": "on", "value": true}, {"key": "off", "value": false}],
+            "environments": {"production": {"enabled": true, "offVariant": "off", "defaultVariant": "off", "rules": rules}}
+        }
+    }, "segments": {"beta": {"included": ["u1"]}}})
+}
+
+/// The (path, kind) of every error compiling `doc`.
+fn errors(doc: &Value) -> Vec<(String, K)> {
+    match Ruleset::from_json(&doc.to_string()) {
+        Ok(_) => panic!("expected errors for {doc}"),
+        Err(e) => e.into_vec().into_iter().map(|e| (e.path, e.kind)).collect(),
+    }
+}
+
+fn one_error(doc: &Value) -> (String, K) {
+    let mut e = errors(doc);
+    assert_eq!(e.len(), 1, "{e:?}");
+    e.remove(0)
+}
+
+const RULE: &str = "flags.new-checkout.environments.production.rules";
+
+#[test]
+fn bad_regex_names_the_values() {
+    let always = json!({"serve": {"variant": "on"}});
+    let doc = snapshot(json!([always.clone(), always, {"conditions": [
+        {"attribute": "email", "op": "matches", "values": ["(unclosed"]}
+    ], "serve": {"variant": "on"}}]));
+    let (path, kind) = one_error(&doc);
+    assert_eq!(path, format!("{RULE}[2].conditions[0].values"));
+    assert!(matches!(kind, K::Regex(_)), "{kind:?}");
+}
+
+#[test]
+fn weights_must_add_to_10000() {
+    let doc = snapshot(
+        json!([{"serve": {"split": {"variants": [{"variant": "on", "weight": 5000}, {"variant": "off", "weight": 4000}]}}}]),
+    );
+    assert_eq!(one_error(&doc), (format!("{RULE}[0].serve.split.variants"), K::WeightSum(9000)));
+    let doc =
+        snapshot(json!([{"serve": {"split": {"variants": [{"variant": "on", "weight": 10000}], "coverage": 10001}}}]));
+    assert_eq!(one_error(&doc), (format!("{RULE}[0].serve.split.coverage"), K::BasisPoints(10001)));
+    let doc = snapshot(json!([{"serve": {"split": {"variants": []}}}]));
+    assert_eq!(one_error(&doc), (format!("{RULE}[0].serve.split.variants"), K::EmptySplit));
+    let doc = snapshot(json!([{"serve": {"split": {"variants": [{"variant": "on", "weight": -1}]}}}]));
+    assert_eq!(one_error(&doc).0, format!("{RULE}[0].serve.split.variants[0].weight"));
+}
+
+#[test]
+fn unknown_references() {
+    let doc = snapshot(json!([{"serve": {"variant": "maybe"}}]));
+    assert_eq!(one_error(&doc), (format!("{RULE}[0].serve.variant"), K::UnknownVariant("maybe".into())));
+    let doc =
+        snapshot(json!([{"conditions": [{"op": "segment", "values": ["beta", "gamma"]}], "serve": {"variant": "on"}}]));
+    assert_eq!(one_error(&doc), (format!("{RULE}[0].conditions[0].values[1]"), K::UnknownSegment("gamma".into())));
+    let doc = snapshot(
+        json!([{"conditions": [{"op": "prerequisite", "flag": "ghost", "values": ["on"]}], "serve": {"variant": "on"}}]),
+    );
+    assert_eq!(one_error(&doc), (format!("{RULE}[0].conditions[0].flag"), K::UnknownFlag("ghost".into())));
+    let mut doc = snapshot(json!([]));
+    doc["flags"]["new-checkout"]["environments"]["production"]["offVariant"] = json!("gone");
+    assert_eq!(
+        one_error(&doc),
+        ("flags.new-checkout.environments.production.offVariant".into(), K::UnknownVariant("gone".into()))
+    );
+}
+
+#[test]
+fn prerequisite_cycles() {
+    let flag = |dep: &str| {
+        json!({"type": "boolean", "variants": [{"key": "on", "value": true}],
+               "environments": {"production": {"enabled": true, "offVariant": "on", "defaultVariant": "on",
+                                                "prerequisites": [{"flag": dep, "variants": ["on"]}]}}})
+    };
+    let doc = json!({"environment": "production", "flags": {"a": flag("b"), "b": flag("c"), "c": flag("a")}});
+    let (path, kind) = one_error(&doc);
+    assert_eq!(path, "flags.a.environments.production");
+    assert_eq!(kind, K::Cycle("a -> b -> c -> a".into()));
+    let doc = json!({"environment": "production", "flags": {"a": flag("a")}});
+    assert_eq!(one_error(&doc).1, K::Cycle("a -> a".into()));
+    let doc = json!({"environment": "production", "segments": {
+        "s1": {"conditions": [{"op": "segment", "values": ["s2"]}]},
+        "s2": {"conditions": [{"op": "not_segment", "values": ["s1"]}]}
+    }});
+    assert_eq!(one_error(&doc), ("segments.s1.conditions".into(), K::Cycle("s1 -> s2 -> s1".into())));
+}
+
+#[test]
+fn duplicate_keys() {
+    let raw = r#"{"environment": "e", "flags": {"a": {"type": "boolean", "variants": [], "environments": {}},
+                                             "a": {"type": "boolean", "variants": [], "environments": {}}}}"#;
+    let e = Ruleset::from_json(raw).unwrap_err().into_vec();
+    assert_eq!(e[0].path, "flags");
+    assert!(e[0].to_string().contains("duplicate key `a`"), "{}", e[0]);
+    let mut doc = snapshot(json!([]));
+    doc["flags"]["new-checkout"]["variants"] = json!([{"key": "off", "value": true}, {"key": "off", "value": false}]);
+    assert_eq!(one_error(&doc), ("flags.new-checkout.variants[1].key".into(), K::DuplicateKey("off".into())));
+    let doc = snapshot(json!([{"id": "r", "serve": {"variant": "on"}}, {"id": "r", "serve": {"variant": "on"}}]));
+    assert_eq!(one_error(&doc), (format!("{RULE}[1].id"), K::DuplicateKey("r".into())));
+}
+
+#[test]
+fn wrong_value_types() {
+    let mut doc = snapshot(json!([]));
+    doc["flags"]["new-checkout"]["variants"][1]["value"] = json!("false");
+    let (path, kind) = one_error(&doc);
+    assert_eq!(path, "flags.new-checkout.variants[1].value");
+    assert!(matches!(kind, K::WrongValueType { .. }), "{kind:?}");
+    let mut doc = snapshot(json!([]));
+    doc["flags"]["new-checkout"]["type"] = json!("boolean-ish");
+    assert_eq!(one_error(&doc).0, "flags.new-checkout.type");
+    let mut doc = snapshot(json!([]));
+    doc["flags"]["new-checkout"]["environments"]["production"]["enabled"] = json!("yes");
+    assert_eq!(one_error(&doc).0, "flags.new-checkout.environments.production.enabled");
+}
+
+#[test]
+fn operand_errors_name_the_condition() {
+    let cases = [
+        (json!({"attribute": "a", "op": "gt", "values": ["ten"]}), "values"),
+        (json!({"attribute": "a", "op": "gt", "values": [1, 2]}), "values"),
+        (json!({"attribute": "a", "op": "eq", "values": []}), "values"),
+        (json!({"attribute": "a", "op": "in", "values": [{"x": 1}]}), "values"),
+        (json!({"attribute": "a", "op": "contains", "values": []}), "values"),
+        (json!({"attribute": "a", "op": "semver_gt", "values": ["1.x"]}), "values"),
+        (json!({"attribute": "a", "op": "before", "values": ["next tuesday"]}), "values"),
+        (json!({"attribute": "a", "op": "before", "values": ["2025-02-30T00:00:00Z"]}), "values"),
+        (json!({"attribute": "a", "op": "exists", "values": [1]}), "values"),
+        (json!({"op": "eq", "values": [1]}), "attribute"),
+        (json!({"attribute": "", "op": "eq", "values": [1]}), "attribute"),
+        (json!({"attribute": "a", "op": "segment", "values": ["beta"]}), "attribute"),
+        (json!({"op": "prerequisite", "values": ["on"]}), "flag"),
+        (json!({"attribute": "a", "op": "eq", "values": [1], "flag": "x"}), "flag"),
+        (json!({"attribute": "a", "op": "equals", "values": [1]}), "op"),
+    ];
+    for (c, field) in cases {
+        let doc =
+            snapshot(json!([{"serve": {"variant": "on"}}, {"conditions": [c.clone()], "serve": {"variant": "on"}}]));
+        let (path, _) = one_error(&doc);
+        assert_eq!(path, format!("{RULE}[1].conditions[0].{field}"), "{c}");
+    }
+}
+
+#[test]
+fn keys_and_structure() {
+    let mut doc = snapshot(json!([]));
+    doc["flags"]["bad key!"] = doc["flags"]["new-checkout"].clone();
+    assert_eq!(one_error(&doc), ("flags.bad key!".into(), K::InvalidKey("bad key!".into())));
+    let doc = json!({"environment": "staging", "flags": snapshot(json!([]))["flags"]});
+    assert_eq!(one_error(&doc), ("flags.new-checkout.environments".into(), K::MissingEnvironment("staging".into())));
+    let e = Ruleset::from_json("{not json").unwrap_err();
+    assert!(matches!(e.errors()[0].kind, K::Malformed(_)));
+    assert!(Ruleset::from_json("").is_err());
+    assert!(Ruleset::from_json("[]").is_err());
+}
+
+#[test]
+fn all_problems_are_reported_together() {
+    let doc = snapshot(json!([
+        {"serve": {"variant": "nope"}},
+        {"conditions": [{"attribute": "a", "op": "matches", "values": ["["]}], "serve": {"variant": "on"}}
+    ]));
+    let e = errors(&doc);
+    assert_eq!(e.len(), 2, "{e:?}");
+    let text = Ruleset::from_json(&doc.to_string()).unwrap_err().to_string();
+    assert!(text.contains("rules[0].serve.variant: unknown variant `nope`"), "{text}");
+    assert!(text.contains("rules[1].conditions[0].values: invalid regular expression"), "{text}");
+}

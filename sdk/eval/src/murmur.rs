@@ -39,12 +39,21 @@ pub fn murmur3_x86_32(data: &[u8], seed: u32) -> u32 {
 }
 
 /// Murmur state after a fixed prefix: full blocks mixed in, tail carried.
+///
+/// The tail is kept as a little-endian word in a register, not as a byte
+/// array: storing bytes one by one and then loading them as a word stalls
+/// store-to-load forwarding, which cost more than the whole hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PrefixHasher {
     h: u32,
-    tail: [u8; 4],
+    tail: u32,
     tail_len: u8,
     len: u32,
+}
+
+#[inline(always)]
+fn word(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
 
 impl PrefixHasher {
@@ -57,14 +66,12 @@ impl PrefixHasher {
         let mut h = seed;
         let mut blocks = prefix.chunks_exact(4);
         for b in &mut blocks {
-            h = mix_h(h, u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            h = mix_h(h, word(b));
         }
         let rest = blocks.remainder();
-        let mut tail = [0u8; 4];
-        tail[..rest.len()].copy_from_slice(rest);
         PrefixHasher {
             h,
-            tail,
+            tail: rest.iter().enumerate().fold(0, |k, (i, b)| k | u32::from(*b) << (8 * i)),
             tail_len: rest.len() as u8,
             // murmur3 x86_32 folds in the length modulo 2^32.
             len: prefix.len() as u32,
@@ -75,39 +82,31 @@ impl PrefixHasher {
     #[inline]
     pub fn hash_suffix(&self, suffix: &[u8]) -> u32 {
         let mut h = self.h;
+        let mut k = self.tail;
+        let mut n = usize::from(self.tail_len);
         let mut data = suffix;
-        let mut tail = self.tail;
-        let mut tail_len = self.tail_len as usize;
-        if tail_len > 0 {
-            // Byte loops here and below: a variable-length copy calls `memcpy`.
-            let take = (4 - tail_len).min(data.len());
-            for (slot, byte) in tail[tail_len..tail_len + take].iter_mut().zip(data) {
-                *slot = *byte;
-            }
-            tail_len += take;
-            data = &data[take..];
-            if tail_len == 4 {
-                h = mix_h(h, u32::from_le_bytes(tail));
-                tail_len = 0;
-            }
+        // Complete the carried tail to a block, byte by byte.
+        while n > 0 && n < 4 {
+            let Some((b, rest)) = data.split_first() else { break };
+            k |= u32::from(*b) << (8 * n);
+            n += 1;
+            data = rest;
         }
-        if tail_len == 0 {
+        if n == 4 {
+            h = mix_h(h, k);
+            k = 0;
+            n = 0;
+        }
+        if n == 0 {
             let mut blocks = data.chunks_exact(4);
             for b in &mut blocks {
-                h = mix_h(h, u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                h = mix_h(h, word(b));
             }
             let rest = blocks.remainder();
-            tail = [0; 4];
-            for (slot, byte) in tail.iter_mut().zip(rest) {
-                *slot = *byte;
-            }
-            tail_len = rest.len();
+            k = rest.iter().enumerate().fold(0, |k, (i, b)| k | u32::from(*b) << (8 * i));
+            n = rest.len();
         }
-        if tail_len > 0 {
-            let mut k = 0u32;
-            for (i, byte) in tail[..tail_len].iter().enumerate() {
-                k |= u32::from(*byte) << (8 * i);
-            }
+        if n > 0 {
             h ^= mix_k(k);
         }
         h ^= self.len.wrapping_add(suffix.len() as u32);

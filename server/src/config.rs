@@ -1,0 +1,153 @@
+//! Configuration, read once from the environment (12-factor).
+//!
+//! Every variable is documented in `docs/configuration.md`; defaults make
+//! `cargo run -p flagyard-server` work with no setup.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// How logs are written to stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (the default when stdout is not a terminal).
+    Json,
+    /// Human-readable lines (the default on a terminal).
+    Pretty,
+}
+
+/// The server's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DATABASE_URL`: `sqlite://path` (default `sqlite://flagyard.db`) or `postgres://...`.
+    pub database_url: String,
+    /// `FLAGYARD_BIND`: the address to listen on (default `0.0.0.0`).
+    pub bind: IpAddr,
+    /// `PORT`: the port (default 8080; 0 picks a free one).
+    pub port: u16,
+    /// `FLAGYARD_ADMIN_TOKEN`: a bootstrap admin token, stored (hashed) on start.
+    pub admin_token: Option<String>,
+    /// `FLAGYARD_LOG_FORMAT`: `json` or `pretty`.
+    pub log_format: LogFormat,
+    /// `FLAGYARD_LOG` (or `RUST_LOG`): a tracing filter (default `info`).
+    pub log_filter: String,
+    /// `FLAGYARD_MAX_BODY_BYTES`: the largest request body accepted (default 1 MiB).
+    pub max_body_bytes: usize,
+    /// `FLAGYARD_SHUTDOWN_TIMEOUT_SECS`: how long in-flight requests get after SIGTERM (default 10).
+    pub shutdown_timeout: Duration,
+    /// `FLAGYARD_DB_MAX_CONNECTIONS`: database pool size (default 10).
+    pub db_max_connections: u32,
+    /// `FLAGYARD_ENVIRONMENTS`: environments created on a fresh database
+    /// (default `development,staging,production`).
+    pub initial_environments: Vec<String>,
+}
+
+/// A variable with a value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}={value:?}: {reason}")]
+pub struct ConfigError {
+    /// The variable.
+    pub name: &'static str,
+    /// Its value.
+    pub value: String,
+    /// Why it cannot be used.
+    pub reason: &'static str,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads variables through `get` (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        fn parse<T: std::str::FromStr>(
+            get: &impl Fn(&str) -> Option<String>,
+            name: &'static str,
+            default: T,
+            reason: &'static str,
+        ) -> Result<T, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(value) => value.parse().map_err(|_| ConfigError { name, value, reason }),
+            }
+        }
+        let log_format = match get("FLAGYARD_LOG_FORMAT").as_deref() {
+            None => {
+                use std::io::IsTerminal;
+                if std::io::stdout().is_terminal() { LogFormat::Pretty } else { LogFormat::Json }
+            }
+            Some("json") => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "FLAGYARD_LOG_FORMAT",
+                    value: other.into(),
+                    reason: "expected `json` or `pretty`",
+                });
+            }
+        };
+        let initial_environments: Vec<String> = get("FLAGYARD_ENVIRONMENTS")
+            .unwrap_or_else(|| "development,staging,production".into())
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if let Some(bad) = initial_environments.iter().find(|e| !flagyard_eval::is_valid_key(e)) {
+            return Err(ConfigError {
+                name: "FLAGYARD_ENVIRONMENTS",
+                value: bad.clone(),
+                reason: "environment keys are letters, digits, `.`, `_`, `-`",
+            });
+        }
+        Ok(Config {
+            database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://flagyard.db".into()),
+            bind: parse(&get, "FLAGYARD_BIND", IpAddr::from([0, 0, 0, 0]), "expected an IP address")?,
+            port: parse(&get, "PORT", 8080, "expected a port number")?,
+            admin_token: get("FLAGYARD_ADMIN_TOKEN"),
+            log_format,
+            log_filter: get("FLAGYARD_LOG").or_else(|| get("RUST_LOG")).unwrap_or_else(|| "info".into()),
+            max_body_bytes: parse(&get, "FLAGYARD_MAX_BODY_BYTES", 1 << 20, "expected a number of bytes")?,
+            shutdown_timeout: Duration::from_secs(parse(
+                &get,
+                "FLAGYARD_SHUTDOWN_TIMEOUT_SECS",
+                10,
+                "expected whole seconds",
+            )?),
+            db_max_connections: parse(&get, "FLAGYARD_DB_MAX_CONNECTIONS", 10, "expected a number")?,
+            initial_environments,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_work() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.database_url, "sqlite://flagyard.db");
+        assert_eq!(c.port, 8080);
+        assert_eq!(c.initial_environments, ["development", "staging", "production"]);
+        assert_eq!(c.max_body_bytes, 1 << 20);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let e = with(&[("PORT", "eighty")]).unwrap_err();
+        assert_eq!(e.name, "PORT");
+        assert!(with(&[("FLAGYARD_LOG_FORMAT", "xml")]).is_err());
+        assert!(with(&[("FLAGYARD_ENVIRONMENTS", "prod,bad env")]).is_err());
+        assert_eq!(
+            with(&[("PORT", "0"), ("FLAGYARD_ENVIRONMENTS", " a, b ,")]).unwrap().initial_environments,
+            ["a", "b"]
+        );
+    }
+}

@@ -1,0 +1,397 @@
+//! The admin REST API under `/api/v1` (bearer admin token, roles enforced
+//! per route). Every write runs in one transaction.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::auth::{Caller, Role};
+use super::error::ApiError;
+use super::extract::{Json, Path, Query};
+use crate::app::AppState;
+use crate::service::{
+    self, ConfigWrite, EnvironmentInput, FlagInput, FlagPatch, FlagQueryParams, SdkKeyInput, SegmentInput, TokenInput,
+};
+use crate::store::{AuditQuery, Backend};
+
+/// The `/api/v1` routes.
+pub fn router<B: Backend>() -> Router<AppState<B>> {
+    Router::new()
+        .route("/environments", get(list_environments::<B>).post(create_environment::<B>))
+        .route("/environments/{env}/sdk-keys", post(create_sdk_key::<B>))
+        .route("/flags", get(list_flags::<B>).post(create_flag::<B>))
+        .route("/flags/{key}", get(get_flag::<B>).patch(update_flag::<B>).delete(delete_flag::<B>))
+        .route("/flags/{key}/copy", post(copy_config::<B>))
+        .route("/flags/{key}/environments/{env}", get(get_config::<B>).put(put_config::<B>).patch(patch_config::<B>))
+        .route("/flags/{key}/environments/{env}/history", get(config_history::<B>))
+        .route("/flags/{key}/environments/{env}/rollback", post(rollback_config::<B>))
+        .route("/segments", get(list_segments::<B>).post(create_segment::<B>))
+        .route("/segments/{key}", get(get_segment::<B>).put(update_segment::<B>).delete(delete_segment::<B>))
+        .route("/tokens", get(list_tokens::<B>).post(create_token::<B>))
+        .route("/tokens/{id}", axum::routing::delete(revoke_token::<B>))
+        .route("/sdk-keys", get(list_sdk_keys::<B>))
+        .route("/sdk-keys/{id}", axum::routing::delete(revoke_sdk_key::<B>))
+        .route("/audit", get(audit::<B>))
+}
+
+type Answer = Result<Response, ApiError>;
+
+fn ok<T: serde::Serialize>(value: T) -> Answer {
+    Ok(axum::Json(value).into_response())
+}
+
+fn created<T: serde::Serialize>(value: T) -> Answer {
+    Ok((StatusCode::CREATED, axum::Json(value)).into_response())
+}
+
+/// The base revision from `If-Match` (`"3"` or `3`) and/or the body; they must agree.
+fn base_revision(headers: &HeaderMap, body: Option<i64>) -> Result<Option<i64>, ApiError> {
+    let header = match headers.get(header::IF_MATCH) {
+        None => None,
+        Some(v) => {
+            let text = v.to_str().unwrap_or_default().trim().trim_start_matches("W/").trim_matches('"');
+            Some(text.parse::<i64>().map_err(|_| ApiError::BadRequest("If-Match must hold a revision number".into()))?)
+        }
+    };
+    match (header, body) {
+        (Some(h), Some(b)) if h != b => Err(ApiError::BadRequest("If-Match and baseRevision disagree".into())),
+        (h, b) => Ok(h.or(b)),
+    }
+}
+
+/// A view with its revision as the `ETag`.
+fn with_etag(view: service::ConfigView) -> Answer {
+    let etag = HeaderValue::from_str(&format!("\"{}\"", view.revision)).ok();
+    let mut response = axum::Json(view).into_response();
+    if let Some(etag) = etag {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    Ok(response)
+}
+
+async fn list_environments<B: Backend>(State(s): State<AppState<B>>, caller: Caller) -> Answer {
+    caller.require(Role::Viewer)?;
+    let mut tx = s.store.read().await?;
+    ok(service::list_environments(&mut tx).await?)
+}
+
+async fn create_environment<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Json(body): Json<EnvironmentInput>,
+) -> Answer {
+    caller.require(Role::Admin)?;
+    let mut tx = s.store.write().await?;
+    let view = service::create_environment(&mut tx, &caller.actor, body).await?;
+    B::commit(tx).await?;
+    created(view)
+}
+
+async fn list_flags<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Query(q): Query<FlagQueryParams>,
+) -> Answer {
+    caller.require(Role::Viewer)?;
+    let mut tx = s.store.read().await?;
+    ok(service::list_flags(&mut tx, &q).await?)
+}
+
+async fn create_flag<B: Backend>(State(s): State<AppState<B>>, caller: Caller, Json(body): Json<FlagInput>) -> Answer {
+    caller.require(Role::Editor)?;
+    let mut tx = s.store.write().await?;
+    let view = service::create_flag(&mut tx, &caller.actor, body).await?;
+    B::commit(tx).await?;
+    created(view)
+}
+
+async fn get_flag<B: Backend>(State(s): State<AppState<B>>, caller: Caller, Path(key): Path<String>) -> Answer {
+    caller.require(Role::Viewer)?;
+    let mut tx = s.store.read().await?;
+    ok(service::get_flag(&mut tx, &key).await?)
+}
+
+async fn update_flag<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    Json(mut body): Json<FlagPatch>,
+) -> Answer {
+    caller.require(Role::Editor)?;
+    body.base_revision = base_revision(&headers, body.base_revision)?;
+    let mut tx = s.store.write().await?;
+    let view = service::update_flag(&mut tx, &caller.actor, &key, body).await?;
+    B::commit(tx).await?;
+    ok(view)
+}
+
+async fn delete_flag<B: Backend>(State(s): State<AppState<B>>, caller: Caller, Path(key): Path<String>) -> Answer {
+    caller.require(Role::Editor)?;
+    let mut tx = s.store.write().await?;
+    service::delete_flag(&mut tx, &caller.actor, &key).await?;
+    B::commit(tx).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn get_config<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Path((key, env)): Path<(String, String)>,
+) -> Answer {
+    caller.require(Role::Viewer)?;
+    let mut tx = s.store.read().await?;
+    with_etag(service::get_config(&mut tx, &key, &env).await?)
+}
+
+async fn put_config<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Path((key, env)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(mut body): Json<ConfigWrite>,
+) -> Answer {
+    caller.require(Role::Editor)?;
+    body.base_revision = base_revision(&headers, body.base_revision)?;
+    let mut tx = s.store.write().await?;
+    let view = service::put_config(&mut tx, &caller.actor, &key, &env, body).await?;
+    B::commit(tx).await?;
+    with_etag(view)
+}
+
+async fn patch_config<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Path((key, env)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(mut body): Json<ConfigWrite>,
+) -> Answer {
+    caller.require(Role::Editor)?;
+    body.base_revision = base_revision(&headers, body.base_revision)?;
+    let mut tx = s.store.write().await?;
+    let view = service::patch_config(&mut tx, &caller.actor, &key, &env, body).await?;
+    B::commit(tx).await?;
+    with_etag(view)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CopyBody {
+    from: String,
+    to: String,
+    base_revision: Option<i64>,
+}
+
+async fn copy_config<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<CopyBody>,
+) -> Answer {
+    caller.require(Role::Editor)?;
+    let base = base_revision(&headers, body.base_revision)?;
+    let mut tx = s.store.write().await?;
+    let view = service::copy_config(&mut tx, &caller.actor, &key, &body.from, &body.to, base).await?;
+    B::commit(tx).await?;
+    with_etag(view)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryParams {
+    limit: Option<i64>,
+}
+
+async fn config_history<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Path((key, env)): Path<(String, String)>,
+    Query(q): Query<HistoryParams>,
+) -> Answer {
+    caller.require(Role::Viewer)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
+    }
+    let mut tx = s.store.read().await?;
+    ok(service::config_history(&mut tx, &key, &env, limit).await?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RollbackBody {
+    revision: i64,
+    base_revision: Option<i64>,
+}
+
+async fn rollback_config<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Path((key, env)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<RollbackBody>,
+) -> Answer {
+    caller.require(Role::Editor)?;
+    let base = base_revision(&headers, body.base_revision)?;
+    let mut tx = s.store.write().await?;
+    let view = service::rollback_config(&mut tx, &caller.actor, &key, &env, body.revision, base).await?;
+    B::commit(tx).await?;
+    with_etag(view)
+}
+
+async fn list_segments<B: Backend>(State(s): State<AppState<B>>, caller: Caller) -> Answer {
+    caller.require(Role::Viewer)?;
+    let mut tx = s.store.read().await?;
+    ok(service::list_segments(&mut tx).await?)
+}
+
+async fn create_segment<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Json(body): Json<SegmentInput>,
+) -> Answer {
+    caller.require(Role::Editor)?;
+    let mut tx = s.store.write().await?;
+    let view = service::create_segment(&mut tx, &caller.actor, body).await?;
+    B::commit(tx).await?;
+    created(view)
+}
+
+async fn get_segment<B: Backend>(State(s): State<AppState<B>>, caller: Caller, Path(key): Path<String>) -> Answer {
+    caller.require(Role::Viewer)?;
+    let mut tx = s.store.read().await?;
+    ok(service::get_segment(&mut tx, &key).await?)
+}
+
+async fn update_segment<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    Json(mut body): Json<SegmentInput>,
+) -> Answer {
+    caller.require(Role::Editor)?;
+    body.base_revision = base_revision(&headers, body.base_revision)?;
+    let mut tx = s.store.write().await?;
+    let view = service::update_segment(&mut tx, &caller.actor, &key, body).await?;
+    B::commit(tx).await?;
+    ok(view)
+}
+
+async fn delete_segment<B: Backend>(State(s): State<AppState<B>>, caller: Caller, Path(key): Path<String>) -> Answer {
+    caller.require(Role::Editor)?;
+    let mut tx = s.store.write().await?;
+    service::delete_segment(&mut tx, &caller.actor, &key).await?;
+    B::commit(tx).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_tokens<B: Backend>(State(s): State<AppState<B>>, caller: Caller) -> Answer {
+    caller.require(Role::Admin)?;
+    let mut tx = s.store.read().await?;
+    ok(service::list_tokens(&mut tx).await?)
+}
+
+async fn create_token<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Json(body): Json<TokenInput>,
+) -> Answer {
+    caller.require(Role::Admin)?;
+    let mut tx = s.store.write().await?;
+    let view = service::create_token(&mut tx, &caller.actor, body).await?;
+    B::commit(tx).await?;
+    created(view)
+}
+
+async fn revoke_token<B: Backend>(State(s): State<AppState<B>>, caller: Caller, Path(id): Path<i64>) -> Answer {
+    caller.require(Role::Admin)?;
+    let mut tx = s.store.write().await?;
+    service::revoke_token(&mut tx, &caller.actor, id).await?;
+    B::commit(tx).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SdkKeyParams {
+    environment: Option<String>,
+}
+
+async fn list_sdk_keys<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Query(q): Query<SdkKeyParams>,
+) -> Answer {
+    caller.require(Role::Admin)?;
+    let mut tx = s.store.read().await?;
+    ok(service::list_sdk_keys(&mut tx, q.environment.as_deref()).await?)
+}
+
+async fn create_sdk_key<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Path(env): Path<String>,
+    Json(body): Json<SdkKeyInput>,
+) -> Answer {
+    caller.require(Role::Admin)?;
+    let mut tx = s.store.write().await?;
+    let view = service::create_sdk_key(&mut tx, &caller.actor, &env, body).await?;
+    B::commit(tx).await?;
+    created(view)
+}
+
+async fn revoke_sdk_key<B: Backend>(State(s): State<AppState<B>>, caller: Caller, Path(id): Path<i64>) -> Answer {
+    caller.require(Role::Admin)?;
+    let mut tx = s.store.write().await?;
+    service::revoke_sdk_key(&mut tx, &caller.actor, id).await?;
+    B::commit(tx).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditParams {
+    flag: Option<String>,
+    actor: Option<String>,
+    environment: Option<String>,
+    /// RFC 3339 or epoch milliseconds.
+    since: Option<String>,
+    until: Option<String>,
+    /// Page backwards: entries with a smaller id.
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+fn instant(field: &str, v: Option<&str>) -> Result<Option<i64>, ApiError> {
+    v.map(|t| {
+        t.parse::<i64>()
+            .ok()
+            .or_else(|| flagyard_eval::parse_rfc3339_millis(t))
+            .ok_or_else(|| ApiError::invalid(field, "expected an RFC 3339 date-time or epoch milliseconds"))
+    })
+    .transpose()
+}
+
+async fn audit<B: Backend>(State(s): State<AppState<B>>, caller: Caller, Query(q): Query<AuditParams>) -> Answer {
+    caller.require(Role::Viewer)?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
+    }
+    let query = AuditQuery {
+        flag: q.flag,
+        actor: q.actor,
+        environment: q.environment,
+        since: instant("since", q.since.as_deref())?,
+        until: instant("until", q.until.as_deref())?,
+        before_id: q.before,
+        limit,
+    };
+    let mut tx = s.store.read().await?;
+    ok(service::audit_log(&mut tx, &query).await?)
+}

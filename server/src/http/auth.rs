@@ -1,0 +1,142 @@
+//! Who is calling: admin tokens (roles) for `/api/v1`, SDK keys for `/sdk/v1`.
+//!
+//! Secrets are random 256-bit values shown once; only their SHA-256 is
+//! stored. A presented secret is hashed, looked up by hash, and the stored
+//! hash is compared again in constant time.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::store::{Backend, Queries};
+
+/// Prefix of admin tokens.
+pub const ADMIN_TOKEN_PREFIX: &str = "fy_admin_";
+/// Prefix of SDK keys.
+pub const SDK_KEY_PREFIX: &str = "fy_sdk_";
+
+/// What a token may do; each role includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Read everything.
+    Viewer,
+    /// Also change flags, configurations and segments.
+    Editor,
+    /// Also manage environments, tokens and SDK keys.
+    Admin,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "editor" => Some(Role::Editor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A new random secret with `prefix`: 32 random bytes, hex.
+pub fn new_secret(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", hex::encode(bytes))
+}
+
+/// The stored form of a secret: SHA-256, hex.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The bearer credential of a request (`Authorization: Bearer x` or `X-API-Key: x`).
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    if let Some(v) = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let (scheme, token) = v.split_once(' ')?;
+        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty());
+    }
+    parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|t| !t.is_empty())
+}
+
+/// An authenticated admin API caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// For the audit log: `token:<name>`.
+    pub actor: String,
+    /// What it may do.
+    pub role: Role,
+}
+
+impl Caller {
+    /// Fails with 403 unless the caller has at least `role`.
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this needs the {} role; the token has {}",
+                role.as_str(),
+                self.role.as_str()
+            )))
+        }
+    }
+}
+
+impl<B: Backend> FromRequestParts<AppState<B>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState<B>) -> Result<Self, ApiError> {
+        let secret =
+            bearer(parts).ok_or(ApiError::Unauthorized("an admin token is required (Authorization: Bearer ...)"))?;
+        if secret.starts_with(SDK_KEY_PREFIX) {
+            return Err(ApiError::Unauthorized("SDK keys cannot use the admin API; use an admin token"));
+        }
+        let hash = hash_secret(secret);
+        let mut tx = state.store.read().await?;
+        let token = tx.token_by_hash(&hash).await?;
+        drop(tx);
+        let invalid = ApiError::Unauthorized("invalid or revoked admin token");
+        let token = token.filter(|t| t.revoked_at.is_none()).ok_or(invalid)?;
+        let role = Role::parse(&token.role).ok_or(ApiError::Unauthorized("invalid or revoked admin token"))?;
+        Ok(Caller { actor: format!("token:{}", token.name), role })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_random_and_hashed() {
+        let a = new_secret(ADMIN_TOKEN_PREFIX);
+        let b = new_secret(ADMIN_TOKEN_PREFIX);
+        assert_ne!(a, b);
+        assert_eq!(a.len(), ADMIN_TOKEN_PREFIX.len() + 64);
+        assert_eq!(hash_secret(&a).len(), 64);
+        assert_ne!(hash_secret(&a), hash_secret(&b));
+    }
+
+    #[test]
+    fn roles_are_ordered() {
+        assert!(Role::Admin > Role::Editor && Role::Editor > Role::Viewer);
+        let viewer = Caller { actor: "t".into(), role: Role::Viewer };
+        assert!(viewer.require(Role::Viewer).is_ok());
+        assert!(viewer.require(Role::Editor).is_err());
+        assert_eq!(Role::parse("editor"), Some(Role::Editor));
+    }
+}

@@ -1,0 +1,137 @@
+//! The one API error type: a status code and an RFC 9457 problem body.
+//!
+//! Client errors say exactly what is wrong; internal errors are logged with
+//! the request id and answered without internals.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// A field-level problem (e.g. from the rules compiler).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// Path into the request body, e.g. `rules[2].conditions[0].values`.
+    pub path: String,
+    /// What is wrong there.
+    pub message: String,
+}
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Missing or invalid credentials.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// Valid credentials without the needed role or scope.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The named thing does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Malformed input (syntax, wrong type, bad key...).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Well-formed input that fails validation, field by field.
+    #[error("{summary}")]
+    Invalid {
+        /// One line for humans.
+        summary: String,
+        /// Each problem with its path.
+        errors: Vec<FieldError>,
+    },
+    /// The request conflicts with the current state (stale revision, duplicate key, still referenced).
+    #[error("{0}")]
+    Conflict(String),
+    /// The body is larger than the limit (`FLAGYARD_MAX_BODY_BYTES`, default 1 MiB).
+    #[error("the request body is larger than the server accepts (FLAGYARD_MAX_BODY_BYTES, default 1 MiB)")]
+    TooLarge,
+    /// The route exists but not with this method.
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    /// The body is not JSON.
+    #[error("expected a JSON body (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    /// A storage failure.
+    #[error("storage error")]
+    Store(#[from] StoreError),
+}
+
+/// The problem document.
+#[derive(Debug, Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl ApiError {
+    /// The HTTP status for this error.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict(_) | ApiError::Store(StoreError::Duplicate) => StatusCode::CONFLICT,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A single-field validation error.
+    pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+        let (path, message) = (path.into(), message.into());
+        ApiError::Invalid { summary: format!("{path}: {message}"), errors: vec![FieldError { path, message }] }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not found",
+            ApiError::BadRequest(_) => "bad request",
+            ApiError::Invalid { .. } => "invalid input",
+            ApiError::Conflict(_) | ApiError::Store(StoreError::Duplicate) => "conflict",
+            ApiError::TooLarge => "payload too large",
+            ApiError::UnsupportedMediaType => "unsupported media type",
+            ApiError::MethodNotAllowed => "method not allowed",
+            ApiError::Store(_) => "internal error",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        let detail = match &self {
+            ApiError::Store(StoreError::Duplicate) => "a resource with that key already exists".to_owned(),
+            ApiError::Store(e) => {
+                // Logged with the request's span (and id); never sent.
+                tracing::error!(error = %e, "storage failure");
+                "the server could not complete the request; it has been logged".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let errors: &[FieldError] = match &self {
+            ApiError::Invalid { errors, .. } => errors,
+            _ => &[],
+        };
+        let body = Problem { kind: "about:blank", title: self.title(), status: status.as_u16(), detail, errors };
+        let mut response = (status, Json(body)).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

@@ -1,0 +1,25 @@
+//! # flagyard-server
+//!
+//! The Flagyard flag service: an admin REST API over flags, per-environment
+//! configurations, segments, tokens and SDK keys, with an audit log and
+//! rollback; SQLite (embedded default) or Postgres storage; operations
+//! endpoints. The rules are validated by the one engine, `flagyard-eval`.
+//!
+//! Layers, outside in: `http` (routes, auth, errors) → `service` (domain
+//! operations, one transaction each, generic over the backend) → `store`
+//! (SQL per backend). `app` wires them; `config`, `telemetry` and
+//! `shutdown` are the 12-factor plumbing.
+
+mod app;
+mod config;
+mod http;
+mod service;
+mod shutdown;
+pub mod store;
+mod telemetry;
+
+pub use app::{AppState, migrate, router, serve};
+pub use config::{Config, ConfigError, LogFormat};
+pub use http::{ApiError, Role};
+pub use shutdown::signal as shutdown_signal;
+pub use telemetry::init_logging;

@@ -1,0 +1,34 @@
+//! `flagyard`: the server binary.
+//!
+//! ```text
+//! flagyard            serve (the default)
+//! flagyard migrate    apply database migrations and exit
+//! ```
+//! Configuration comes from environment variables: see `docs/configuration.md`.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use flagyard_server::{Config, init_logging, migrate, serve, shutdown_signal};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    init_logging(&config);
+    match std::env::args().nth(1).as_deref() {
+        None | Some("serve") => {
+            let addr = SocketAddr::new(config.bind, config.port);
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+            serve(config, listener, shutdown_signal()).await
+        }
+        Some("migrate") => migrate(&config).await,
+        Some("-h" | "--help" | "help") => {
+            println!(
+                "usage: flagyard [serve|migrate]\nconfiguration: environment variables, see docs/configuration.md"
+            );
+            Ok(())
+        }
+        Some(other) => anyhow::bail!("unknown command `{other}`; try `flagyard --help`"),
+    }
+}

@@ -1,0 +1,193 @@
+//! Per-environment flag configurations: the kill switch, rules, defaults.
+
+use flagyard_eval::{FlagConfig, Prerequisite, Rule};
+use serde::Deserialize;
+
+use super::rules::{self, Edits, Reach};
+use super::views::ConfigView;
+use super::{audit, bump, check_revision, environment, log_change, now_ms};
+use crate::http::ApiError;
+use crate::store::{ConfigRecord, FlagRecord, Queries, StoreError};
+
+/// A whole configuration (`PUT`), or the changed fields (`PATCH`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigWrite {
+    pub enabled: Option<bool>,
+    pub off_variant: Option<String>,
+    pub default_variant: Option<String>,
+    pub prerequisites: Option<Vec<Prerequisite>>,
+    pub rules: Option<Vec<Rule>>,
+    /// The revision this change is based on (or `If-Match`); stale ones get 409.
+    pub base_revision: Option<i64>,
+}
+
+impl ConfigWrite {
+    /// The full configuration of a `PUT`: every field but the lists is required.
+    fn into_full(self) -> Result<FlagConfig, ApiError> {
+        let missing = |field: &str| ApiError::invalid(field, "required");
+        Ok(FlagConfig {
+            enabled: self.enabled.ok_or_else(|| missing("enabled"))?,
+            off_variant: self.off_variant.ok_or_else(|| missing("offVariant"))?,
+            default_variant: self.default_variant.ok_or_else(|| missing("defaultVariant"))?,
+            prerequisites: self.prerequisites.unwrap_or_default(),
+            rules: self.rules.unwrap_or_default(),
+        })
+    }
+
+    /// `current` with this patch's fields applied.
+    fn apply(self, mut current: FlagConfig) -> FlagConfig {
+        if let Some(v) = self.enabled {
+            current.enabled = v;
+        }
+        if let Some(v) = self.off_variant {
+            current.off_variant = v;
+        }
+        if let Some(v) = self.default_variant {
+            current.default_variant = v;
+        }
+        if let Some(v) = self.prerequisites {
+            current.prerequisites = v;
+        }
+        if let Some(v) = self.rules {
+            current.rules = v;
+        }
+        current
+    }
+}
+
+fn parse_config(record: &ConfigRecord) -> Result<FlagConfig, ApiError> {
+    serde_json::from_str(&record.config)
+        .map_err(|e| ApiError::Store(StoreError::Corrupt(format!("configuration: {e}"))))
+}
+
+async fn flag_of<T: Queries>(tx: &mut T, key: &str) -> Result<FlagRecord, ApiError> {
+    tx.flag(key).await?.ok_or_else(|| ApiError::NotFound(format!("flag `{key}`")))
+}
+
+/// The configuration of `key` in `env`.
+pub async fn get_config<T: Queries>(tx: &mut T, key: &str, env: &str) -> Result<ConfigView, ApiError> {
+    let env = environment(tx, env).await?;
+    let flag = flag_of(tx, key).await?;
+    let config = tx
+        .config(flag.id, env.id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("flag `{key}` in `{}`", env.key)))?;
+    ConfigView::new(&env.key, &config)
+}
+
+/// Recorded revisions of the configuration, newest first.
+pub async fn config_history<T: Queries>(
+    tx: &mut T,
+    key: &str,
+    env: &str,
+    limit: i64,
+) -> Result<Vec<ConfigView>, ApiError> {
+    let env = environment(tx, env).await?;
+    let flag = flag_of(tx, key).await?;
+    tx.config_history(flag.id, env.id, limit).await?.iter().map(|c| ConfigView::new(&env.key, c)).collect()
+}
+
+/// The one write path of configurations: lock the environment, check the
+/// base revision, build the new configuration, validate what the
+/// environment would become, write, log the change, audit.
+async fn write<T: Queries>(
+    tx: &mut T,
+    actor: &str,
+    key: &str,
+    env: &str,
+    base_revision: Option<i64>,
+    action: &str,
+    make: impl FnOnce(FlagConfig) -> Result<FlagConfig, ApiError>,
+) -> Result<ConfigView, ApiError> {
+    let env = environment(tx, env).await?;
+    let env = bump(tx, env).await?;
+    let flag = flag_of(tx, key).await?;
+    let current = tx
+        .config(flag.id, env.id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("flag `{key}` in `{}`", env.key)))?;
+    check_revision("the configuration", base_revision, current.revision)?;
+    let config = make(parse_config(&current)?)?;
+    let model = rules::flag_with(&flag, config.clone(), &env.key)?;
+    let edits = Edits { flags: [(key.to_owned(), Some(model))].into(), ..Edits::default() };
+    let snap = rules::snapshot(tx, &env, &edits, Reach::EditedClosure).await?;
+    rules::validate(&snap, &format!("flags.{key}.environments.{}.", env.key))?;
+    let at = now_ms();
+    let record = ConfigRecord {
+        flag_id: flag.id,
+        environment_id: env.id,
+        config: serde_json::to_string(&config).map_err(|e| ApiError::Store(StoreError::Corrupt(e.to_string())))?,
+        revision: current.revision + 1,
+        updated_at: at,
+        updated_by: actor.to_owned(),
+    };
+    tx.put_config(&record).await?;
+    log_change(tx, &env, "flag", key, "put", at).await?;
+    audit(tx, at, actor, action, "config", key, Some(&env.key), Some(&current.config), Some(&record.config)).await?;
+    ConfigView::new(&env.key, &record)
+}
+
+/// Replaces the configuration (`PUT`).
+pub async fn put_config<T: Queries>(
+    tx: &mut T,
+    actor: &str,
+    key: &str,
+    env: &str,
+    body: ConfigWrite,
+) -> Result<ConfigView, ApiError> {
+    let base = body.base_revision;
+    let config = body.into_full()?;
+    write(tx, actor, key, env, base, "config.update", |_| Ok(config)).await
+}
+
+/// Changes some fields of the configuration (`PATCH`; e.g. the kill switch).
+pub async fn patch_config<T: Queries>(
+    tx: &mut T,
+    actor: &str,
+    key: &str,
+    env: &str,
+    body: ConfigWrite,
+) -> Result<ConfigView, ApiError> {
+    let action = match (&body.enabled, &body.off_variant, &body.default_variant, &body.prerequisites, &body.rules) {
+        (Some(true), None, None, None, None) => "config.enable",
+        (Some(false), None, None, None, None) => "config.disable",
+        _ => "config.update",
+    };
+    write(tx, actor, key, env, body.base_revision, action, |current| Ok(body.apply(current))).await
+}
+
+/// Copies the configuration of `from` over the one of `to`.
+pub async fn copy_config<T: Queries>(
+    tx: &mut T,
+    actor: &str,
+    key: &str,
+    from: &str,
+    to: &str,
+    base_revision: Option<i64>,
+) -> Result<ConfigView, ApiError> {
+    if from == to {
+        return Err(ApiError::invalid("to", "copying an environment onto itself changes nothing"));
+    }
+    let source = get_config(tx, key, from).await?.config;
+    write(tx, actor, key, to, base_revision, "config.copy", |_| Ok(source)).await
+}
+
+/// Restores an earlier revision as a new one (a canary gone bad, undone in one call).
+pub async fn rollback_config<T: Queries>(
+    tx: &mut T,
+    actor: &str,
+    key: &str,
+    env: &str,
+    revision: i64,
+    base_revision: Option<i64>,
+) -> Result<ConfigView, ApiError> {
+    let environment_row = environment(tx, env).await?;
+    let flag = flag_of(tx, key).await?;
+    let old = tx
+        .config_revision(flag.id, environment_row.id, revision)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("revision {revision} of flag `{key}` in `{env}`")))?;
+    let restored = parse_config(&old)?;
+    write(tx, actor, key, env, base_revision, "config.rollback", |_| Ok(restored)).await
+}

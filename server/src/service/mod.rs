@@ -1,0 +1,107 @@
+//! The domain operations, written once for every storage backend.
+//!
+//! Each write runs in one transaction: it bumps the affected environments'
+//! versions first (on Postgres that locks them, so concurrent writers queue
+//! instead of racing), validates what the environment would become with the
+//! engine's compiler, writes, appends one change record per environment
+//! version, and records an audit entry with the state before and after.
+
+mod admin;
+mod configs;
+mod flags;
+pub mod rules;
+mod segments;
+mod views;
+
+pub use admin::{
+    EnvironmentInput, SdkKeyInput, TokenInput, bootstrap, create_environment, create_sdk_key, create_token,
+    list_environments, list_sdk_keys, list_tokens, revoke_sdk_key, revoke_token,
+};
+pub use configs::{ConfigWrite, config_history, copy_config, get_config, patch_config, put_config, rollback_config};
+pub use flags::{FlagInput, FlagPatch, FlagQueryParams, create_flag, delete_flag, get_flag, list_flags, update_flag};
+pub use segments::{SegmentInput, create_segment, delete_segment, get_segment, list_segments, update_segment};
+pub use views::{ConfigView, audit_log};
+
+use crate::http::ApiError;
+use crate::store::{ChangeRecord, Environment, NewAudit, Queries};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The environment named `key`, or 404.
+pub(crate) async fn environment<T: Queries>(tx: &mut T, key: &str) -> Result<Environment, ApiError> {
+    tx.environment(key).await?.ok_or_else(|| ApiError::NotFound(format!("environment `{key}`")))
+}
+
+/// Bumps `env`'s version (locking it on Postgres) and returns it updated.
+pub(crate) async fn bump<T: Queries>(tx: &mut T, mut env: Environment) -> Result<Environment, ApiError> {
+    env.version = tx.bump_version(env.id).await?;
+    Ok(env)
+}
+
+/// Appends the change record of `env`'s current version.
+pub(crate) async fn log_change<T: Queries>(
+    tx: &mut T,
+    env: &Environment,
+    entity: &str,
+    key: &str,
+    op: &str,
+    at: i64,
+) -> Result<(), ApiError> {
+    let change = ChangeRecord {
+        environment_id: env.id,
+        version: env.version,
+        entity: entity.into(),
+        key: key.into(),
+        op: op.into(),
+        at,
+    };
+    tx.insert_change(&change).await?;
+    Ok(())
+}
+
+/// Records an audit entry.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn audit<T: Queries>(
+    tx: &mut T,
+    at: i64,
+    actor: &str,
+    action: &str,
+    entity: &str,
+    key: &str,
+    environment: Option<&str>,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> Result<(), ApiError> {
+    let entry = NewAudit { at, actor, action, entity, key, environment, before, after };
+    tx.insert_audit(&entry).await?;
+    Ok(())
+}
+
+/// Checks an optimistic-concurrency precondition.
+pub(crate) fn check_revision(what: &str, expected: Option<i64>, current: i64) -> Result<(), ApiError> {
+    match expected {
+        Some(e) if e != current => Err(ApiError::Conflict(format!(
+            "{what} changed since revision {e}: it is at revision {current}; reload and apply your change again"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A bad key, as a 400 naming the field.
+pub(crate) fn check_key(field: &str, key: &str) -> Result<(), ApiError> {
+    if flagyard_eval::is_valid_key(key) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!(
+                "invalid key `{key}`: 1 to 128 ASCII letters, digits, `.`, `_` or `-`, starting with a letter or digit"
+            ),
+        ))
+    }
+}

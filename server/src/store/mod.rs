@@ -1,0 +1,379 @@
+//! Storage: one set of queries ([`Queries`]) implemented for SQLite and for
+//! Postgres, behind a [`Backend`] that hands out transactions.
+//!
+//! The domain logic (validation, versioning, audit) lives in `crate::service`
+//! and is written once, generic over the backend; the backends only run SQL.
+//! Timestamps are epoch milliseconds; JSON documents are stored as text.
+
+mod postgres;
+#[allow(unused)]
+mod sqlite;
+
+use std::future::Future;
+
+pub use postgres::PgBackend;
+pub use sqlite::SqliteBackend;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness constraint refused the write (e.g. a duplicate key).
+    #[error("already exists")]
+    Duplicate,
+    /// Applying migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored document that no longer parses (written by hand, or by a newer version).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// Anything else the database reported.
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Duplicate,
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+/// Shorthand for query results.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// An environment (`development`, `staging`, `production`...).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Environment {
+    pub id: i64,
+    pub key: String,
+    pub name: String,
+    /// +1 on every change that affects the environment's rules.
+    pub version: i64,
+    pub created_at: i64,
+}
+
+/// A flag's definition (shared by all environments).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FlagRecord {
+    pub id: i64,
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    /// `boolean`, `string`, `number` or `json`.
+    pub kind: String,
+    /// JSON array of `{key, value}`.
+    pub variants: String,
+    /// JSON array of strings.
+    pub tags: String,
+    pub archived: bool,
+    /// +1 on every update of the definition.
+    pub revision: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A flag joined with its configuration in one environment (one row of
+/// `Queries::environment_flags`).
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct EnvironmentFlagRow {
+    #[sqlx(flatten)]
+    flag: FlagRecord,
+    environment_id: i64,
+    config: String,
+    config_revision: i64,
+    config_updated_at: i64,
+    updated_by: String,
+}
+
+impl EnvironmentFlagRow {
+    pub(crate) fn split(self) -> (FlagRecord, ConfigRecord) {
+        let config = ConfigRecord {
+            flag_id: self.flag.id,
+            environment_id: self.environment_id,
+            config: self.config,
+            revision: self.config_revision,
+            updated_at: self.config_updated_at,
+            updated_by: self.updated_by,
+        };
+        (self.flag, config)
+    }
+}
+
+/// What a new flag row holds (ids and revisions are assigned by the store).
+#[derive(Debug, Clone)]
+pub struct NewFlag<'a> {
+    pub key: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub kind: &'a str,
+    pub variants: &'a str,
+    pub tags: &'a str,
+    pub at: i64,
+}
+
+/// A flag's configuration in one environment, at one revision.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ConfigRecord {
+    pub flag_id: i64,
+    pub environment_id: i64,
+    /// JSON of `flagyard_eval::FlagConfig`.
+    pub config: String,
+    /// 1 for the first configuration, +1 on every update.
+    pub revision: i64,
+    pub updated_at: i64,
+    pub updated_by: String,
+}
+
+/// A reusable segment.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SegmentRecord {
+    pub id: i64,
+    pub key: String,
+    pub description: String,
+    /// JSON of `flagyard_eval::Segment`.
+    pub definition: String,
+    pub revision: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One entry of an environment's change log: version `version` changed
+/// `entity` (`flag` or `segment`) `key` by `op` (`put` or `delete`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ChangeRecord {
+    pub environment_id: i64,
+    pub version: i64,
+    pub entity: String,
+    pub key: String,
+    pub op: String,
+    pub at: i64,
+}
+
+/// An audit log entry.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: i64,
+    /// Who: `token:<name>` or `user:<name>`.
+    pub actor: String,
+    /// What: `flag.create`, `config.update`, `config.rollback`, ...
+    pub action: String,
+    /// `flag`, `config`, `segment`, `environment`, `token`, `sdk_key`.
+    pub entity: String,
+    pub key: String,
+    pub environment: Option<String>,
+    /// JSON before and after (absent for creations / deletions).
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// An audit entry to record.
+#[derive(Debug, Clone)]
+pub struct NewAudit<'a> {
+    pub at: i64,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub entity: &'a str,
+    pub key: &'a str,
+    pub environment: Option<&'a str>,
+    pub before: Option<&'a str>,
+    pub after: Option<&'a str>,
+}
+
+/// An admin API token (the secret itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TokenRecord {
+    pub id: i64,
+    pub name: String,
+    /// `viewer`, `editor` or `admin`.
+    pub role: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// An SDK key, scoped to one environment.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SdkKeyRecord {
+    pub id: i64,
+    pub environment_id: i64,
+    pub environment_key: String,
+    pub name: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// Flag list filters. `search` matches key, name or description
+/// (case-insensitive substring); `tag` an exact tag.
+#[derive(Debug, Clone, Default)]
+pub struct FlagQuery {
+    pub search: Option<String>,
+    pub tag: Option<String>,
+    pub archived: Option<bool>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Audit log filters; newest first, `before_id` pages backwards.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Entries about this flag (its definition and its configurations).
+    pub flag: Option<String>,
+    pub actor: Option<String>,
+    pub environment: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// Connection pool figures for `/metrics`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+}
+
+/// The queries the service layer needs, run inside one transaction.
+///
+/// Every method is a plain statement (or two); none decides anything. List
+/// methods return rows ordered by key (flags, segments, environments) or by
+/// id/version ascending unless stated.
+#[allow(clippy::too_many_arguments)]
+pub trait Queries: Send {
+    // Environments.
+    fn environments(&mut self) -> impl Future<Output = Result<Vec<Environment>>> + Send;
+    fn environment(&mut self, key: &str) -> impl Future<Output = Result<Option<Environment>>> + Send;
+    fn insert_environment(
+        &mut self,
+        key: &str,
+        name: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<Environment>> + Send;
+    /// Increments the environment's version and returns the new one. On
+    /// Postgres this locks the environment row until the transaction ends,
+    /// which serialises writers per environment.
+    fn bump_version(&mut self, environment_id: i64) -> impl Future<Output = Result<i64>> + Send;
+
+    // Flags.
+    /// A page of flags and the total count matching the filters.
+    fn flags(&mut self, query: &FlagQuery) -> impl Future<Output = Result<(Vec<FlagRecord>, i64)>> + Send;
+    fn flag(&mut self, key: &str) -> impl Future<Output = Result<Option<FlagRecord>>> + Send;
+    fn flags_by_keys(&mut self, keys: &[String]) -> impl Future<Output = Result<Vec<FlagRecord>>> + Send;
+    fn insert_flag(&mut self, flag: &NewFlag<'_>) -> impl Future<Output = Result<FlagRecord>> + Send;
+    /// Writes name, description, variants, tags, archived, revision and updated_at by id.
+    fn update_flag(&mut self, flag: &FlagRecord) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes the flag, its configurations and their history.
+    fn delete_flag(&mut self, id: i64) -> impl Future<Output = Result<()>> + Send;
+
+    // Configurations.
+    fn config(
+        &mut self,
+        flag_id: i64,
+        environment_id: i64,
+    ) -> impl Future<Output = Result<Option<ConfigRecord>>> + Send;
+    fn configs_of_flag(&mut self, flag_id: i64) -> impl Future<Output = Result<Vec<ConfigRecord>>> + Send;
+    /// Upserts the current configuration and appends it to the history.
+    fn put_config(&mut self, config: &ConfigRecord) -> impl Future<Output = Result<()>> + Send;
+    /// One recorded revision of a configuration.
+    fn config_revision(
+        &mut self,
+        flag_id: i64,
+        environment_id: i64,
+        revision: i64,
+    ) -> impl Future<Output = Result<Option<ConfigRecord>>> + Send;
+    /// Recorded revisions, newest first.
+    fn config_history(
+        &mut self,
+        flag_id: i64,
+        environment_id: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<ConfigRecord>>> + Send;
+    /// Every flag with its configuration in the environment, by flag key.
+    fn environment_flags(
+        &mut self,
+        environment_id: i64,
+    ) -> impl Future<Output = Result<Vec<(FlagRecord, ConfigRecord)>>> + Send;
+
+    // Segments.
+    fn segments(&mut self) -> impl Future<Output = Result<Vec<SegmentRecord>>> + Send;
+    fn segment(&mut self, key: &str) -> impl Future<Output = Result<Option<SegmentRecord>>> + Send;
+    fn insert_segment(
+        &mut self,
+        key: &str,
+        description: &str,
+        definition: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<SegmentRecord>> + Send;
+    /// Writes description, definition, revision and updated_at by id.
+    fn update_segment(&mut self, segment: &SegmentRecord) -> impl Future<Output = Result<()>> + Send;
+    fn delete_segment(&mut self, id: i64) -> impl Future<Output = Result<()>> + Send;
+
+    // Change log.
+    fn insert_change(&mut self, change: &ChangeRecord) -> impl Future<Output = Result<()>> + Send;
+    /// Changes with version > `after`, ascending, at most `limit`.
+    fn changes_after(
+        &mut self,
+        environment_id: i64,
+        after: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<ChangeRecord>>> + Send;
+
+    // Audit log.
+    fn insert_audit(&mut self, entry: &NewAudit<'_>) -> impl Future<Output = Result<i64>> + Send;
+    /// Newest first.
+    fn audit(&mut self, query: &AuditQuery) -> impl Future<Output = Result<Vec<AuditRecord>>> + Send;
+
+    // Admin tokens (by SHA-256 hex of the secret).
+    fn insert_token(
+        &mut self,
+        name: &str,
+        role: &str,
+        hash: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<TokenRecord>> + Send;
+    /// The token with this hash, revoked or not.
+    fn token_by_hash(&mut self, hash: &str) -> impl Future<Output = Result<Option<TokenRecord>>> + Send;
+    fn tokens(&mut self) -> impl Future<Output = Result<Vec<TokenRecord>>> + Send;
+    /// Marks the token revoked; false if there is no such unrevoked token.
+    fn revoke_token(&mut self, id: i64, at: i64) -> impl Future<Output = Result<bool>> + Send;
+    fn count_tokens(&mut self) -> impl Future<Output = Result<i64>> + Send;
+
+    // SDK keys (by SHA-256 hex of the secret).
+    fn insert_sdk_key(
+        &mut self,
+        environment_id: i64,
+        name: &str,
+        hash: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<SdkKeyRecord>> + Send;
+    /// The key with this hash, revoked or not, with its environment's key.
+    fn sdk_key_by_hash(&mut self, hash: &str) -> impl Future<Output = Result<Option<SdkKeyRecord>>> + Send;
+    /// Keys of one environment, or of all.
+    fn sdk_keys(&mut self, environment_id: Option<i64>) -> impl Future<Output = Result<Vec<SdkKeyRecord>>> + Send;
+    fn revoke_sdk_key(&mut self, id: i64, at: i64) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// A database: hands out transactions, applies migrations, reports health.
+pub trait Backend: Clone + Send + Sync + 'static {
+    /// A transaction.
+    type Tx: Queries + Send + 'static;
+    /// The backend's name for logs and metrics (`sqlite`, `postgres`).
+    const NAME: &'static str;
+
+    /// A transaction for reads.
+    fn read(&self) -> impl Future<Output = Result<Self::Tx>> + Send;
+    /// A transaction for writes (on SQLite, the single writer's `BEGIN IMMEDIATE`).
+    fn write(&self) -> impl Future<Output = Result<Self::Tx>> + Send;
+    /// Commits; dropping a transaction instead rolls it back.
+    fn commit(tx: Self::Tx) -> impl Future<Output = Result<()>> + Send;
+    /// Applies pending migrations.
+    fn migrate(&self) -> impl Future<Output = Result<()>> + Send;
+    /// Whether the database answers and every known migration is applied.
+    fn ready(&self) -> impl Future<Output = Result<bool>> + Send;
+    /// Pool figures.
+    fn pool_stats(&self) -> PoolStats;
+    /// Closes the pools.
+    fn close(&self) -> impl Future<Output = ()> + Send;
+}

@@ -1,0 +1,533 @@
+//! The SQLite backend: the embedded default.
+//!
+//! WAL journal, foreign keys on, a busy timeout, and `synchronous = FULL` so
+//! an acknowledged write is on disk. Writes go through a pool of exactly one
+//! connection (SQLite has one writer; queueing in the pool beats retrying on
+//! `SQLITE_BUSY`), reads through a separate pool of read-only connections
+//! that WAL lets run beside the writer.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use super::{
+    AuditQuery, AuditRecord, Backend, ChangeRecord, ConfigRecord, Environment, EnvironmentFlagRow, FlagQuery,
+    FlagRecord, NewAudit, NewFlag, PoolStats, Queries, Result, SdkKeyRecord, SegmentRecord, TokenRecord,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+/// SQLite pools.
+#[derive(Clone, Debug)]
+pub struct SqliteBackend {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl SqliteBackend {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path`).
+    pub async fn connect(url: &str, read_connections: u32) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let read = if in_memory {
+            // Each in-memory connection would be its own database.
+            write.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(read_connections.max(1))
+                .connect_with(options.read_only(true))
+                .await?
+        };
+        Ok(SqliteBackend { read, write })
+    }
+}
+
+/// A SQLite transaction.
+pub struct SqliteTx(Transaction<'static, Sqlite>);
+
+impl Backend for SqliteBackend {
+    type Tx = SqliteTx;
+    const NAME: &'static str = "sqlite";
+
+    async fn read(&self) -> Result<SqliteTx> {
+        Ok(SqliteTx(self.read.begin().await?))
+    }
+
+    async fn write(&self) -> Result<SqliteTx> {
+        Ok(SqliteTx(self.write.begin_with("BEGIN IMMEDIATE").await?))
+    }
+
+    async fn commit(tx: SqliteTx) -> Result<()> {
+        Ok(tx.0.commit().await?)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        Ok(MIGRATOR.run(&self.write).await?)
+    }
+
+    async fn ready(&self) -> Result<bool> {
+        let applied: Option<i64> = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+            .fetch_optional(&self.read)
+            .await
+            .ok()
+            .flatten();
+        Ok(applied.is_some_and(|n| n as usize >= MIGRATOR.iter().count()))
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats {
+            size: self.read.size() + self.write.size(),
+            idle: (self.read.num_idle() + self.write.num_idle()) as u32,
+        }
+    }
+
+    async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// The columns of `FlagRecord`, for `concat!` into static SQL.
+macro_rules! flag_columns {
+    () => {
+        "id, key, name, description, kind, variants, tags, archived, revision, created_at, updated_at"
+    };
+}
+
+/// The shared filter of the flag list and its count.
+macro_rules! flag_filter {
+    () => {
+        "WHERE (?1 IS NULL OR instr(lower(key), lower(?1)) > 0 OR instr(lower(name), lower(?1)) > 0
+                OR instr(lower(description), lower(?1)) > 0)
+           AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(flags.tags) WHERE json_each.value = ?2))
+           AND (?3 IS NULL OR archived = ?3)"
+    };
+}
+
+impl Queries for SqliteTx {
+    async fn environments(&mut self) -> Result<Vec<Environment>> {
+        Ok(sqlx::query_as("SELECT id, key, name, version, created_at FROM environments ORDER BY id")
+            .fetch_all(&mut *self.0)
+            .await?)
+    }
+
+    async fn environment(&mut self, key: &str) -> Result<Option<Environment>> {
+        Ok(sqlx::query_as("SELECT id, key, name, version, created_at FROM environments WHERE key = ?1")
+            .bind(key)
+            .fetch_optional(&mut *self.0)
+            .await?)
+    }
+
+    async fn insert_environment(&mut self, key: &str, name: &str, at: i64) -> Result<Environment> {
+        Ok(sqlx::query_as(
+            "INSERT INTO environments (key, name, version, created_at) VALUES (?1, ?2, 0, ?3)
+             RETURNING id, key, name, version, created_at",
+        )
+        .bind(key)
+        .bind(name)
+        .bind(at)
+        .fetch_one(&mut *self.0)
+        .await?)
+    }
+
+    async fn bump_version(&mut self, environment_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar("UPDATE environments SET version = version + 1 WHERE id = ?1 RETURNING version")
+            .bind(environment_id)
+            .fetch_one(&mut *self.0)
+            .await?)
+    }
+
+    async fn flags(&mut self, q: &FlagQuery) -> Result<(Vec<FlagRecord>, i64)> {
+        let rows = sqlx::query_as(concat!(
+            "SELECT ",
+            flag_columns!(),
+            " FROM flags ",
+            flag_filter!(),
+            " ORDER BY key LIMIT ?4 OFFSET ?5"
+        ))
+        .bind(&q.search)
+        .bind(&q.tag)
+        .bind(q.archived)
+        .bind(q.limit)
+        .bind(q.offset)
+        .fetch_all(&mut *self.0)
+        .await?;
+        let total = sqlx::query_scalar(concat!("SELECT COUNT(*) FROM flags ", flag_filter!()))
+            .bind(&q.search)
+            .bind(&q.tag)
+            .bind(q.archived)
+            .fetch_one(&mut *self.0)
+            .await?;
+        Ok((rows, total))
+    }
+
+    async fn flag(&mut self, key: &str) -> Result<Option<FlagRecord>> {
+        Ok(sqlx::query_as(concat!("SELECT ", flag_columns!(), " FROM flags WHERE key = ?1"))
+            .bind(key)
+            .fetch_optional(&mut *self.0)
+            .await?)
+    }
+
+    async fn flags_by_keys(&mut self, keys: &[String]) -> Result<Vec<FlagRecord>> {
+        let keys = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            flag_columns!(),
+            " FROM flags WHERE key IN (SELECT value FROM json_each(?1)) ORDER BY key"
+        ))
+        .bind(keys)
+        .fetch_all(&mut *self.0)
+        .await?)
+    }
+
+    async fn insert_flag(&mut self, f: &NewFlag<'_>) -> Result<FlagRecord> {
+        Ok(sqlx::query_as(concat!(
+            "INSERT INTO flags (key, name, description, kind, variants, tags, archived, revision, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 1, ?7, ?7) RETURNING ",
+            flag_columns!()
+        ))
+        .bind(f.key)
+        .bind(f.name)
+        .bind(f.description)
+        .bind(f.kind)
+        .bind(f.variants)
+        .bind(f.tags)
+        .bind(f.at)
+        .fetch_one(&mut *self.0)
+        .await?)
+    }
+
+    async fn update_flag(&mut self, f: &FlagRecord) -> Result<()> {
+        sqlx::query(
+            "UPDATE flags SET name = ?2, description = ?3, variants = ?4, tags = ?5, archived = ?6, revision = ?7,
+                              updated_at = ?8 WHERE id = ?1",
+        )
+        .bind(f.id)
+        .bind(&f.name)
+        .bind(&f.description)
+        .bind(&f.variants)
+        .bind(&f.tags)
+        .bind(f.archived)
+        .bind(f.revision)
+        .bind(f.updated_at)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_flag(&mut self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM flags WHERE id = ?1").bind(id).execute(&mut *self.0).await?;
+        Ok(())
+    }
+
+    async fn config(&mut self, flag_id: i64, environment_id: i64) -> Result<Option<ConfigRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT flag_id, environment_id, config, revision, updated_at, updated_by FROM flag_configs
+             WHERE flag_id = ?1 AND environment_id = ?2",
+        )
+        .bind(flag_id)
+        .bind(environment_id)
+        .fetch_optional(&mut *self.0)
+        .await?)
+    }
+
+    async fn configs_of_flag(&mut self, flag_id: i64) -> Result<Vec<ConfigRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT flag_id, environment_id, config, revision, updated_at, updated_by FROM flag_configs
+             WHERE flag_id = ?1 ORDER BY environment_id",
+        )
+        .bind(flag_id)
+        .fetch_all(&mut *self.0)
+        .await?)
+    }
+
+    async fn put_config(&mut self, c: &ConfigRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO flag_configs (flag_id, environment_id, config, revision, updated_at, updated_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (flag_id, environment_id) DO UPDATE SET config = excluded.config,
+                 revision = excluded.revision, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+        )
+        .bind(c.flag_id)
+        .bind(c.environment_id)
+        .bind(&c.config)
+        .bind(c.revision)
+        .bind(c.updated_at)
+        .bind(&c.updated_by)
+        .execute(&mut *self.0)
+        .await?;
+        sqlx::query(
+            "INSERT INTO flag_config_history (flag_id, environment_id, revision, config, updated_at, updated_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(c.flag_id)
+        .bind(c.environment_id)
+        .bind(c.revision)
+        .bind(&c.config)
+        .bind(c.updated_at)
+        .bind(&c.updated_by)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn config_revision(
+        &mut self,
+        flag_id: i64,
+        environment_id: i64,
+        revision: i64,
+    ) -> Result<Option<ConfigRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT flag_id, environment_id, config, revision, updated_at, updated_by FROM flag_config_history
+             WHERE flag_id = ?1 AND environment_id = ?2 AND revision = ?3",
+        )
+        .bind(flag_id)
+        .bind(environment_id)
+        .bind(revision)
+        .fetch_optional(&mut *self.0)
+        .await?)
+    }
+
+    async fn config_history(&mut self, flag_id: i64, environment_id: i64, limit: i64) -> Result<Vec<ConfigRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT flag_id, environment_id, config, revision, updated_at, updated_by FROM flag_config_history
+             WHERE flag_id = ?1 AND environment_id = ?2 ORDER BY revision DESC LIMIT ?3",
+        )
+        .bind(flag_id)
+        .bind(environment_id)
+        .bind(limit)
+        .fetch_all(&mut *self.0)
+        .await?)
+    }
+
+    async fn environment_flags(&mut self, environment_id: i64) -> Result<Vec<(FlagRecord, ConfigRecord)>> {
+        let rows: Vec<EnvironmentFlagRow> = sqlx::query_as(
+            "SELECT f.id, f.key, f.name, f.description, f.kind, f.variants, f.tags, f.archived, f.revision,
+                    f.created_at, f.updated_at, c.environment_id, c.config, c.revision AS config_revision,
+                    c.updated_at AS config_updated_at, c.updated_by
+             FROM flags f JOIN flag_configs c ON c.flag_id = f.id WHERE c.environment_id = ?1 ORDER BY f.key",
+        )
+        .bind(environment_id)
+        .fetch_all(&mut *self.0)
+        .await?;
+        Ok(rows.into_iter().map(EnvironmentFlagRow::split).collect())
+    }
+
+    async fn segments(&mut self) -> Result<Vec<SegmentRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT id, key, description, definition, revision, created_at, updated_at FROM segments ORDER BY key",
+        )
+        .fetch_all(&mut *self.0)
+        .await?)
+    }
+
+    async fn segment(&mut self, key: &str) -> Result<Option<SegmentRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT id, key, description, definition, revision, created_at, updated_at FROM segments WHERE key = ?1",
+        )
+        .bind(key)
+        .fetch_optional(&mut *self.0)
+        .await?)
+    }
+
+    async fn insert_segment(
+        &mut self,
+        key: &str,
+        description: &str,
+        definition: &str,
+        at: i64,
+    ) -> Result<SegmentRecord> {
+        Ok(sqlx::query_as(
+            "INSERT INTO segments (key, description, definition, revision, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 1, ?4, ?4)
+             RETURNING id, key, description, definition, revision, created_at, updated_at",
+        )
+        .bind(key)
+        .bind(description)
+        .bind(definition)
+        .bind(at)
+        .fetch_one(&mut *self.0)
+        .await?)
+    }
+
+    async fn update_segment(&mut self, s: &SegmentRecord) -> Result<()> {
+        sqlx::query(
+            "UPDATE segments SET description = ?2, definition = ?3, revision = ?4, updated_at = ?5 WHERE id = ?1",
+        )
+        .bind(s.id)
+        .bind(&s.description)
+        .bind(&s.definition)
+        .bind(s.revision)
+        .bind(s.updated_at)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_segment(&mut self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM segments WHERE id = ?1").bind(id).execute(&mut *self.0).await?;
+        Ok(())
+    }
+
+    async fn insert_change(&mut self, c: &ChangeRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO changes (environment_id, version, entity, key, op, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(c.environment_id)
+        .bind(c.version)
+        .bind(&c.entity)
+        .bind(&c.key)
+        .bind(&c.op)
+        .bind(c.at)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn changes_after(&mut self, environment_id: i64, after: i64, limit: i64) -> Result<Vec<ChangeRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT environment_id, version, entity, key, op, at FROM changes
+             WHERE environment_id = ?1 AND version > ?2 ORDER BY version LIMIT ?3",
+        )
+        .bind(environment_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *self.0)
+        .await?)
+    }
+
+    async fn insert_audit(&mut self, a: &NewAudit<'_>) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO audit_log (at, actor, action, entity, key, environment, before, after)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+        )
+        .bind(a.at)
+        .bind(a.actor)
+        .bind(a.action)
+        .bind(a.entity)
+        .bind(a.key)
+        .bind(a.environment)
+        .bind(a.before)
+        .bind(a.after)
+        .fetch_one(&mut *self.0)
+        .await?)
+    }
+
+    async fn audit(&mut self, q: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT id, at, actor, action, entity, key, environment, before, after FROM audit_log
+             WHERE (?1 IS NULL OR (key = ?1 AND entity IN ('flag', 'config')))
+               AND (?2 IS NULL OR actor = ?2)
+               AND (?3 IS NULL OR environment = ?3)
+               AND (?4 IS NULL OR at >= ?4)
+               AND (?5 IS NULL OR at < ?5)
+               AND (?6 IS NULL OR id < ?6)
+             ORDER BY id DESC LIMIT ?7",
+        )
+        .bind(&q.flag)
+        .bind(&q.actor)
+        .bind(&q.environment)
+        .bind(q.since)
+        .bind(q.until)
+        .bind(q.before_id)
+        .bind(q.limit)
+        .fetch_all(&mut *self.0)
+        .await?)
+    }
+
+    async fn insert_token(&mut self, name: &str, role: &str, hash: &str, at: i64) -> Result<TokenRecord> {
+        Ok(sqlx::query_as(
+            "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)
+             RETURNING id, name, role, created_at, revoked_at",
+        )
+        .bind(name)
+        .bind(role)
+        .bind(hash)
+        .bind(at)
+        .fetch_one(&mut *self.0)
+        .await?)
+    }
+
+    async fn token_by_hash(&mut self, hash: &str) -> Result<Option<TokenRecord>> {
+        Ok(sqlx::query_as("SELECT id, name, role, created_at, revoked_at FROM api_tokens WHERE token_hash = ?1")
+            .bind(hash)
+            .fetch_optional(&mut *self.0)
+            .await?)
+    }
+
+    async fn tokens(&mut self) -> Result<Vec<TokenRecord>> {
+        Ok(sqlx::query_as("SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY id")
+            .fetch_all(&mut *self.0)
+            .await?)
+    }
+
+    async fn revoke_token(&mut self, id: i64, at: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+            .bind(id)
+            .bind(at)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn count_tokens(&mut self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens").fetch_one(&mut *self.0).await?)
+    }
+
+    async fn insert_sdk_key(&mut self, environment_id: i64, name: &str, hash: &str, at: i64) -> Result<SdkKeyRecord> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO sdk_keys (environment_id, name, key_hash, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+        )
+        .bind(environment_id)
+        .bind(name)
+        .bind(hash)
+        .bind(at)
+        .fetch_one(&mut *self.0)
+        .await?;
+        Ok(sqlx::query_as(
+            "SELECT k.id, k.environment_id, e.key AS environment_key, k.name, k.created_at, k.revoked_at
+             FROM sdk_keys k JOIN environments e ON e.id = k.environment_id WHERE k.id = ?1",
+        )
+        .bind(id)
+        .fetch_one(&mut *self.0)
+        .await?)
+    }
+
+    async fn sdk_key_by_hash(&mut self, hash: &str) -> Result<Option<SdkKeyRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT k.id, k.environment_id, e.key AS environment_key, k.name, k.created_at, k.revoked_at
+             FROM sdk_keys k JOIN environments e ON e.id = k.environment_id WHERE k.key_hash = ?1",
+        )
+        .bind(hash)
+        .fetch_optional(&mut *self.0)
+        .await?)
+    }
+
+    async fn sdk_keys(&mut self, environment_id: Option<i64>) -> Result<Vec<SdkKeyRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT k.id, k.environment_id, e.key AS environment_key, k.name, k.created_at, k.revoked_at
+             FROM sdk_keys k JOIN environments e ON e.id = k.environment_id
+             WHERE ?1 IS NULL OR k.environment_id = ?1 ORDER BY k.id",
+        )
+        .bind(environment_id)
+        .fetch_all(&mut *self.0)
+        .await?)
+    }
+
+    async fn revoke_sdk_key(&mut self, id: i64, at: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE sdk_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+            .bind(id)
+            .bind(at)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -32,7 +32,7 @@ pub struct AppState<B: Backend> {
 pub fn router<B: Backend>(state: AppState<B>) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
-        .nest("/api/v1", http::api_router::<B>())
+        .nest("/api/v1", http::api_router::<B>().route("/openapi.json", axum::routing::get(http::openapi_handler)))
         .merge(http::ops_router::<B>())
         .fallback(|uri: axum::http::Uri| async move { ApiError::NotFound(format!("route `{}`", uri.path())) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// All rules of one environment: the unit the SDK downloads and evaluates.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
     /// The environment whose configuration is evaluated (e.g. `production`).
@@ -32,6 +33,7 @@ pub struct Snapshot {
 
 /// A flag: its type, its variants, and its configuration per environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Flag {
     /// The type every variant's value has.
@@ -46,6 +48,7 @@ pub struct Flag {
 
 /// The value type of a flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FlagType {
     /// `true` / `false`.
@@ -88,6 +91,7 @@ impl fmt::Display for FlagType {
 
 /// One value a flag can serve, named by a key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Variant {
     /// Stable name (`on`, `off`, `treatment`...), unique within the flag.
     pub key: String,
@@ -97,6 +101,7 @@ pub struct Variant {
 
 /// A flag's configuration in one environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FlagConfig {
     /// The kill switch: when `false`, every context gets `off_variant`.
@@ -115,6 +120,7 @@ pub struct FlagConfig {
 
 /// "Flag `flag` serves one of `variants` for this context."
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Prerequisite {
     /// The other flag's key.
     pub flag: String,
@@ -124,6 +130,7 @@ pub struct Prerequisite {
 
 /// A targeting rule: when every condition holds, serve.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rule {
     /// Optional stable id, unique within the configuration; reported in reasons.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,6 +144,7 @@ pub struct Rule {
 
 /// What a rule serves: `{"variant": "on"}` or `{"split": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Serve {
     /// One fixed variant.
@@ -147,6 +155,7 @@ pub enum Serve {
 
 /// A weighted split of traffic over variants.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Split {
     /// Variants with weights in basis points that add up to 10000.
@@ -168,6 +177,7 @@ fn full_coverage() -> u32 {
 
 /// A variant and its weight in a split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WeightedVariant {
     /// Variant key of the flag.
     pub variant: String,
@@ -195,6 +205,7 @@ pub struct WeightedVariant {
 /// A list-of-strings attribute matches when any element does (`neq` and
 /// `not_in`: when no element does).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Condition {
     /// Context attribute name (`key` is the targeting key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -211,6 +222,7 @@ pub struct Condition {
 
 /// Condition operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum Operator {
@@ -243,6 +255,7 @@ pub enum Operator {
 /// is `included`; otherwise, when it is not `excluded` and `conditions` is
 /// non-empty and every condition holds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Segment {
     /// Targeting keys that are always members.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -1,11 +1,10 @@
-//! The admin REST API under `/api/v1` (bearer admin token, roles enforced
-//! per route). Every write runs in one transaction.
+//! Handlers of the admin REST API under `/api/v1` (bearer admin token,
+//! roles enforced per handler). Every write runs in one transaction. The
+//! route table, which also generates the OpenAPI document, is `routes.rs`.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::auth::{Caller, Role};
@@ -16,26 +15,6 @@ use crate::service::{
     self, ConfigWrite, EnvironmentInput, FlagInput, FlagPatch, FlagQueryParams, SdkKeyInput, SegmentInput, TokenInput,
 };
 use crate::store::{AuditQuery, Backend};
-
-/// The `/api/v1` routes.
-pub fn router<B: Backend>() -> Router<AppState<B>> {
-    Router::new()
-        .route("/environments", get(list_environments::<B>).post(create_environment::<B>))
-        .route("/environments/{env}/sdk-keys", post(create_sdk_key::<B>))
-        .route("/flags", get(list_flags::<B>).post(create_flag::<B>))
-        .route("/flags/{key}", get(get_flag::<B>).patch(update_flag::<B>).delete(delete_flag::<B>))
-        .route("/flags/{key}/copy", post(copy_config::<B>))
-        .route("/flags/{key}/environments/{env}", get(get_config::<B>).put(put_config::<B>).patch(patch_config::<B>))
-        .route("/flags/{key}/environments/{env}/history", get(config_history::<B>))
-        .route("/flags/{key}/environments/{env}/rollback", post(rollback_config::<B>))
-        .route("/segments", get(list_segments::<B>).post(create_segment::<B>))
-        .route("/segments/{key}", get(get_segment::<B>).put(update_segment::<B>).delete(delete_segment::<B>))
-        .route("/tokens", get(list_tokens::<B>).post(create_token::<B>))
-        .route("/tokens/{id}", axum::routing::delete(revoke_token::<B>))
-        .route("/sdk-keys", get(list_sdk_keys::<B>))
-        .route("/sdk-keys/{id}", axum::routing::delete(revoke_sdk_key::<B>))
-        .route("/audit", get(audit::<B>))
-}
 
 type Answer = Result<Response, ApiError>;
 
@@ -72,13 +51,13 @@ fn with_etag(view: service::ConfigView) -> Answer {
     Ok(response)
 }
 
-async fn list_environments<B: Backend>(State(s): State<AppState<B>>, caller: Caller) -> Answer {
+pub(super) async fn list_environments<B: Backend>(State(s): State<AppState<B>>, caller: Caller) -> Answer {
     caller.require(Role::Viewer)?;
     let mut tx = s.store.read().await?;
     ok(service::list_environments(&mut tx).await?)
 }
 
-async fn create_environment<B: Backend>(
+pub(super) async fn create_environment<B: Backend>(
     State(s): State<AppState<B>>,
     caller: Caller,
     Json(body): Json<EnvironmentInput>,
@@ -90,7 +69,7 @@ async fn create_environment<B: Backend>(
     created(view)
 }
 
-async fn list_flags<B: Backend>(
+pub(super) async fn list_flags<B: Backend>(
     State(s): State<AppState<B>>,
     caller: Caller,
     Query(q): Query<FlagQueryParams>,
@@ -100,7 +79,11 @@ async fn list_flags<B: Backend>(
     ok(service::list_flags(&mut tx, &q).await?)
 }
 
-async fn create_flag<B: Backend>(State(s): State<AppState<B>>, caller: Caller, Json(body): Json<FlagInput>) -> Answer {
+pub(super) async fn create_flag<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Json(body): Json<FlagInput>,
+) -> Answer {
     caller.require(Role::Editor)?;
     let mut tx = s.store.write().await?;
     let view = service::create_flag(&mut tx, &caller.actor, body).await?;
@@ -108,13 +91,17 @@ async fn create_flag<B: Backend>(State(s): State<AppState<B>>, caller: Caller, J
     created(view)
 }
 
-async fn get_flag<B: Backend>(State(s): State<AppState<B>>, caller: Caller, Path(key): Path<String>) -> Answer {
+pub(super) async fn get_flag<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Path(key): Path<String>,
+) -> Answer {
     caller.require(Role::Viewer)?;
     let mut tx = s.store.read().await?;
     ok(service::get_flag(&mut tx, &key).await?)
 }
 
-async fn update_flag<B: Backend>(
+pub(super) async fn update_flag<B: Backend>(
     State(s): State<AppState<B>>,
     caller: Caller,
     Path(key): Path<String>,
@@ -129,7 +116,11 @@ async fn update_flag<B: Backend>(
     ok(view)
 }
 
-async fn delete_flag<B: Backend>(State(s): State<AppState<B>>, caller: Caller, Path(key): Path<String>) -> Answer {
+pub(super) async fn delete_flag<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Path(key): Path<String>,
+) -> Answer {
     caller.require(Role::Editor)?;
     let mut tx = s.store.write().await?;
     service::delete_flag(&mut tx, &caller.actor, &key).await?;
@@ -137,7 +128,7 @@ async fn delete_flag<B: Backend>(State(s): State<AppState<B>>, caller: Caller, P
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn get_config<B: Backend>(
+pub(super) async fn get_config<B: Backend>(
     State(s): State<AppState<B>>,
     caller: Caller,
     Path((key, env)): Path<(String, String)>,
@@ -147,7 +138,7 @@ async fn get_config<B: Backend>(
     with_etag(service::get_config(&mut tx, &key, &env).await?)
 }
 
-async fn put_config<B: Backend>(
+pub(super) async fn put_config<B: Backend>(
     State(s): State<AppState<B>>,
     caller: Caller,
     Path((key, env)): Path<(String, String)>,
@@ -162,7 +153,7 @@ async fn put_config<B: Backend>(
     with_etag(view)
 }
 
-async fn patch_config<B: Backend>(
+pub(super) async fn patch_config<B: Backend>(
     State(s): State<AppState<B>>,
     caller: Caller,
     Path((key, env)): Path<(String, String)>,
@@ -177,15 +168,15 @@ async fn patch_config<B: Backend>(
     with_etag(view)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CopyBody {
+pub(super) struct CopyBody {
     from: String,
     to: String,
     base_revision: Option<i64>,
 }
 
-async fn copy_config<B: Backend>(
+pub(super) async fn copy_config<B: Backend>(
     State(s): State<AppState<B>>,
     caller: Caller,
     Path(key): Path<String>,
@@ -200,13 +191,14 @@ async fn copy_config<B: Backend>(
     with_etag(view)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct HistoryParams {
+#[into_params(parameter_in = Query)]
+pub(super) struct HistoryParams {
     limit: Option<i64>,
 }
 
-async fn config_history<B: Backend>(
+pub(super) async fn config_history<B: Backend>(
     State(s): State<AppState<B>>,
     caller: Caller,
     Path((key, env)): Path<(String, String)>,
@@ -221,14 +213,14 @@ async fn config_history<B: Backend>(
     ok(service::config_history(&mut tx, &key, &env, limit).await?)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RollbackBody {
+pub(super) struct RollbackBody {
     revision: i64,
     base_revision: Option<i64>,
 }
 
-async fn rollback_config<B: Backend>(
+pub(super) async fn rollback_config<B: Backend>(
     State(s): State<AppState<B>>,
     caller: Caller,
     Path((key, env)): Path<(String, String)>,
@@ -243,13 +235,13 @@ async fn rollback_config<B: Backend>(
     with_etag(view)
 }
 
-async fn list_segments<B: Backend>(State(s): State<AppState<B>>, caller: Caller) -> Answer {
+pub(super) async fn list_segments<B: Backend>(State(s): State<AppState<B>>, caller: Caller) -> Answer {
     caller.require(Role::Viewer)?;
     let mut tx = s.store.read().await?;
     ok(service::list_segments(&mut tx).await?)
 }
 
-async fn create_segment<B: Backend>(
+pub(super) async fn create_segment<B: Backend>(
     State(s): State<AppState<B>>,
     caller: Caller,
     Json(body): Json<SegmentInput>,
@@ -261,13 +253,17 @@ async fn create_segment<B: Backend>(
     created(view)
 }
 
-async fn get_segment<B: Backend>(State(s): State<AppState<B>>, caller: Caller, Path(key): Path<String>) -> Answer {
+pub(super) async fn get_segment<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Path(key): Path<String>,
+) -> Answer {
     caller.require(Role::Viewer)?;
     let mut tx = s.store.read().await?;
     ok(service::get_segment(&mut tx, &key).await?)
 }
 
-async fn update_segment<B: Backend>(
+pub(super) async fn update_segment<B: Backend>(
     State(s): State<AppState<B>>,
     caller: Caller,
     Path(key): Path<String>,
@@ -282,7 +278,11 @@ async fn update_segment<B: Backend>(
     ok(view)
 }
 
-async fn delete_segment<B: Backend>(State(s): State<AppState<B>>, caller: Caller, Path(key): Path<String>) -> Answer {
+pub(super) async fn delete_segment<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Path(key): Path<String>,
+) -> Answer {
     caller.require(Role::Editor)?;
     let mut tx = s.store.write().await?;
     service::delete_segment(&mut tx, &caller.actor, &key).await?;
@@ -290,13 +290,13 @@ async fn delete_segment<B: Backend>(State(s): State<AppState<B>>, caller: Caller
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn list_tokens<B: Backend>(State(s): State<AppState<B>>, caller: Caller) -> Answer {
+pub(super) async fn list_tokens<B: Backend>(State(s): State<AppState<B>>, caller: Caller) -> Answer {
     caller.require(Role::Admin)?;
     let mut tx = s.store.read().await?;
     ok(service::list_tokens(&mut tx).await?)
 }
 
-async fn create_token<B: Backend>(
+pub(super) async fn create_token<B: Backend>(
     State(s): State<AppState<B>>,
     caller: Caller,
     Json(body): Json<TokenInput>,
@@ -308,7 +308,11 @@ async fn create_token<B: Backend>(
     created(view)
 }
 
-async fn revoke_token<B: Backend>(State(s): State<AppState<B>>, caller: Caller, Path(id): Path<i64>) -> Answer {
+pub(super) async fn revoke_token<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Answer {
     caller.require(Role::Admin)?;
     let mut tx = s.store.write().await?;
     service::revoke_token(&mut tx, &caller.actor, id).await?;
@@ -316,13 +320,14 @@ async fn revoke_token<B: Backend>(State(s): State<AppState<B>>, caller: Caller, 
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct SdkKeyParams {
+#[into_params(parameter_in = Query)]
+pub(super) struct SdkKeyParams {
     environment: Option<String>,
 }
 
-async fn list_sdk_keys<B: Backend>(
+pub(super) async fn list_sdk_keys<B: Backend>(
     State(s): State<AppState<B>>,
     caller: Caller,
     Query(q): Query<SdkKeyParams>,
@@ -332,7 +337,7 @@ async fn list_sdk_keys<B: Backend>(
     ok(service::list_sdk_keys(&mut tx, q.environment.as_deref()).await?)
 }
 
-async fn create_sdk_key<B: Backend>(
+pub(super) async fn create_sdk_key<B: Backend>(
     State(s): State<AppState<B>>,
     caller: Caller,
     Path(env): Path<String>,
@@ -345,7 +350,11 @@ async fn create_sdk_key<B: Backend>(
     created(view)
 }
 
-async fn revoke_sdk_key<B: Backend>(State(s): State<AppState<B>>, caller: Caller, Path(id): Path<i64>) -> Answer {
+pub(super) async fn revoke_sdk_key<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Answer {
     caller.require(Role::Admin)?;
     let mut tx = s.store.write().await?;
     service::revoke_sdk_key(&mut tx, &caller.actor, id).await?;
@@ -353,9 +362,10 @@ async fn revoke_sdk_key<B: Backend>(State(s): State<AppState<B>>, caller: Caller
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct AuditParams {
+#[into_params(parameter_in = Query)]
+pub(super) struct AuditParams {
     flag: Option<String>,
     actor: Option<String>,
     environment: Option<String>,
@@ -377,7 +387,11 @@ fn instant(field: &str, v: Option<&str>) -> Result<Option<i64>, ApiError> {
     .transpose()
 }
 
-async fn audit<B: Backend>(State(s): State<AppState<B>>, caller: Caller, Query(q): Query<AuditParams>) -> Answer {
+pub(super) async fn audit<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Query(q): Query<AuditParams>,
+) -> Answer {
     caller.require(Role::Viewer)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {

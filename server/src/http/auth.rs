@@ -20,7 +20,9 @@ pub const ADMIN_TOKEN_PREFIX: &str = "fy_admin_";
 pub const SDK_KEY_PREFIX: &str = "fy_sdk_";
 
 /// What a token may do; each role includes the ones before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Read everything.

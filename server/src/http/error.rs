@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::store::StoreError;
 
 /// A field-level problem (e.g. from the rules compiler).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// Path into the request body, e.g. `rules[2].conditions[0].values`.
     pub path: String,
@@ -59,14 +59,20 @@ pub enum ApiError {
     Store(#[from] StoreError),
 }
 
-/// The problem document.
-#[derive(Debug, Serialize)]
-struct Problem<'a> {
+/// The problem document (RFC 9457) of every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Problem)]
+pub struct Problem<'a> {
+    /// Always `about:blank`: the status says what kind of problem it is.
     #[serde(rename = "type")]
     kind: &'static str,
+    /// Short name of the status.
     title: &'static str,
+    /// The HTTP status.
     status: u16,
+    /// What is wrong, for humans.
     detail: String,
+    /// Field-level problems (validation), each with its path.
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     errors: &'a [FieldError],
 }

@@ -5,9 +5,12 @@ mod api;
 mod auth;
 mod error;
 mod extract;
+mod openapi;
 mod ops;
+mod routes;
 
-pub use api::router as api_router;
 pub use auth::{ADMIN_TOKEN_PREFIX, Role, SDK_KEY_PREFIX, hash_secret, new_secret};
 pub use error::{ApiError, FieldError};
+pub use openapi::handler as openapi_handler;
 pub use ops::{observe, router as ops_router};
+pub use routes::router as api_router;

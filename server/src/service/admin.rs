@@ -59,7 +59,7 @@ pub async fn list_environments<T: Queries>(tx: &mut T) -> Result<Vec<Environment
 }
 
 /// A new environment.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentInput {
     pub key: String,
@@ -98,7 +98,7 @@ pub async fn create_environment<T: Queries>(
 }
 
 /// A new admin token.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenInput {
     pub name: String,
@@ -142,7 +142,7 @@ pub async fn revoke_token<T: Queries>(tx: &mut T, actor: &str, id: i64) -> Resul
 }
 
 /// A new SDK key.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SdkKeyInput {
     pub name: String,

@@ -10,7 +10,7 @@ use crate::http::ApiError;
 use crate::store::{ConfigRecord, FlagRecord, Queries, StoreError};
 
 /// A whole configuration (`PUT`), or the changed fields (`PATCH`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfigWrite {
     pub enabled: Option<bool>,

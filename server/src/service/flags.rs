@@ -6,7 +6,7 @@ use flagyard_eval::{Flag, FlagConfig, FlagType, Snapshot, Variant};
 use serde::Deserialize;
 
 use super::rules::{self, Edits, Reach};
-use super::views::{ConfigView, FlagView, Page};
+use super::views::{ConfigView, FlagPage, FlagView};
 use super::{audit, bump, check_key, check_revision, log_change, now_ms};
 use crate::http::ApiError;
 use crate::store::{ConfigRecord, FlagQuery, FlagRecord, NewFlag, Queries};
@@ -15,7 +15,7 @@ use crate::store::{ConfigRecord, FlagQuery, FlagRecord, NewFlag, Queries};
 pub const MAX_PAGE: i64 = 1000;
 
 /// A new flag.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FlagInput {
     pub key: String,
@@ -39,7 +39,7 @@ pub struct FlagInput {
 }
 
 /// Changes to a flag's definition; absent fields stay as they are.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FlagPatch {
     pub name: Option<String>,
@@ -52,8 +52,9 @@ pub struct FlagPatch {
 }
 
 /// Flag list parameters.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FlagQueryParams {
     /// Case-insensitive substring of key, name or description.
     pub q: Option<String>,
@@ -180,7 +181,7 @@ async fn with_environments<T: Queries>(tx: &mut T, flag: &FlagRecord) -> Result<
 }
 
 /// A page of flags (definitions only).
-pub async fn list_flags<T: Queries>(tx: &mut T, params: &FlagQueryParams) -> Result<Page<FlagView>, ApiError> {
+pub async fn list_flags<T: Queries>(tx: &mut T, params: &FlagQueryParams) -> Result<FlagPage, ApiError> {
     let limit = params.limit.unwrap_or(100);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::invalid("limit", format!("must be between 1 and {MAX_PAGE}")));
@@ -193,7 +194,7 @@ pub async fn list_flags<T: Queries>(tx: &mut T, params: &FlagQueryParams) -> Res
     let query = FlagQuery { search: params.q.clone(), tag: params.tag.clone(), archived, limit, offset };
     let (rows, total) = tx.flags(&query).await?;
     let items = rows.iter().map(FlagView::new).collect::<Result<_, _>>()?;
-    Ok(Page { items, total, limit, offset })
+    Ok(FlagPage { items, total, limit, offset })
 }
 
 /// Updates a flag's definition. Changing variants revalidates every

@@ -20,7 +20,9 @@ pub use admin::{
 pub use configs::{ConfigWrite, config_history, copy_config, get_config, patch_config, put_config, rollback_config};
 pub use flags::{FlagInput, FlagPatch, FlagQueryParams, create_flag, delete_flag, get_flag, list_flags, update_flag};
 pub use segments::{SegmentInput, create_segment, delete_segment, get_segment, list_segments, update_segment};
-pub use views::{ConfigView, audit_log};
+pub use views::{
+    AuditView, ConfigView, EnvironmentView, FlagPage, FlagView, SdkKeyView, SegmentView, TokenView, audit_log,
+};
 
 use crate::http::ApiError;
 use crate::store::{ChangeRecord, Environment, NewAudit, Queries};

@@ -10,7 +10,7 @@ use crate::http::ApiError;
 use crate::store::{Environment, Queries, SegmentRecord};
 
 /// A segment to create (`key` required) or replace.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SegmentInput {
     #[serde(default)]

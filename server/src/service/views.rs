@@ -33,17 +33,17 @@ fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, Ap
     serde_json::from_str(text).map_err(|e| ApiError::Store(StoreError::Corrupt(format!("{what}: {e}"))))
 }
 
-/// A page of results.
-#[derive(Debug, Serialize)]
-pub struct Page<T> {
-    pub items: Vec<T>,
+/// A page of flags.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FlagPage {
+    pub items: Vec<FlagView>,
     pub total: i64,
     pub limit: i64,
     pub offset: i64,
 }
 
 /// An environment.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvironmentView {
     pub key: String,
@@ -59,7 +59,7 @@ impl From<Environment> for EnvironmentView {
 }
 
 /// A flag's configuration in one environment.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigView {
     pub environment: String,
@@ -84,7 +84,7 @@ impl ConfigView {
 }
 
 /// A flag.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FlagView {
     pub key: String,
@@ -122,7 +122,7 @@ impl FlagView {
 }
 
 /// A segment.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SegmentView {
     pub key: String,
@@ -148,7 +148,7 @@ impl SegmentView {
 }
 
 /// An audit log entry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditView {
     pub id: i64,
@@ -185,7 +185,7 @@ pub async fn audit_log<T: Queries>(tx: &mut T, query: &AuditQuery) -> Result<Vec
 }
 
 /// An admin token (the secret only right after creation).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenView {
     pub id: i64,
@@ -211,7 +211,7 @@ impl From<TokenRecord> for TokenView {
 }
 
 /// An SDK key (the secret only right after creation).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SdkKeyView {
     pub id: i64,

@@ -1,0 +1,132 @@
+//! The route table of `/api/v1`: one list that builds both the axum router
+//! and the OpenAPI document, so the two cannot drift apart.
+
+use axum::Router;
+use utoipa::openapi::path::Parameter;
+use utoipa::openapi::schema::{ArrayBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+
+use super::api::*;
+use super::auth::Role;
+use crate::app::AppState;
+use crate::service::{
+    AuditView, ConfigView, ConfigWrite, EnvironmentInput, EnvironmentView, FlagInput, FlagPage, FlagPatch,
+    FlagQueryParams, FlagView, SdkKeyInput, SdkKeyView, SegmentInput, SegmentView, TokenInput, TokenView,
+};
+use crate::store::Backend;
+
+/// Component schemas collected while describing endpoints.
+pub type Components = Vec<(String, RefOr<Schema>)>;
+type SchemaFn = fn(&mut Components) -> RefOr<Schema>;
+
+/// One endpoint, as documented.
+pub struct Endpoint {
+    /// `get`, `post`, ...
+    pub method: &'static str,
+    /// Relative to `/api/v1`, with `{param}` placeholders.
+    pub path: &'static str,
+    /// The least role that may call it.
+    pub role: Role,
+    pub summary: &'static str,
+    pub query: Option<fn() -> Vec<Parameter>>,
+    pub body: Option<SchemaFn>,
+    /// The success status.
+    pub status: u16,
+    pub response: Option<SchemaFn>,
+}
+
+/// A reference to `T`'s component schema, registering it (and what it uses).
+pub fn schema_of<T: utoipa::ToSchema>(components: &mut Components) -> RefOr<Schema> {
+    T::schemas(components);
+    components.push((T::name().into_owned(), T::schema()));
+    Ref::from_schema_name(T::name()).into()
+}
+
+/// An array of `T`.
+pub fn list_of<T: utoipa::ToSchema>(components: &mut Components) -> RefOr<Schema> {
+    ArrayBuilder::new().items(schema_of::<T>(components)).build().into()
+}
+
+macro_rules! endpoints {
+    ($( $method:ident $path:literal => $handler:ident, $role:ident, $summary:literal,
+        query: $query:tt, body: $body:tt, $status:literal: $resp:tt; )*) => {
+        /// The `/api/v1` routes.
+        pub fn router<B: Backend>() -> Router<AppState<B>> {
+            Router::new()$(.route($path, axum::routing::$method($handler::<B>)))*
+        }
+
+        /// Every `/api/v1` endpoint, in table order.
+        pub fn endpoints() -> Vec<Endpoint> {
+            vec![$(Endpoint {
+                method: stringify!($method),
+                path: $path,
+                role: Role::$role,
+                summary: $summary,
+                query: endpoints!(@query $query),
+                body: endpoints!(@schema $body),
+                status: $status,
+                response: endpoints!(@schema $resp),
+            }),*]
+        }
+    };
+    (@query -) => { None };
+    (@query ($t:ty)) => {
+        Some(|| <$t as utoipa::IntoParams>::into_params(|| Some(utoipa::openapi::path::ParameterIn::Query)))
+    };
+    (@schema -) => { None };
+    (@schema [$t:ty]) => { Some(list_of::<$t> as SchemaFn) };
+    (@schema ($t:ty)) => { Some(schema_of::<$t> as SchemaFn) };
+}
+
+endpoints! {
+    get "/environments" => list_environments, Viewer, "List environments with their versions",
+        query: -, body: -, 200: [EnvironmentView];
+    post "/environments" => create_environment, Admin, "Create an environment (every flag starts off in it)",
+        query: -, body: (EnvironmentInput), 201: (EnvironmentView);
+    post "/environments/{env}/sdk-keys" => create_sdk_key, Admin, "Create an SDK key for an environment (secret shown once)",
+        query: -, body: (SdkKeyInput), 201: (SdkKeyView);
+    get "/flags" => list_flags, Viewer, "List flags (search, tag, archived, paging)",
+        query: (FlagQueryParams), body: -, 200: (FlagPage);
+    post "/flags" => create_flag, Editor, "Create a flag, off in every environment",
+        query: -, body: (FlagInput), 201: (FlagView);
+    get "/flags/{key}" => get_flag, Viewer, "A flag with its configuration in every environment",
+        query: -, body: -, 200: (FlagView);
+    patch "/flags/{key}" => update_flag, Editor, "Change a flag's definition (name, tags, variants, archived)",
+        query: -, body: (FlagPatch), 200: (FlagView);
+    delete "/flags/{key}" => delete_flag, Editor, "Delete a flag everywhere (409 while another flag depends on it)",
+        query: -, body: -, 204: -;
+    post "/flags/{key}/copy" => copy_config, Editor, "Copy a flag's configuration from one environment to another",
+        query: -, body: (CopyBody), 200: (ConfigView);
+    get "/flags/{key}/environments/{env}" => get_config, Viewer, "A flag's configuration in one environment (ETag: revision)",
+        query: -, body: -, 200: (ConfigView);
+    put "/flags/{key}/environments/{env}" => put_config, Editor, "Replace a flag's configuration in one environment",
+        query: -, body: (ConfigWrite), 200: (ConfigView);
+    patch "/flags/{key}/environments/{env}" => patch_config, Editor, "Change some fields of a configuration (e.g. the kill switch)",
+        query: -, body: (ConfigWrite), 200: (ConfigView);
+    get "/flags/{key}/environments/{env}/history" => config_history, Viewer, "Recorded revisions of a configuration, newest first",
+        query: (HistoryParams), body: -, 200: [ConfigView];
+    post "/flags/{key}/environments/{env}/rollback" => rollback_config, Editor, "Restore a recorded revision as a new revision",
+        query: -, body: (RollbackBody), 200: (ConfigView);
+    get "/segments" => list_segments, Viewer, "List segments",
+        query: -, body: -, 200: [SegmentView];
+    post "/segments" => create_segment, Editor, "Create a segment",
+        query: -, body: (SegmentInput), 201: (SegmentView);
+    get "/segments/{key}" => get_segment, Viewer, "A segment",
+        query: -, body: -, 200: (SegmentView);
+    put "/segments/{key}" => update_segment, Editor, "Replace a segment",
+        query: -, body: (SegmentInput), 200: (SegmentView);
+    delete "/segments/{key}" => delete_segment, Editor, "Delete a segment (409 while used)",
+        query: -, body: -, 204: -;
+    get "/tokens" => list_tokens, Admin, "List admin tokens (never their secrets)",
+        query: -, body: -, 200: [TokenView];
+    post "/tokens" => create_token, Admin, "Create an admin token (secret shown once)",
+        query: -, body: (TokenInput), 201: (TokenView);
+    delete "/tokens/{id}" => revoke_token, Admin, "Revoke an admin token (not the last admin one)",
+        query: -, body: -, 204: -;
+    get "/sdk-keys" => list_sdk_keys, Admin, "List SDK keys (never their secrets)",
+        query: (SdkKeyParams), body: -, 200: [SdkKeyView];
+    delete "/sdk-keys/{id}" => revoke_sdk_key, Admin, "Revoke an SDK key",
+        query: -, body: -, 204: -;
+    get "/audit" => audit, Viewer, "The audit log, newest first",
+        query: (AuditParams), body: -, 200: [AuditView];
+}

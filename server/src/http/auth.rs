@@ -9,6 +9,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use crate::app::AppState;
@@ -113,10 +114,17 @@ impl<B: Backend> FromRequestParts<AppState<B>> for Caller {
         let token = tx.token_by_hash(&hash).await?;
         drop(tx);
         let invalid = ApiError::Unauthorized("invalid or revoked admin token");
-        let token = token.filter(|t| t.revoked_at.is_none()).ok_or(invalid)?;
+        // Found by its hash; compared again in constant time all the same.
+        let token = token.filter(|t| t.revoked_at.is_none() && constant_time_eq(&t.hash, &hash)).ok_or(invalid)?;
         let role = Role::parse(&token.role).ok_or(ApiError::Unauthorized("invalid or revoked admin token"))?;
         Ok(Caller { actor: format!("token:{}", token.name), role })
     }
+}
+
+/// Constant-time equality of two strings (of equal length; unequal lengths
+/// answer `false` at once, which reveals only the length).
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 #[cfg(test)]
@@ -131,6 +139,8 @@ mod tests {
         assert_eq!(a.len(), ADMIN_TOKEN_PREFIX.len() + 64);
         assert_eq!(hash_secret(&a).len(), 64);
         assert_ne!(hash_secret(&a), hash_secret(&b));
+        assert!(constant_time_eq(&hash_secret(&a), &hash_secret(&a)));
+        assert!(!constant_time_eq(&hash_secret(&a), &hash_secret(&b)));
     }
 
     #[test]

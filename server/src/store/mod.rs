@@ -189,6 +189,8 @@ pub struct TokenRecord {
     pub name: String,
     /// `viewer`, `editor` or `admin`.
     pub role: String,
+    /// SHA-256 (hex) of the secret.
+    pub hash: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }
@@ -200,6 +202,8 @@ pub struct SdkKeyRecord {
     pub environment_id: i64,
     pub environment_key: String,
     pub name: String,
+    /// SHA-256 (hex) of the secret.
+    pub hash: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }

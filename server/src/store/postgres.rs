@@ -130,7 +130,7 @@ macro_rules! limit {
 /// The columns of `SdkKeyRecord`, from `sdk_keys k JOIN environments e`.
 macro_rules! sdk_key_columns {
     () => {
-        "k.id, k.environment_id, e.key AS environment_key, k.name, k.created_at, k.revoked_at"
+        "k.id, k.environment_id, e.key AS environment_key, k.name, k.key_hash AS hash, k.created_at, k.revoked_at"
     };
 }
 
@@ -468,7 +468,7 @@ impl Queries for PgTx {
     async fn insert_token(&mut self, name: &str, role: &str, hash: &str, at: i64) -> Result<TokenRecord> {
         Ok(sqlx::query_as(
             "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4)
-             RETURNING id, name, role, created_at, revoked_at",
+             RETURNING id, name, role, token_hash AS hash, created_at, revoked_at",
         )
         .bind(name)
         .bind(role)
@@ -479,16 +479,20 @@ impl Queries for PgTx {
     }
 
     async fn token_by_hash(&mut self, hash: &str) -> Result<Option<TokenRecord>> {
-        Ok(sqlx::query_as("SELECT id, name, role, created_at, revoked_at FROM api_tokens WHERE token_hash = $1")
-            .bind(hash)
-            .fetch_optional(&mut *self.0)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT id, name, role, token_hash AS hash, created_at, revoked_at FROM api_tokens WHERE token_hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&mut *self.0)
+        .await?)
     }
 
     async fn tokens(&mut self) -> Result<Vec<TokenRecord>> {
-        Ok(sqlx::query_as("SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY id")
-            .fetch_all(&mut *self.0)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT id, name, role, token_hash AS hash, created_at, revoked_at FROM api_tokens ORDER BY id",
+        )
+        .fetch_all(&mut *self.0)
+        .await?)
     }
 
     async fn revoke_token(&mut self, id: i64, at: i64) -> Result<bool> {
@@ -508,7 +512,7 @@ impl Queries for PgTx {
         Ok(sqlx::query_as(concat!(
             "WITH k AS (
                  INSERT INTO sdk_keys (environment_id, name, key_hash, created_at) VALUES ($1, $2, $3, $4)
-                 RETURNING id, environment_id, name, created_at, revoked_at
+                 RETURNING id, environment_id, name, key_hash, created_at, revoked_at
              )
              SELECT ",
             sdk_key_columns!(),

@@ -446,7 +446,7 @@ impl Queries for SqliteTx {
     async fn insert_token(&mut self, name: &str, role: &str, hash: &str, at: i64) -> Result<TokenRecord> {
         Ok(sqlx::query_as(
             "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)
-             RETURNING id, name, role, created_at, revoked_at",
+             RETURNING id, name, role, token_hash AS hash, created_at, revoked_at",
         )
         .bind(name)
         .bind(role)
@@ -457,16 +457,20 @@ impl Queries for SqliteTx {
     }
 
     async fn token_by_hash(&mut self, hash: &str) -> Result<Option<TokenRecord>> {
-        Ok(sqlx::query_as("SELECT id, name, role, created_at, revoked_at FROM api_tokens WHERE token_hash = ?1")
-            .bind(hash)
-            .fetch_optional(&mut *self.0)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT id, name, role, token_hash AS hash, created_at, revoked_at FROM api_tokens WHERE token_hash = ?1",
+        )
+        .bind(hash)
+        .fetch_optional(&mut *self.0)
+        .await?)
     }
 
     async fn tokens(&mut self) -> Result<Vec<TokenRecord>> {
-        Ok(sqlx::query_as("SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY id")
-            .fetch_all(&mut *self.0)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT id, name, role, token_hash AS hash, created_at, revoked_at FROM api_tokens ORDER BY id",
+        )
+        .fetch_all(&mut *self.0)
+        .await?)
     }
 
     async fn revoke_token(&mut self, id: i64, at: i64) -> Result<bool> {
@@ -493,7 +497,7 @@ impl Queries for SqliteTx {
         .fetch_one(&mut *self.0)
         .await?;
         Ok(sqlx::query_as(
-            "SELECT k.id, k.environment_id, e.key AS environment_key, k.name, k.created_at, k.revoked_at
+            "SELECT k.id, k.environment_id, e.key AS environment_key, k.name, k.key_hash AS hash, k.created_at, k.revoked_at
              FROM sdk_keys k JOIN environments e ON e.id = k.environment_id WHERE k.id = ?1",
         )
         .bind(id)
@@ -503,7 +507,7 @@ impl Queries for SqliteTx {
 
     async fn sdk_key_by_hash(&mut self, hash: &str) -> Result<Option<SdkKeyRecord>> {
         Ok(sqlx::query_as(
-            "SELECT k.id, k.environment_id, e.key AS environment_key, k.name, k.created_at, k.revoked_at
+            "SELECT k.id, k.environment_id, e.key AS environment_key, k.name, k.key_hash AS hash, k.created_at, k.revoked_at
              FROM sdk_keys k JOIN environments e ON e.id = k.environment_id WHERE k.key_hash = ?1",
         )
         .bind(hash)
@@ -513,7 +517,7 @@ impl Queries for SqliteTx {
 
     async fn sdk_keys(&mut self, environment_id: Option<i64>) -> Result<Vec<SdkKeyRecord>> {
         Ok(sqlx::query_as(
-            "SELECT k.id, k.environment_id, e.key AS environment_key, k.name, k.created_at, k.revoked_at
+            "SELECT k.id, k.environment_id, e.key AS environment_key, k.name, k.key_hash AS hash, k.created_at, k.revoked_at
              FROM sdk_keys k JOIN environments e ON e.id = k.environment_id
              WHERE ?1 IS NULL OR k.environment_id = ?1 ORDER BY k.id",
         )

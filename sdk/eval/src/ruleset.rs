@@ -169,6 +169,16 @@ impl Ruleset {
         self.flag(key).map(|f| f.kind)
     }
 
+    /// The bucketing attribute (`key` for the targeting key) of the split
+    /// in rule `rule` of `flag`, if that rule serves a split. The SDK reads
+    /// the unit for an exposure from the context with it.
+    pub fn split_attribute(&self, flag: &str, rule: usize) -> Option<&str> {
+        match &self.flag(flag)?.rules.get(rule)?.serve {
+            CServe::Split(split) => Some(split.attr.name()),
+            CServe::Variant(_) => None,
+        }
+    }
+
     #[inline]
     pub(crate) fn flag(&self, key: &str) -> Option<&CFlag> {
         self.flags.get(self.index.get(key)?)

@@ -54,6 +54,10 @@ fn rule_match_and_split_reasons() {
     assert!(d.served_by_split());
     assert_eq!(d.bucket(), Some(flagyard_eval::bucket("banner", "acme")));
     assert_eq!(d.unbucketed, None);
+    assert_eq!(r.split_attribute("banner", 0), Some("company"));
+    assert_eq!(r.split_attribute("banner", 1), None);
+    assert_eq!(r.split_attribute("banner", 9), None);
+    assert_eq!(r.split_attribute("nope", 0), None);
 
     let d = r.evaluate("banner", &Context::new("u"));
     assert_eq!((d.reason, d.variant), (Reason::Default, Some("none")));

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::http::{self, ApiError};
+use crate::live::{self, Hub};
 use crate::service;
 use crate::shutdown::{self, Shutdown};
 use crate::store::{Backend, PgBackend, SqliteBackend};
@@ -26,6 +27,17 @@ pub struct AppState<B: Backend> {
     pub metrics: PrometheusHandle,
     /// Set once the server is stopping.
     pub shutdown: Shutdown,
+    /// Fan-out of changes to SDK streams.
+    pub hub: Arc<Hub>,
+}
+
+impl<B: Backend> AppState<B> {
+    /// Commits a write and wakes the stream fan-out.
+    pub async fn commit(&self, tx: B::Tx) -> Result<(), ApiError> {
+        B::commit(tx).await?;
+        self.hub.poke();
+        Ok(())
+    }
 }
 
 /// The complete router for `state`.
@@ -33,6 +45,7 @@ pub fn router<B: Backend>(state: AppState<B>) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
         .nest("/api/v1", http::api_router::<B>().route("/openapi.json", axum::routing::get(http::openapi_handler)))
+        .nest("/sdk/v1", live::router::<B>())
         .merge(http::ops_router::<B>())
         .fallback(|uri: axum::http::Uri| async move { ApiError::NotFound(format!("route `{}`", uri.path())) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -94,11 +107,14 @@ async fn serve_with<B: Backend>(
     let (trigger, shutdown) = shutdown::channel();
     let timeout = config.shutdown_timeout;
     let addr: SocketAddr = listener.local_addr()?;
+    let hub = Hub::new();
+    live::spawn_hub(hub.clone(), store.clone(), store.hints().await?, shutdown.clone());
     let state = AppState {
         store: store.clone(),
         config: Arc::new(config),
         metrics: crate::telemetry::metrics_handle(),
         shutdown,
+        hub,
     };
     tracing::info!(%addr, backend = B::NAME, "flagyard listening");
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();

@@ -36,6 +36,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// `FLAGYARD_DB_MAX_CONNECTIONS`: database pool size (default 10).
     pub db_max_connections: u32,
+    /// `FLAGYARD_SSE_HEARTBEAT_SECS`: a comment on quiet SDK streams at least this often (default 15).
+    pub sse_heartbeat: Duration,
     /// `FLAGYARD_ENVIRONMENTS`: environments created on a fresh database
     /// (default `development,staging,production`).
     pub initial_environments: Vec<String>,
@@ -115,6 +117,16 @@ impl Config {
                 "expected whole seconds",
             )?),
             db_max_connections: parse(&get, "FLAGYARD_DB_MAX_CONNECTIONS", 10, "expected a number")?,
+            sse_heartbeat: match parse(&get, "FLAGYARD_SSE_HEARTBEAT_SECS", 15u64, "expected whole seconds")? {
+                0 => {
+                    return Err(ConfigError {
+                        name: "FLAGYARD_SSE_HEARTBEAT_SECS",
+                        value: "0".into(),
+                        reason: "must be at least 1",
+                    });
+                }
+                secs => Duration::from_secs(secs),
+            },
             initial_environments,
         })
     }

@@ -13,6 +13,7 @@
 mod app;
 mod config;
 mod http;
+mod live;
 mod service;
 mod shutdown;
 pub mod store;

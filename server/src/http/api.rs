@@ -65,7 +65,7 @@ pub(super) async fn create_environment<B: Backend>(
     caller.require(Role::Admin)?;
     let mut tx = s.store.write().await?;
     let view = service::create_environment(&mut tx, &caller.actor, body).await?;
-    B::commit(tx).await?;
+    s.commit(tx).await?;
     created(view)
 }
 
@@ -87,7 +87,7 @@ pub(super) async fn create_flag<B: Backend>(
     caller.require(Role::Editor)?;
     let mut tx = s.store.write().await?;
     let view = service::create_flag(&mut tx, &caller.actor, body).await?;
-    B::commit(tx).await?;
+    s.commit(tx).await?;
     created(view)
 }
 
@@ -112,7 +112,7 @@ pub(super) async fn update_flag<B: Backend>(
     body.base_revision = base_revision(&headers, body.base_revision)?;
     let mut tx = s.store.write().await?;
     let view = service::update_flag(&mut tx, &caller.actor, &key, body).await?;
-    B::commit(tx).await?;
+    s.commit(tx).await?;
     ok(view)
 }
 
@@ -124,7 +124,7 @@ pub(super) async fn delete_flag<B: Backend>(
     caller.require(Role::Editor)?;
     let mut tx = s.store.write().await?;
     service::delete_flag(&mut tx, &caller.actor, &key).await?;
-    B::commit(tx).await?;
+    s.commit(tx).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -149,7 +149,7 @@ pub(super) async fn put_config<B: Backend>(
     body.base_revision = base_revision(&headers, body.base_revision)?;
     let mut tx = s.store.write().await?;
     let view = service::put_config(&mut tx, &caller.actor, &key, &env, body).await?;
-    B::commit(tx).await?;
+    s.commit(tx).await?;
     with_etag(view)
 }
 
@@ -164,7 +164,7 @@ pub(super) async fn patch_config<B: Backend>(
     body.base_revision = base_revision(&headers, body.base_revision)?;
     let mut tx = s.store.write().await?;
     let view = service::patch_config(&mut tx, &caller.actor, &key, &env, body).await?;
-    B::commit(tx).await?;
+    s.commit(tx).await?;
     with_etag(view)
 }
 
@@ -187,7 +187,7 @@ pub(super) async fn copy_config<B: Backend>(
     let base = base_revision(&headers, body.base_revision)?;
     let mut tx = s.store.write().await?;
     let view = service::copy_config(&mut tx, &caller.actor, &key, &body.from, &body.to, base).await?;
-    B::commit(tx).await?;
+    s.commit(tx).await?;
     with_etag(view)
 }
 
@@ -231,7 +231,7 @@ pub(super) async fn rollback_config<B: Backend>(
     let base = base_revision(&headers, body.base_revision)?;
     let mut tx = s.store.write().await?;
     let view = service::rollback_config(&mut tx, &caller.actor, &key, &env, body.revision, base).await?;
-    B::commit(tx).await?;
+    s.commit(tx).await?;
     with_etag(view)
 }
 
@@ -249,7 +249,7 @@ pub(super) async fn create_segment<B: Backend>(
     caller.require(Role::Editor)?;
     let mut tx = s.store.write().await?;
     let view = service::create_segment(&mut tx, &caller.actor, body).await?;
-    B::commit(tx).await?;
+    s.commit(tx).await?;
     created(view)
 }
 
@@ -274,7 +274,7 @@ pub(super) async fn update_segment<B: Backend>(
     body.base_revision = base_revision(&headers, body.base_revision)?;
     let mut tx = s.store.write().await?;
     let view = service::update_segment(&mut tx, &caller.actor, &key, body).await?;
-    B::commit(tx).await?;
+    s.commit(tx).await?;
     ok(view)
 }
 
@@ -286,7 +286,7 @@ pub(super) async fn delete_segment<B: Backend>(
     caller.require(Role::Editor)?;
     let mut tx = s.store.write().await?;
     service::delete_segment(&mut tx, &caller.actor, &key).await?;
-    B::commit(tx).await?;
+    s.commit(tx).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -304,7 +304,7 @@ pub(super) async fn create_token<B: Backend>(
     caller.require(Role::Admin)?;
     let mut tx = s.store.write().await?;
     let view = service::create_token(&mut tx, &caller.actor, body).await?;
-    B::commit(tx).await?;
+    s.commit(tx).await?;
     created(view)
 }
 
@@ -316,7 +316,7 @@ pub(super) async fn revoke_token<B: Backend>(
     caller.require(Role::Admin)?;
     let mut tx = s.store.write().await?;
     service::revoke_token(&mut tx, &caller.actor, id).await?;
-    B::commit(tx).await?;
+    s.commit(tx).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -346,7 +346,7 @@ pub(super) async fn create_sdk_key<B: Backend>(
     caller.require(Role::Admin)?;
     let mut tx = s.store.write().await?;
     let view = service::create_sdk_key(&mut tx, &caller.actor, &env, body).await?;
-    B::commit(tx).await?;
+    s.commit(tx).await?;
     created(view)
 }
 
@@ -358,7 +358,8 @@ pub(super) async fn revoke_sdk_key<B: Backend>(
     caller.require(Role::Admin)?;
     let mut tx = s.store.write().await?;
     service::revoke_sdk_key(&mut tx, &caller.actor, id).await?;
-    B::commit(tx).await?;
+    s.commit(tx).await?;
+    s.hub.keys_changed();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

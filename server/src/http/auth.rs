@@ -121,6 +121,54 @@ impl<B: Backend> FromRequestParts<AppState<B>> for Caller {
     }
 }
 
+/// An authenticated SDK: may read the rules of one environment and send events.
+#[derive(Debug, Clone)]
+pub struct SdkCaller {
+    /// The key's id (streams end when it is revoked).
+    pub key_id: i64,
+    /// The environment the key is scoped to.
+    pub environment_id: i64,
+    /// That environment's key.
+    pub environment: String,
+    /// The SHA-256 of the presented key, to re-check it later.
+    key_hash: String,
+}
+
+impl SdkCaller {
+    /// Whether the key is still valid (not revoked).
+    pub async fn still_valid<B: Backend>(&self, store: &B) -> bool {
+        match store.read().await {
+            Ok(mut tx) => matches!(tx.sdk_key_by_hash(&self.key_hash).await, Ok(Some(k)) if k.revoked_at.is_none()),
+            // A database hiccup is not a revocation.
+            Err(_) => true,
+        }
+    }
+}
+
+impl<B: Backend> FromRequestParts<AppState<B>> for SdkCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState<B>) -> Result<Self, ApiError> {
+        let secret =
+            bearer(parts).ok_or(ApiError::Unauthorized("an SDK key is required (Authorization: Bearer ...)"))?;
+        if secret.starts_with(ADMIN_TOKEN_PREFIX) {
+            return Err(ApiError::Unauthorized("admin tokens are not SDK keys; create an SDK key for the environment"));
+        }
+        let hash = hash_secret(secret);
+        let mut tx = state.store.read().await?;
+        let key = tx.sdk_key_by_hash(&hash).await?;
+        drop(tx);
+        let key = key.filter(|k| k.revoked_at.is_none() && constant_time_eq(&k.hash, &hash));
+        let key = key.ok_or(ApiError::Unauthorized("invalid or revoked SDK key"))?;
+        Ok(SdkCaller {
+            key_id: key.id,
+            environment_id: key.environment_id,
+            environment: key.environment_key,
+            key_hash: hash,
+        })
+    }
+}
+
 /// Constant-time equality of two strings (of equal length; unequal lengths
 /// answer `false` at once, which reveals only the length).
 pub fn constant_time_eq(a: &str, b: &str) -> bool {

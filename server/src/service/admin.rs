@@ -8,7 +8,7 @@ use super::views::{EnvironmentView, SdkKeyView, TokenView};
 use super::{audit, bump, check_key, environment, log_change, now_ms};
 use crate::config::Config;
 use crate::http::{ADMIN_TOKEN_PREFIX, ApiError, Role, SDK_KEY_PREFIX, hash_secret, new_secret};
-use crate::store::{Backend, ConfigRecord, FlagQuery, Queries};
+use crate::store::{Backend, ConfigRecord, FlagQuery, Queries, Topic};
 
 /// What the first start did.
 #[derive(Debug, Default)]
@@ -183,6 +183,7 @@ pub async fn revoke_sdk_key<T: Queries>(tx: &mut T, actor: &str, id: i64) -> Res
     let key = key.ok_or_else(|| ApiError::NotFound(format!("active SDK key {id}")))?;
     let at = now_ms();
     tx.revoke_sdk_key(id, at).await?;
+    tx.notify(Topic::Keys).await?;
     audit(tx, at, actor, "sdk_key.revoke", "sdk_key", &key.name, Some(&key.environment_key), None, None).await?;
     Ok(())
 }

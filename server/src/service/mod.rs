@@ -25,7 +25,7 @@ pub use views::{
 };
 
 use crate::http::ApiError;
-use crate::store::{ChangeRecord, Environment, NewAudit, Queries};
+use crate::store::{ChangeRecord, Environment, NewAudit, Queries, Topic};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -63,6 +63,7 @@ pub(crate) async fn log_change<T: Queries>(
         at,
     };
     tx.insert_change(&change).await?;
+    tx.notify(Topic::Changes).await?;
     Ok(())
 }
 

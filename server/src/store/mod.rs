@@ -357,6 +357,31 @@ pub trait Queries: Send {
     /// Keys of one environment, or of all.
     fn sdk_keys(&mut self, environment_id: Option<i64>) -> impl Future<Output = Result<Vec<SdkKeyRecord>>> + Send;
     fn revoke_sdk_key(&mut self, id: i64, at: i64) -> impl Future<Output = Result<bool>> + Send;
+
+    // Cross-replica hints.
+    /// Tells other replicas, when this transaction commits, that `topic`
+    /// changed (Postgres `NOTIFY`; a no-op on SQLite, which has one process).
+    fn notify(&mut self, topic: Topic) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// What a cross-replica notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    /// New change records exist (the payload names no version: the change
+    /// log is the truth; the hint only says "look").
+    Changes,
+    /// An SDK key was revoked.
+    Keys,
+}
+
+impl Topic {
+    /// The Postgres channel name.
+    pub fn channel(self) -> &'static str {
+        match self {
+            Topic::Changes => "flagyard_changes",
+            Topic::Keys => "flagyard_keys",
+        }
+    }
 }
 
 /// A database: hands out transactions, applies migrations, reports health.
@@ -380,4 +405,8 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn pool_stats(&self) -> PoolStats;
     /// Closes the pools.
     fn close(&self) -> impl Future<Output = ()> + Send;
+    /// Cross-replica hints as they arrive (Postgres `LISTEN`); `None` where
+    /// there is only one process (SQLite). After a lost connection both
+    /// topics are sent, since notifications may have been missed.
+    fn hints(&self) -> impl Future<Output = Result<Option<tokio::sync::mpsc::Receiver<Topic>>>> + Send;
 }

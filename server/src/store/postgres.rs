@@ -24,7 +24,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use super::{
     AuditQuery, AuditRecord, Backend, ChangeRecord, ConfigRecord, Environment, EnvironmentFlagRow, FlagQuery,
-    FlagRecord, NewAudit, NewFlag, PoolStats, Queries, Result, SdkKeyRecord, SegmentRecord, TokenRecord,
+    FlagRecord, NewAudit, NewFlag, PoolStats, Queries, Result, SdkKeyRecord, SegmentRecord, TokenRecord, Topic,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -95,6 +95,34 @@ impl Backend for PgBackend {
 
     fn pool_stats(&self) -> PoolStats {
         PoolStats { size: self.pool.size(), idle: self.pool.num_idle() as u32 }
+    }
+
+    async fn hints(&self) -> Result<Option<tokio::sync::mpsc::Receiver<Topic>>> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen_all([Topic::Changes.channel(), Topic::Keys.channel()]).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let topics: &[Topic] = match listener.try_recv().await {
+                    Ok(Some(n)) if n.channel() == Topic::Keys.channel() => &[Topic::Keys],
+                    Ok(Some(_)) => &[Topic::Changes],
+                    // The connection dropped (sqlx reconnects on the next call): anything may have been missed.
+                    Ok(None) => &[Topic::Changes, Topic::Keys],
+                    Err(e) => {
+                        tracing::warn!(error = %e, "LISTEN connection failed; retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        &[Topic::Changes, Topic::Keys]
+                    }
+                };
+                for t in topics {
+                    // Full channel: a hint is already pending, which is as good.
+                    if let Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) = tx.try_send(*t) {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Some(rx))
     }
 
     async fn close(&self) {
@@ -556,5 +584,11 @@ impl Queries for PgTx {
             .execute(&mut *self.0)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn notify(&mut self, topic: Topic) -> Result<()> {
+        // Delivered at commit, and only if the transaction commits.
+        sqlx::query("SELECT pg_notify($1, '')").bind(topic.channel()).execute(&mut *self.0).await?;
+        Ok(())
     }
 }

@@ -14,7 +14,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::{
     AuditQuery, AuditRecord, Backend, ChangeRecord, ConfigRecord, Environment, EnvironmentFlagRow, FlagQuery,
-    FlagRecord, NewAudit, NewFlag, PoolStats, Queries, Result, SdkKeyRecord, SegmentRecord, TokenRecord,
+    FlagRecord, NewAudit, NewFlag, PoolStats, Queries, Result, SdkKeyRecord, SegmentRecord, TokenRecord, Topic,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -87,6 +87,10 @@ impl Backend for SqliteBackend {
             size: self.read.size() + self.write.size(),
             idle: (self.read.num_idle() + self.write.num_idle()) as u32,
         }
+    }
+
+    async fn hints(&self) -> Result<Option<tokio::sync::mpsc::Receiver<Topic>>> {
+        Ok(None)
     }
 
     async fn close(&self) {
@@ -533,5 +537,10 @@ impl Queries for SqliteTx {
             .execute(&mut *self.0)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn notify(&mut self, _topic: Topic) -> Result<()> {
+        // One process: the hub is poked in-process after commit.
+        Ok(())
     }
 }

@@ -45,8 +45,17 @@ impl Answer {
 impl TestApp {
     /// Starts the app on `database_url`, keeping `guard` (the database) alive.
     pub async fn start(database_url: String, guard: Box<dyn std::any::Any + Send>) -> TestApp {
+        TestApp::start_with(database_url, guard, &[]).await
+    }
+
+    /// Like [`TestApp::start`], with extra configuration variables (later ones win).
+    pub async fn start_with(
+        database_url: String,
+        guard: Box<dyn std::any::Any + Send>,
+        extra: &[(&'static str, &str)],
+    ) -> TestApp {
         let token = format!("fy_admin_test_{}", unique_suffix());
-        let vars = [
+        let mut vars = vec![
             ("DATABASE_URL", database_url),
             ("FLAGYARD_ADMIN_TOKEN", token.clone()),
             ("FLAGYARD_LOG_FORMAT", "json".to_owned()),
@@ -54,7 +63,8 @@ impl TestApp {
             ("FLAGYARD_DB_MAX_CONNECTIONS", "4".to_owned()),
             ("FLAGYARD_MAX_BODY_BYTES", "65536".to_owned()),
         ];
-        let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
+        vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let config = Config::from_lookup(|k| vars.iter().rev().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
             .expect("test configuration");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let base = format!("http://{}", listener.local_addr().expect("local address"));
@@ -192,3 +202,34 @@ macro_rules! api_test {
         }
     };
 }
+
+/// Every route of the admin API (`server/src/http/api.rs`), as
+/// `"METHOD /path"` under `/api/v1`. The bad-input and authorization suites
+/// check that they cover each one; a route added to the router belongs here.
+pub const ADMIN_ROUTES: &[&str] = &[
+    "GET /environments",
+    "POST /environments",
+    "POST /environments/{env}/sdk-keys",
+    "GET /flags",
+    "POST /flags",
+    "GET /flags/{key}",
+    "PATCH /flags/{key}",
+    "DELETE /flags/{key}",
+    "POST /flags/{key}/copy",
+    "GET /flags/{key}/environments/{env}",
+    "PUT /flags/{key}/environments/{env}",
+    "PATCH /flags/{key}/environments/{env}",
+    "GET /flags/{key}/environments/{env}/history",
+    "POST /flags/{key}/environments/{env}/rollback",
+    "GET /segments",
+    "POST /segments",
+    "GET /segments/{key}",
+    "PUT /segments/{key}",
+    "DELETE /segments/{key}",
+    "GET /tokens",
+    "POST /tokens",
+    "DELETE /tokens/{id}",
+    "GET /sdk-keys",
+    "DELETE /sdk-keys/{id}",
+    "GET /audit",
+];

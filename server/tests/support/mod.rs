@@ -6,5 +6,6 @@
 
 pub mod app;
 pub mod db;
+pub mod sse;
 
 pub use db::{PgTestDb, SqliteTestDb, TestBackend, pg_backend, sqlite_backend};

@@ -1,0 +1,73 @@
+//! What streams send: Server-Sent Events frames, formatted once and shared
+//! by every subscriber as `Bytes` (a clone is a reference count, not a copy).
+
+use axum::body::Bytes;
+use flagyard_eval::Flag;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+use crate::http::ApiError;
+use crate::service::rules::{self, Edits, Reach};
+use crate::store::{ChangeRecord, Environment, Queries};
+
+/// The comment sent when a stream has been quiet for a heartbeat period.
+pub const HEARTBEAT: &[u8] = b": heartbeat\n\n";
+/// The first line of every stream: the reconnect delay we suggest (ms).
+pub const RETRY: &[u8] = b"retry: 1000\n\n";
+
+/// One event of one environment version.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub version: i64,
+    pub bytes: Bytes,
+}
+
+/// `event: <event>\nid: <version>\ndata: <json>\n\n`. The JSON is compact
+/// (no newlines), so it is one `data:` line.
+pub fn frame(event: &str, version: i64, json: &str) -> Frame {
+    let bytes = format!("event: {event}\nid: {version}\ndata: {json}\n\n");
+    Frame { version, bytes: Bytes::from(bytes) }
+}
+
+/// The environment's whole snapshot as JSON, read in the caller's transaction.
+pub async fn snapshot_json<T: Queries>(tx: &mut T, env: &Environment) -> Result<String, ApiError> {
+    let snap = rules::snapshot(tx, env, &Edits::default(), Reach::All).await?;
+    serde_json::to_string(&snap).map_err(|e| ApiError::Store(crate::store::StoreError::Corrupt(e.to_string())))
+}
+
+#[derive(Serialize)]
+struct Patch {
+    version: i64,
+    flags: BTreeMap<String, Option<Flag>>,
+    segments: BTreeMap<String, Option<flagyard_eval::Segment>>,
+}
+
+/// The patch of one change, with the current state of what it names; `None`
+/// when the change calls for a whole snapshot (an environment-level change).
+pub async fn patch_frame<T: Queries>(
+    tx: &mut T,
+    env: &Environment,
+    change: &ChangeRecord,
+) -> Result<Option<Frame>, ApiError> {
+    let mut patch = Patch { version: change.version, flags: BTreeMap::new(), segments: BTreeMap::new() };
+    match change.entity.as_str() {
+        "flag" => {
+            let model = match tx.flag(&change.key).await? {
+                Some(flag) => match tx.config(flag.id, env.id).await? {
+                    Some(config) => Some(rules::flag_model(&flag, &config, &env.key)?),
+                    None => None,
+                },
+                None => None,
+            };
+            patch.flags.insert(change.key.clone(), model);
+        }
+        "segment" => {
+            let model = tx.segment(&change.key).await?.map(|s| rules::segment_model(&s)).transpose()?;
+            patch.segments.insert(change.key.clone(), model);
+        }
+        _ => return Ok(None),
+    }
+    let json =
+        serde_json::to_string(&patch).map_err(|e| ApiError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
+    Ok(Some(frame("patch", change.version, &json)))
+}

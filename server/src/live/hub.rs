@@ -1,0 +1,189 @@
+//! Fan-out of environment changes to every stream of this process.
+//!
+//! One task per process reads the change log after the last version it sent
+//! for each environment that has subscribers, builds each version's patch
+//! once, and broadcasts it. It wakes on a local poke (after a commit here),
+//! on a Postgres `NOTIFY` from another replica, and every few seconds in case
+//! a hint was lost: hints say "look", the change log says what.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use tokio::sync::{Notify, broadcast, mpsc};
+
+use super::frames::{Frame, patch_frame};
+use crate::shutdown::Shutdown;
+use crate::store::{Backend, Queries, Topic};
+
+/// Frames a subscriber may fall behind before it gets a fresh snapshot.
+const CHANNEL_CAPACITY: usize = 256;
+/// At most this many versions are read per environment per round.
+const BATCH: i64 = 500;
+/// Whole-snapshot payloads kept (per environment version).
+const SNAPSHOT_CACHE: usize = 16;
+/// A safety net for lost hints.
+const POLL_EVERY: Duration = Duration::from_secs(5);
+
+/// What a stream receives.
+#[derive(Debug, Clone)]
+pub enum Signal {
+    /// The patch of one version.
+    Patch(Frame),
+    /// Send a whole snapshot (an environment-level change).
+    Reset(i64),
+}
+
+struct EnvChannel {
+    tx: broadcast::Sender<Signal>,
+    /// The last version broadcast; `None` until a subscriber has read a snapshot.
+    last_sent: Option<i64>,
+}
+
+/// The process's fan-out state.
+pub struct Hub {
+    envs: Mutex<HashMap<i64, EnvChannel>>,
+    poked: Notify,
+    keys: broadcast::Sender<()>,
+    snapshots: Mutex<VecDeque<((i64, i64), Bytes)>>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding these locks cannot leave them inconsistent.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Hub {
+    pub fn new() -> Arc<Hub> {
+        Arc::new(Hub {
+            envs: Mutex::new(HashMap::new()),
+            poked: Notify::new(),
+            keys: broadcast::channel(16).0,
+            snapshots: Mutex::new(VecDeque::new()),
+        })
+    }
+
+    /// Wakes the hub: something may have been committed.
+    pub fn poke(&self) {
+        self.poked.notify_one();
+    }
+
+    /// Tells streams to re-check their SDK keys.
+    pub fn keys_changed(&self) {
+        let _ = self.keys.send(());
+    }
+
+    /// Subscribes to an environment's signals. Subscribe before reading the
+    /// snapshot you start from, so nothing committed after it is missed.
+    pub fn subscribe(&self, environment_id: i64) -> broadcast::Receiver<Signal> {
+        let mut envs = lock(&self.envs);
+        envs.entry(environment_id)
+            .or_insert_with(|| EnvChannel { tx: broadcast::channel(CHANNEL_CAPACITY).0, last_sent: None })
+            .tx
+            .subscribe()
+    }
+
+    /// Key-revocation signals.
+    pub fn subscribe_keys(&self) -> broadcast::Receiver<()> {
+        self.keys.subscribe()
+    }
+
+    /// A subscriber started from `version`: the hub sends what comes after.
+    pub fn observed(&self, environment_id: i64, version: i64) {
+        if let Some(env) = lock(&self.envs).get_mut(&environment_id)
+            && env.last_sent.is_none()
+        {
+            env.last_sent = Some(version);
+        }
+        self.poke();
+    }
+
+    /// A cached whole-snapshot payload of `(environment, version)`.
+    pub fn cached_snapshot(&self, key: (i64, i64)) -> Option<Bytes> {
+        lock(&self.snapshots).iter().find(|(k, _)| *k == key).map(|(_, b)| b.clone())
+    }
+
+    /// Remembers a whole-snapshot payload (built once per version, shared).
+    pub fn cache_snapshot(&self, key: (i64, i64), bytes: Bytes) {
+        let mut cache = lock(&self.snapshots);
+        if cache.iter().any(|(k, _)| *k == key) {
+            return;
+        }
+        if cache.len() >= SNAPSHOT_CACHE {
+            cache.pop_front();
+        }
+        cache.push_back((key, bytes));
+    }
+
+    /// Environments with subscribers, and where their broadcast stands.
+    fn active(&self) -> Vec<(i64, i64)> {
+        let mut envs = lock(&self.envs);
+        envs.retain(|_, e| e.tx.receiver_count() > 0);
+        envs.iter().filter_map(|(id, e)| Some((*id, e.last_sent?))).collect()
+    }
+
+    fn send(&self, environment_id: i64, version: i64, signal: Signal) {
+        if let Some(env) = lock(&self.envs).get_mut(&environment_id)
+            && env.last_sent.is_some_and(|v| version > v)
+        {
+            env.last_sent = Some(version);
+            let _ = env.tx.send(signal);
+            metrics::counter!("flagyard_stream_versions_broadcast_total").increment(1);
+        }
+    }
+
+    /// Broadcasts every change after what was sent, for each active environment.
+    async fn catch_up<B: Backend>(&self, store: &B) -> Result<(), crate::http::ApiError> {
+        for (environment_id, after) in self.active() {
+            let mut tx = store.read().await?;
+            let changes = tx.changes_after(environment_id, after, BATCH).await?;
+            if changes.is_empty() {
+                continue;
+            }
+            let Some(env) = tx.environments().await?.into_iter().find(|e| e.id == environment_id) else { continue };
+            for change in &changes {
+                let signal = match patch_frame(&mut tx, &env, change).await? {
+                    Some(frame) => Signal::Patch(frame),
+                    None => Signal::Reset(change.version),
+                };
+                self.send(environment_id, change.version, signal);
+            }
+            if changes.len() as i64 == BATCH {
+                self.poke();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs the hub until shutdown.
+pub fn spawn<B: Backend>(hub: Arc<Hub>, store: B, mut hints: Option<mpsc::Receiver<Topic>>, mut shutdown: Shutdown) {
+    tokio::spawn(async move {
+        let mut poll = tokio::time::interval(POLL_EVERY);
+        loop {
+            tokio::select! {
+                () = shutdown.recv() => break,
+                () = hub.poked.notified() => {}
+                _ = poll.tick() => {}
+                Some(topic) = async { match hints.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
+                    if topic == Topic::Keys {
+                        hub.keys_changed();
+                        continue;
+                    }
+                }
+            }
+            if let Err(e) = hub.catch_up(&store).await {
+                tracing::warn!(error = %e, "stream fan-out could not read the change log; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                hub.poke();
+            }
+        }
+    });
+}

@@ -1,0 +1,23 @@
+//! Live updates: the SDK endpoints (`/sdk/v1`) and the fan-out behind them.
+//!
+//! Writes append change records; the [`Hub`] turns each new environment
+//! version into one pre-formatted SSE frame shared by all streams of that
+//! environment; streams start from a whole snapshot (or resume from
+//! `Last-Event-ID` with the missed patches) and then relay frames.
+
+mod frames;
+mod hub;
+mod sse;
+
+pub use hub::{Hub, spawn as spawn_hub};
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::app::AppState;
+use crate::store::Backend;
+
+/// The `/sdk/v1` routes.
+pub fn router<B: Backend>() -> Router<AppState<B>> {
+    Router::new().route("/snapshot", get(sse::snapshot::<B>)).route("/stream", get(sse::stream::<B>))
+}

@@ -1,0 +1,187 @@
+//! `GET /sdk/v1/snapshot` and `GET /sdk/v1/stream` (see docs/protocol.md).
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use super::frames::{HEARTBEAT, RETRY, frame, patch_frame, snapshot_json};
+use super::hub::Signal;
+use crate::app::AppState;
+use crate::http::{ApiError, SdkCaller};
+use crate::shutdown::Shutdown;
+use crate::store::{Backend, Environment, Queries};
+
+/// A resume with more missed versions than this gets a whole snapshot.
+pub const MAX_RESUME: i64 = 1000;
+
+/// The environment's current whole-snapshot payload: built once per version
+/// and shared by every request at that version.
+async fn snapshot_bytes<B: Backend>(state: &AppState<B>, caller: &SdkCaller) -> Result<(i64, Bytes), ApiError> {
+    let mut tx = state.store.read().await?;
+    let env = environment(&mut tx, caller).await?;
+    if let Some(bytes) = state.hub.cached_snapshot((env.id, env.version)) {
+        return Ok((env.version, bytes));
+    }
+    let bytes = Bytes::from(snapshot_json(&mut tx, &env).await?);
+    state.hub.cache_snapshot((env.id, env.version), bytes.clone());
+    Ok((env.version, bytes))
+}
+
+async fn environment<T: Queries>(tx: &mut T, caller: &SdkCaller) -> Result<Environment, ApiError> {
+    tx.environment(&caller.environment)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("environment `{}`", caller.environment)))
+}
+
+fn etag_matches(headers: &HeaderMap, version: i64) -> bool {
+    headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(',').any(|t| t.trim().trim_start_matches("W/").trim_matches('"') == version.to_string())
+    })
+}
+
+/// `GET /sdk/v1/snapshot`.
+pub async fn snapshot<B: Backend>(
+    State(state): State<AppState<B>>,
+    caller: SdkCaller,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (version, bytes) = snapshot_bytes(&state, &caller).await?;
+    let etag = HeaderValue::from_str(&format!("\"{version}\"")).map_err(|_| ApiError::NotFound("version".into()))?;
+    let mut response = if etag_matches(&headers, version) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+    };
+    response.headers_mut().insert(header::ETAG, etag);
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+/// One open stream.
+struct Conn<B: Backend> {
+    state: AppState<B>,
+    caller: SdkCaller,
+    rx: broadcast::Receiver<Signal>,
+    keys: broadcast::Receiver<()>,
+    shutdown: Shutdown,
+    heartbeat: tokio::time::Interval,
+    pending: VecDeque<Bytes>,
+    version: i64,
+}
+
+impl<B: Backend> Drop for Conn<B> {
+    fn drop(&mut self) {
+        metrics::gauge!("flagyard_stream_connections").decrement(1.0);
+    }
+}
+
+impl<B: Backend> Conn<B> {
+    /// Queues a whole snapshot (on `Reset`, on lag, or when a resume is too far back).
+    async fn queue_put(&mut self) -> Result<(), ApiError> {
+        let (version, bytes) = snapshot_bytes(&self.state, &self.caller).await?;
+        let json = std::str::from_utf8(&bytes).unwrap_or("{}");
+        self.pending.push_back(frame("put", version, json).bytes);
+        self.version = version;
+        Ok(())
+    }
+
+    /// The next bytes to send, or `None` to end the stream.
+    async fn next(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(b) = self.pending.pop_front() {
+                self.heartbeat.reset();
+                return Some(b);
+            }
+            tokio::select! {
+                biased;
+                () = self.shutdown.recv() => return None,
+                signal = self.rx.recv() => match signal {
+                    Ok(Signal::Patch(f)) if f.version > self.version => {
+                        self.version = f.version;
+                        self.pending.push_back(f.bytes);
+                    }
+                    Ok(Signal::Patch(_)) => {}
+                    Ok(Signal::Reset(v)) if v <= self.version => {}
+                    Ok(Signal::Reset(_)) | Err(RecvError::Lagged(_)) => {
+                        metrics::counter!("flagyard_stream_resets_total").increment(1);
+                        self.queue_put().await.ok()?;
+                    }
+                    Err(RecvError::Closed) => return None,
+                },
+                key = self.keys.recv() => {
+                    if !matches!(key, Err(RecvError::Closed)) && !self.caller.still_valid(&self.state.store).await {
+                        tracing::info!(key_id = self.caller.key_id, "SDK key revoked: ending its stream");
+                        return None;
+                    }
+                }
+                _ = self.heartbeat.tick() => return Some(Bytes::from_static(HEARTBEAT)),
+            }
+        }
+    }
+}
+
+/// `GET /sdk/v1/stream`.
+pub async fn stream<B: Backend>(
+    State(state): State<AppState<B>>,
+    caller: SdkCaller,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let last_event_id =
+        headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
+    // Subscribe before reading: nothing committed after the read is missed.
+    let rx = state.hub.subscribe(caller.environment_id);
+    let keys = state.hub.subscribe_keys();
+    let mut pending: VecDeque<Bytes> = VecDeque::from([Bytes::from_static(RETRY)]);
+    let mut tx = state.store.read().await?;
+    let env = environment(&mut tx, &caller).await?;
+    let mut resumed = false;
+    if let Some(last) = last_event_id.filter(|l| (0..=env.version).contains(l) && env.version - l <= MAX_RESUME) {
+        let changes = tx.changes_after(env.id, last, env.version - last).await?;
+        let contiguous =
+            changes.len() as i64 == env.version - last && changes.iter().zip(last + 1..).all(|(c, v)| c.version == v);
+        if contiguous {
+            let mut frames = Vec::with_capacity(changes.len());
+            for change in &changes {
+                match patch_frame(&mut tx, &env, change).await? {
+                    Some(f) => frames.push(f.bytes),
+                    None => break,
+                }
+            }
+            if frames.len() == changes.len() {
+                pending.extend(frames);
+                resumed = true;
+            }
+        }
+    }
+    drop(tx);
+    let heartbeat_every = state.config.sse_heartbeat;
+    let mut conn = Conn {
+        shutdown: state.shutdown.clone(),
+        state: state.clone(),
+        caller,
+        rx,
+        keys,
+        heartbeat: tokio::time::interval_at(tokio::time::Instant::now() + heartbeat_every, heartbeat_every),
+        pending,
+        version: env.version,
+    };
+    metrics::gauge!("flagyard_stream_connections").increment(1.0);
+    if !resumed {
+        conn.queue_put().await?;
+    }
+    state.hub.observed(env.id, conn.version);
+    let body = futures_util::stream::unfold(conn, |mut conn| async move {
+        conn.next().await.map(|bytes| (Ok::<_, Infallible>(bytes), conn))
+    });
+    let mut response = Body::from_stream(body).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}

@@ -46,6 +46,7 @@ pub fn router<B: Backend>(state: AppState<B>) -> Router {
     Router::new()
         .nest("/api/v1", http::api_router::<B>().route("/openapi.json", axum::routing::get(http::openapi_handler)))
         .nest("/sdk/v1", live::router::<B>())
+        .nest("/ofrep/v1", live::ofrep_router::<B>())
         .merge(http::ops_router::<B>())
         .fallback(|uri: axum::http::Uri| async move { ApiError::NotFound(format!("route `{}`", uri.path())) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -169,6 +169,11 @@ impl Ruleset {
         self.flag(key).map(|f| f.kind)
     }
 
+    /// The number of targeting rules of a flag in this environment.
+    pub fn rule_count(&self, flag: &str) -> Option<usize> {
+        self.flag(flag).map(|f| f.rules.len())
+    }
+
     /// The bucketing attribute (`key` for the targeting key) of the split
     /// in rule `rule` of `flag`, if that rule serves a split. The SDK reads
     /// the unit for an exposure from the context with it.

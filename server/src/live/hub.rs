@@ -39,6 +39,15 @@ struct EnvChannel {
     tx: broadcast::Sender<Signal>,
     /// The last version broadcast; `None` until a subscriber has read a snapshot.
     last_sent: Option<i64>,
+    /// The compiled rules for server-side evaluation (OFREP), while current.
+    rules: Option<Arc<EnvRules>>,
+}
+
+/// An environment's rules compiled at one version.
+#[derive(Debug)]
+pub struct EnvRules {
+    pub version: i64,
+    pub ruleset: flagyard_eval::Ruleset,
 }
 
 /// The process's fan-out state.
@@ -85,7 +94,7 @@ impl Hub {
     pub fn subscribe(&self, environment_id: i64) -> broadcast::Receiver<Signal> {
         let mut envs = lock(&self.envs);
         envs.entry(environment_id)
-            .or_insert_with(|| EnvChannel { tx: broadcast::channel(CHANNEL_CAPACITY).0, last_sent: None })
+            .or_insert_with(|| EnvChannel { tx: broadcast::channel(CHANNEL_CAPACITY).0, last_sent: None, rules: None })
             .tx
             .subscribe()
     }
@@ -103,6 +112,29 @@ impl Hub {
             env.last_sent = Some(version);
         }
         self.poke();
+    }
+
+    /// The current compiled rules of an environment, if cached.
+    pub fn rules(&self, environment_id: i64) -> Option<Arc<EnvRules>> {
+        lock(&self.envs).get(&environment_id).and_then(|e| e.rules.clone())
+    }
+
+    /// Caches compiled rules read at `rules.version`; the hub follows the
+    /// environment from there and drops them when it changes.
+    pub fn cache_rules(&self, environment_id: i64, rules: Arc<EnvRules>) {
+        let mut envs = lock(&self.envs);
+        let env = envs.entry(environment_id).or_insert_with(|| EnvChannel {
+            tx: broadcast::channel(CHANNEL_CAPACITY).0,
+            last_sent: None,
+            rules: None,
+        });
+        match env.last_sent {
+            None => env.last_sent = Some(rules.version),
+            // The hub already sent later versions: these rules are stale.
+            Some(sent) if sent > rules.version => return,
+            Some(_) => {}
+        }
+        env.rules = Some(rules);
     }
 
     /// A cached whole-snapshot payload of `(environment, version)`.
@@ -125,7 +157,7 @@ impl Hub {
     /// Environments with subscribers, and where their broadcast stands.
     fn active(&self) -> Vec<(i64, i64)> {
         let mut envs = lock(&self.envs);
-        envs.retain(|_, e| e.tx.receiver_count() > 0);
+        envs.retain(|_, e| e.tx.receiver_count() > 0 || e.rules.is_some());
         envs.iter().filter_map(|(id, e)| Some((*id, e.last_sent?))).collect()
     }
 
@@ -134,6 +166,7 @@ impl Hub {
             && env.last_sent.is_some_and(|v| version > v)
         {
             env.last_sent = Some(version);
+            env.rules = None;
             let _ = env.tx.send(signal);
             metrics::counter!("flagyard_stream_versions_broadcast_total").increment(1);
         }

@@ -7,6 +7,7 @@
 
 mod frames;
 mod hub;
+mod ofrep;
 mod sse;
 
 pub use hub::{Hub, spawn as spawn_hub};
@@ -20,4 +21,12 @@ use crate::store::Backend;
 /// The `/sdk/v1` routes.
 pub fn router<B: Backend>() -> Router<AppState<B>> {
     Router::new().route("/snapshot", get(sse::snapshot::<B>)).route("/stream", get(sse::stream::<B>))
+}
+
+/// The `/ofrep/v1` routes.
+pub fn ofrep_router<B: Backend>() -> Router<AppState<B>> {
+    Router::new()
+        .route("/evaluate/flags", axum::routing::post(ofrep::evaluate_all::<B>))
+        .route("/evaluate/flags/{key}", axum::routing::post(ofrep::evaluate_flag::<B>))
+        .route("/stream", get(ofrep::stream::<B>))
 }

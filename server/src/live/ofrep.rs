@@ -1,0 +1,247 @@
+//! The OpenFeature Remote Evaluation Protocol (OFREP 0.3), so OpenFeature
+//! clients in any language can use Flagyard without a native SDK.
+//!
+//! Evaluation runs the same engine as the SDK, on rules compiled once per
+//! environment version and kept current by the hub.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use flagyard_eval::{Context, Detail, EvalError, Reason, Ruleset};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::hub::EnvRules;
+use crate::app::AppState;
+use crate::http::{ApiError, SdkCaller};
+use crate::service::rules::{Edits, Reach, snapshot};
+use crate::store::{Backend, Queries};
+
+/// An SDK key for OFREP: failures are bare 401/403 as the protocol wants.
+pub struct OfrepCaller(pub SdkCaller);
+
+impl<B: Backend> FromRequestParts<AppState<B>> for OfrepCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState<B>) -> Result<Self, Response> {
+        match SdkCaller::from_request_parts(parts, state).await {
+            Ok(c) => Ok(OfrepCaller(c)),
+            Err(ApiError::Unauthorized(_)) => Err(StatusCode::UNAUTHORIZED.into_response()),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+/// The current compiled rules of the caller's environment.
+pub async fn current_rules<B: Backend>(state: &AppState<B>, caller: &SdkCaller) -> Result<Arc<EnvRules>, ApiError> {
+    if let Some(rules) = state.hub.rules(caller.environment_id) {
+        return Ok(rules);
+    }
+    let mut tx = state.store.read().await?;
+    let env = tx
+        .environment(&caller.environment)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("environment `{}`", caller.environment)))?;
+    let snap = snapshot(&mut tx, &env, &Edits::default(), Reach::All).await?;
+    drop(tx);
+    let ruleset = Ruleset::compile(&snap)
+        .map_err(|e| ApiError::Store(crate::store::StoreError::Corrupt(format!("stored rules do not compile: {e}"))))?;
+    let rules = Arc::new(EnvRules { version: env.version, ruleset });
+    state.hub.cache_rules(env.id, rules.clone());
+    Ok(rules)
+}
+
+#[derive(Debug, Deserialize)]
+struct Request {
+    #[serde(default)]
+    context: Option<Value>,
+}
+
+/// An OFREP error answer.
+fn error(status: StatusCode, key: Option<&str>, code: &str, details: impl Into<String>) -> Response {
+    let mut body = json!({"errorCode": code, "errorDetails": details.into()});
+    if let Some(k) = key {
+        body["key"] = json!(k);
+    }
+    (status, Json(body)).into_response()
+}
+
+/// Parses the body's `context`; `Err` is the 400 answer.
+fn parse_context(body: &Bytes, key: Option<&str>) -> Result<Context<'static>, Response> {
+    let request: Request = if body.is_empty() {
+        Request { context: None }
+    } else {
+        serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, key, "PARSE_ERROR", e.to_string()))?
+    };
+    match request.context {
+        None => Ok(Context::anonymous()),
+        Some(ctx) => {
+            Context::from_json(&ctx).map_err(|e| error(StatusCode::BAD_REQUEST, key, "INVALID_CONTEXT", e.to_string()))
+        }
+    }
+}
+
+/// The OFREP reason of an engine reason.
+fn reason(rules: &Ruleset, key: &str, d: &Detail<'_>) -> &'static str {
+    match d.reason {
+        Reason::Off => "DISABLED",
+        Reason::RuleMatch { .. } => "TARGETING_MATCH",
+        Reason::Split { .. } => "SPLIT",
+        // No rule and no prerequisite to consult: the value cannot vary.
+        Reason::Default if rules.rule_count(key) == Some(0) => "STATIC",
+        Reason::Default | Reason::PrerequisiteFailed { .. } => "DEFAULT",
+        Reason::Error(_) => "ERROR",
+    }
+}
+
+/// One flag's OFREP result: `Ok(json)` for a value, `Err((status, json))` for an error.
+fn evaluate_one(rules: &EnvRules, key: &str, ctx: &Context<'_>) -> Result<Value, (StatusCode, Value)> {
+    let d = rules.ruleset.evaluate(key, ctx);
+    match (d.reason, d.value) {
+        (Reason::Error(EvalError::FlagNotFound), _) => Err((
+            StatusCode::NOT_FOUND,
+            json!({"key": key, "errorCode": "FLAG_NOT_FOUND", "errorDetails": format!("no flag `{key}` in this environment")}),
+        )),
+        (_, Some(value)) if d.unbucketed.is_some_and(|u| u.attribute == "key") && ctx.key().is_none() => Err((
+            StatusCode::BAD_REQUEST,
+            json!({"key": key, "errorCode": "TARGETING_KEY_MISSING",
+                   "errorDetails": "this flag splits traffic by targetingKey, which the context lacks", "value": value}),
+        )),
+        (_, Some(value)) => Ok(json!({
+            "key": key,
+            "value": value,
+            "reason": reason(&rules.ruleset, key, &d),
+            "variant": d.variant,
+            "metadata": {"version": rules.version, "flagyardReason": d.to_string()},
+        })),
+        (_, None) => {
+            Err((StatusCode::BAD_REQUEST, json!({"key": key, "errorCode": "GENERAL", "errorDetails": d.to_string()})))
+        }
+    }
+}
+
+/// `POST /ofrep/v1/evaluate/flags/{key}`.
+pub async fn evaluate_flag<B: Backend>(
+    State(state): State<AppState<B>>,
+    OfrepCaller(caller): OfrepCaller,
+    axum::extract::Path(key): axum::extract::Path<String>,
+    body: Bytes,
+) -> Response {
+    let ctx = match parse_context(&body, Some(&key)) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let rules = match current_rules(&state, &caller).await {
+        Ok(r) => r,
+        Err(e) => return error(e.status_code(), Some(&key), "GENERAL", "the flags could not be loaded"),
+    };
+    match evaluate_one(&rules, &key, &ctx) {
+        Ok(v) => Json(v).into_response(),
+        Err((status, v)) => (status, Json(v)).into_response(),
+    }
+}
+
+/// `POST /ofrep/v1/evaluate/flags`: every flag, with an ETag over the rules
+/// version and the context (`If-None-Match` → 304).
+pub async fn evaluate_all<B: Backend>(
+    State(state): State<AppState<B>>,
+    OfrepCaller(caller): OfrepCaller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ctx = match parse_context(&body, None) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let rules = match current_rules(&state, &caller).await {
+        Ok(r) => r,
+        Err(e) => return error(e.status_code(), None, "GENERAL", "the flags could not be loaded"),
+    };
+    let etag = format!("\"{}-{:016x}\"", rules.version, fnv1a(&body));
+    let fresh = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == etag);
+    let mut response = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let flags: Vec<Value> =
+            rules.ruleset.flag_keys().map(|k| evaluate_one(&rules, k, &ctx).unwrap_or_else(|(_, e)| e)).collect();
+        Json(json!({
+            "flags": flags,
+            "metadata": {"version": rules.version, "environment": caller.environment},
+            "eventStreams": [{"type": "sse", "url": stream_url(&headers), "inactivityDelaySec": 120}],
+        }))
+        .into_response()
+    };
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    response
+}
+
+/// The absolute URL of the event stream, as the client reached us.
+fn stream_url(headers: &HeaderMap) -> String {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match get("host") {
+        Some(host) => format!("{}://{host}/ofrep/v1/stream", get("x-forwarded-proto").unwrap_or("http")),
+        None => "/ofrep/v1/stream".to_owned(),
+    }
+}
+
+/// FNV-1a of the request body, for the bulk ETag.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// `GET /ofrep/v1/stream`: `refetchEvaluation` after every change of the
+/// environment (OFREP event streams), heartbeats in between.
+pub async fn stream<B: Backend>(State(state): State<AppState<B>>, OfrepCaller(caller): OfrepCaller) -> Response {
+    let rx = state.hub.subscribe(caller.environment_id);
+    let version = match current_rules(&state, &caller).await {
+        Ok(rules) => rules.version,
+        Err(e) => return e.into_response(),
+    };
+    state.hub.observed(caller.environment_id, version);
+    let every = state.config.sse_heartbeat;
+    let beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let seed = (rx, beat, state.shutdown.clone(), version, true);
+    let body = futures_util::stream::unfold(seed, |(mut rx, mut beat, mut shutdown, mut version, first)| async move {
+        if first {
+            let b = Bytes::from_static(b"retry: 1000\n\n");
+            return Some((Ok::<_, std::convert::Infallible>(b), (rx, beat, shutdown, version, false)));
+        }
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.recv() => return None,
+                signal = rx.recv() => {
+                    let v = match signal {
+                        Ok(super::hub::Signal::Patch(f)) => f.version,
+                        Ok(super::hub::Signal::Reset(v)) => v,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => version + 1,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    };
+                    if v <= version {
+                        continue;
+                    }
+                    version = v;
+                    beat.reset();
+                    let at = crate::service::now_ms();
+                    let data = json!({"type": "refetchEvaluation", "etag": format!("\"{v}\""), "lastModified": at});
+                    let b = Bytes::from(format!("data: {data}\n\n"));
+                    return Some((Ok(b), (rx, beat, shutdown, version, false)));
+                }
+                _ = beat.tick() => {
+                    return Some((Ok(Bytes::from_static(super::frames::HEARTBEAT)), (rx, beat, shutdown, version, false)));
+                }
+            }
+        }
+    });
+    let mut response = axum::body::Body::from_stream(body).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}

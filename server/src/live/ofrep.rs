@@ -72,17 +72,16 @@ fn error(status: StatusCode, key: Option<&str>, code: &str, details: impl Into<S
 }
 
 /// Parses the body's `context`; `Err` is the 400 answer.
-fn parse_context(body: &Bytes, key: Option<&str>) -> Result<Context<'static>, Response> {
+fn parse_context(body: &Bytes, key: Option<&str>) -> Result<Context<'static>, Box<Response>> {
+    let bad = |code: &str, e: String| Box::new(error(StatusCode::BAD_REQUEST, key, code, e));
     let request: Request = if body.is_empty() {
         Request { context: None }
     } else {
-        serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, key, "PARSE_ERROR", e.to_string()))?
+        serde_json::from_slice(body).map_err(|e| bad("PARSE_ERROR", e.to_string()))?
     };
     match request.context {
         None => Ok(Context::anonymous()),
-        Some(ctx) => {
-            Context::from_json(&ctx).map_err(|e| error(StatusCode::BAD_REQUEST, key, "INVALID_CONTEXT", e.to_string()))
-        }
+        Some(ctx) => Context::from_json(&ctx).map_err(|e| bad("INVALID_CONTEXT", e.to_string())),
     }
 }
 
@@ -134,7 +133,7 @@ pub async fn evaluate_flag<B: Backend>(
 ) -> Response {
     let ctx = match parse_context(&body, Some(&key)) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let rules = match current_rules(&state, &caller).await {
         Ok(r) => r,
@@ -156,7 +155,7 @@ pub async fn evaluate_all<B: Backend>(
 ) -> Response {
     let ctx = match parse_context(&body, None) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let rules = match current_rules(&state, &caller).await {
         Ok(r) => r,

@@ -8,12 +8,14 @@ use rustc_hash::FxHashMap;
 
 use crate::bucket::{BUCKETS, split_ranges};
 use crate::error::{CompileError, CompileErrorKind as K, CompileErrors, json_excerpt};
-use crate::graph::check_acyclic;
+use crate::graph::{GraphError, check_acyclic};
 use crate::index::KeyIndex;
 use crate::model::{Condition, Flag, FlagConfig, Operator, Serve, Snapshot};
 use crate::murmur::PrefixHasher;
 use crate::ops::{self, StrSet};
-use crate::ruleset::{AttrRef, CFlag, CRule, CSegment, CServe, CSplit, CVariant, Cond, Prereq, Range, Ruleset};
+use crate::ruleset::{
+    AttrRef, CFlag, CRule, CSegment, CServe, CSplit, CVariant, Cond, MAX_DEPTH, Prereq, Range, Ruleset,
+};
 
 /// Whether `key` is a valid flag, segment, variant or rule key: 1 to 128
 /// ASCII letters, digits, `.`, `_` or `-`, starting with a letter or digit.
@@ -97,7 +99,7 @@ impl<'a> Compiler<'a> {
             })
             .collect();
         let flags: Vec<CFlag> = snap.flags.iter().filter_map(|(key, flag)| self.flag(key, flag)).collect();
-        self.check_references(&flags, &segments);
+        self.check_references();
         if !self.errors.is_empty() {
             return Err(CompileErrors(self.errors));
         }
@@ -310,49 +312,73 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// Prerequisites and segment references must form shallow acyclic graphs.
-    fn check_references(&mut self, flags: &[CFlag], segments: &[CSegment]) {
-        let env = &self.snap.environment;
-        // Flags that failed to compile are absent from `flags`; index by key.
-        let mut flag_edges: Vec<Vec<u32>> = vec![Vec::new(); self.snap.flags.len()];
-        for f in flags {
-            let Some(&i) = self.flag_index.get(f.key.as_ref()) else { continue };
-            let edges = &mut flag_edges[i as usize];
-            edges.extend(f.prereqs.iter().map(|p| p.flag));
-            for r in f.rules.iter() {
-                collect_prereq_edges(&r.conds, edges);
+    /// Prerequisites and segment references must form shallow acyclic
+    /// graphs. Edges are read from the wire model so each carries the path
+    /// of the field that makes it; a cycle is reported at every member, at
+    /// the field that leads to the next one.
+    fn check_references(&mut self) {
+        let snap = self.snap;
+        let env = &snap.environment;
+        let mut flag_edges: Vec<Vec<(u32, String)>> = vec![Vec::new(); snap.flags.len()];
+        for (edges, flag) in flag_edges.iter_mut().zip(snap.flags.values()) {
+            let Some(config) = flag.environments.get(env) else { continue };
+            for (j, p) in config.prerequisites.iter().enumerate() {
+                if let Some(&t) = self.flag_index.get(p.flag.as_str()) {
+                    edges.push((t, format!("prerequisites[{j}].flag")));
+                }
+            }
+            for (r, rule) in config.rules.iter().enumerate() {
+                for (c, cond) in rule.conditions.iter().enumerate() {
+                    let target = cond.flag.as_deref().filter(|_| cond.op == Operator::Prerequisite);
+                    if let Some(&t) = target.and_then(|f| self.flag_index.get(f)) {
+                        edges.push((t, format!("rules[{r}].conditions[{c}].flag")));
+                    }
+                }
             }
         }
-        let flag_names: Vec<&str> = self.snap.flags.keys().map(String::as_str).collect();
-        if let Err((at, kind)) = check_acyclic(&flag_names, &flag_edges) {
-            self.err(format!("flags.{}.environments.{env}", flag_names[at]), kind);
+        let flag_names: Vec<&str> = snap.flags.keys().map(String::as_str).collect();
+        let prefix = |name: &str| format!("flags.{name}.environments.{env}.");
+        self.report_graph(&flag_names, &flag_edges, prefix, "prerequisites");
+
+        let mut segment_edges: Vec<Vec<(u32, String)>> = vec![Vec::new(); snap.segments.len()];
+        for (edges, segment) in segment_edges.iter_mut().zip(snap.segments.values()) {
+            for (c, cond) in segment.conditions.iter().enumerate() {
+                if matches!(cond.op, Operator::Segment | Operator::NotSegment) {
+                    for (v, value) in cond.values.iter().enumerate() {
+                        if let Some(&t) = value.as_str().and_then(|k| self.segment_index.get(k)) {
+                            edges.push((t, format!("conditions[{c}].values[{v}]")));
+                        }
+                    }
+                }
+            }
         }
-        let segment_edges: Vec<Vec<u32>> = segments
-            .iter()
-            .map(|s| {
-                let mut e = Vec::new();
-                collect_segment_edges(&s.conds, &mut e);
-                e
-            })
-            .collect();
-        let segment_names: Vec<&str> = self.snap.segments.keys().map(String::as_str).collect();
-        if let Err((at, kind)) = check_acyclic(&segment_names, &segment_edges) {
-            self.err(format!("segments.{}.conditions", segment_names[at]), kind);
-        }
+        let segment_names: Vec<&str> = snap.segments.keys().map(String::as_str).collect();
+        self.report_graph(&segment_names, &segment_edges, |name| format!("segments.{name}."), "conditions");
     }
-}
 
-fn collect_prereq_edges(conds: &[Cond], out: &mut Vec<u32>) {
-    out.extend(conds.iter().filter_map(|c| match c {
-        Cond::Prerequisite(p) => Some(p.flag),
-        _ => None,
-    }));
-}
-
-fn collect_segment_edges(conds: &[Cond], out: &mut Vec<u32>) {
-    for c in conds {
-        if let Cond::Segment { segments, .. } = c {
-            out.extend(segments.iter().copied());
+    fn report_graph(
+        &mut self,
+        names: &[&str],
+        edges: &[Vec<(u32, String)>],
+        prefix: impl Fn(&str) -> String,
+        depth_field: &str,
+    ) {
+        let plain: Vec<Vec<u32>> = edges.iter().map(|e| e.iter().map(|(t, _)| *t).collect()).collect();
+        match check_acyclic(names.len(), &plain) {
+            Ok(()) => {}
+            Err(GraphError::TooDeep(at)) => {
+                self.err(format!("{}{depth_field}", prefix(names[at])), K::TooDeep(MAX_DEPTH));
+            }
+            Err(GraphError::Cycle(nodes)) => {
+                for (i, &from) in nodes.iter().enumerate() {
+                    let to = nodes[(i + 1) % nodes.len()];
+                    let field =
+                        edges[from].iter().find(|(t, _)| *t as usize == to).map_or(depth_field, |(_, p)| p.as_str());
+                    let cycle: Vec<&str> =
+                        nodes[i..].iter().chain(&nodes[..i]).chain(std::iter::once(&from)).map(|&x| names[x]).collect();
+                    self.err(format!("{}{field}", prefix(names[from])), K::Cycle(cycle.join(" -> ")));
+                }
+            }
         }
     }
 }

@@ -83,16 +83,35 @@ fn prerequisite_cycles() {
                                                 "prerequisites": [{"flag": dep, "variants": ["on"]}]}}})
     };
     let doc = json!({"environment": "production", "flags": {"a": flag("b"), "b": flag("c"), "c": flag("a")}});
-    let (path, kind) = one_error(&doc);
-    assert_eq!(path, "flags.a.environments.production");
-    assert_eq!(kind, K::Cycle("a -> b -> c -> a".into()));
+    let at = |f: &str| format!("flags.{f}.environments.production.prerequisites[0].flag");
+    assert_eq!(
+        errors(&doc),
+        vec![
+            (at("a"), K::Cycle("a -> b -> c -> a".into())),
+            (at("b"), K::Cycle("b -> c -> a -> b".into())),
+            (at("c"), K::Cycle("c -> a -> b -> c".into())),
+        ],
+        "a cycle is reported at every member, at the field leading on"
+    );
     let doc = json!({"environment": "production", "flags": {"a": flag("a")}});
-    assert_eq!(one_error(&doc).1, K::Cycle("a -> a".into()));
+    assert_eq!(one_error(&doc), (at("a"), K::Cycle("a -> a".into())));
     let doc = json!({"environment": "production", "segments": {
         "s1": {"conditions": [{"op": "segment", "values": ["s2"]}]},
         "s2": {"conditions": [{"op": "not_segment", "values": ["s1"]}]}
     }});
-    assert_eq!(one_error(&doc), ("segments.s1.conditions".into(), K::Cycle("s1 -> s2 -> s1".into())));
+    assert_eq!(
+        errors(&doc),
+        vec![
+            ("segments.s1.conditions[0].values[0]".into(), K::Cycle("s1 -> s2 -> s1".into())),
+            ("segments.s2.conditions[0].values[0]".into(), K::Cycle("s2 -> s1 -> s2".into())),
+        ]
+    );
+    // A cycle through a rule's prerequisite condition names that condition.
+    let mut doc = json!({"environment": "production", "flags": {"a": flag("b"), "b": flag("a")}});
+    doc["flags"]["b"]["environments"]["production"]["prerequisites"] = json!([]);
+    doc["flags"]["b"]["environments"]["production"]["rules"] =
+        json!([{"conditions": [{"op": "prerequisite", "flag": "a", "values": ["on"]}], "serve": {"variant": "on"}}]);
+    assert_eq!(errors(&doc)[1].0, "flags.b.environments.production.rules[0].conditions[0].flag");
 }
 
 #[test]

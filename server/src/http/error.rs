@@ -55,7 +55,7 @@ pub enum ApiError {
     #[error("expected a JSON body (Content-Type: application/json)")]
     UnsupportedMediaType,
     /// A storage failure.
-    #[error("storage error")]
+    #[error("storage error: {0}")]
     Store(#[from] StoreError),
 }
 

@@ -40,12 +40,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 ApiError::BadRequest(e.body_text())
             }
         })?;
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::BadRequest("the body must be a JSON object".into()));
+        }
         // `\u0000` is the only way a NUL can appear in valid JSON text.
         if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
             return Err(ApiError::BadRequest(NUL_MESSAGE.into()));
         }
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
             match path.as_str() {
@@ -53,6 +56,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 _ => ApiError::BadRequest(format!("{path}: {inner}")),
             }
         })?;
+        de.end().map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
         Ok(Json(value))
     }
 }

@@ -26,8 +26,23 @@ fn title_case(key: &str) -> String {
 }
 
 /// Creates the initial environments on an empty database and makes sure an
-/// admin token exists (the configured one, or a generated one).
+/// admin token exists (the configured one, or a generated one). Replicas
+/// starting together on one empty database race here: the loser's insert
+/// hits a uniqueness constraint, and it simply looks again.
 pub async fn bootstrap<B: Backend>(store: &B, config: &Config) -> Result<Bootstrap, ApiError> {
+    let mut attempt = 0;
+    loop {
+        match bootstrap_once(store, config).await {
+            Err(ApiError::Store(crate::store::StoreError::Duplicate)) if attempt < 5 => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn bootstrap_once<B: Backend>(store: &B, config: &Config) -> Result<Bootstrap, ApiError> {
     let mut tx = store.write().await?;
     let mut done = Bootstrap::default();
     let at = now_ms();

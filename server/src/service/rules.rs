@@ -163,9 +163,13 @@ pub async fn snapshot<T: Queries>(
 /// (e.g. `flags.x.environments.production.`) where they start with it.
 pub fn validate(snap: &Snapshot, prefix: &str) -> Result<Ruleset, ApiError> {
     Ruleset::compile(snap).map_err(|errors| {
+        let errors = errors.into_vec();
+        // When the written part has problems, report those (a cycle is also
+        // reported at the other flags it runs through; that adds nothing).
+        let own = !prefix.is_empty() && errors.iter().any(|e| e.path.starts_with(prefix));
         let errors: Vec<FieldError> = errors
-            .into_vec()
             .into_iter()
+            .filter(|e| !own || e.path.starts_with(prefix))
             .map(|e| {
                 let path = e.path.strip_prefix(prefix).map_or_else(|| e.path.clone(), str::to_owned);
                 FieldError { path, message: e.kind.to_string() }
@@ -173,7 +177,8 @@ pub fn validate(snap: &Snapshot, prefix: &str) -> Result<Ruleset, ApiError> {
             .collect();
         let summary = match errors.as_slice() {
             [one] => format!("{}: {}", one.path, one.message),
-            many => format!("{} problems in the rules; see `errors`", many.len()),
+            [first, rest @ ..] => format!("{}: {} (and {} more; see `errors`)", first.path, first.message, rest.len()),
+            [] => "the rules do not compile".to_owned(),
         };
         ApiError::Invalid { summary, errors }
     })

@@ -1,0 +1,350 @@
+//! Who may call what: every admin API route × {no token, an SDK key, a
+//! viewer, an editor, an admin token}, on SQLite and on Postgres.
+//!
+//! No token and SDK keys get `401` (with `WWW-Authenticate: Bearer`); a role
+//! below the route's requirement gets `403` and changes nothing (the audit log
+//! does not move); a sufficient role gets the route's success status, on
+//! objects set up beforehand where the call needs them. Then revoked tokens,
+//! `X-API-Key` and malformed `Authorization` headers.
+
+mod support;
+
+use std::fmt::Write as _;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::app::{ADMIN_ROUTES, TestApp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Role {
+    Viewer,
+    Editor,
+    Admin,
+}
+
+/// Each route: the least role it needs and its success status.
+const MATRIX: &[(&str, Role, u16)] = &[
+    ("GET /environments", Role::Viewer, 200),
+    ("POST /environments", Role::Admin, 201),
+    ("POST /environments/{env}/sdk-keys", Role::Admin, 201),
+    ("GET /flags", Role::Viewer, 200),
+    ("POST /flags", Role::Editor, 201),
+    ("GET /flags/{key}", Role::Viewer, 200),
+    ("PATCH /flags/{key}", Role::Editor, 200),
+    ("DELETE /flags/{key}", Role::Editor, 204),
+    ("POST /flags/{key}/copy", Role::Editor, 200),
+    ("GET /flags/{key}/environments/{env}", Role::Viewer, 200),
+    ("PUT /flags/{key}/environments/{env}", Role::Editor, 200),
+    ("PATCH /flags/{key}/environments/{env}", Role::Editor, 200),
+    ("GET /flags/{key}/environments/{env}/history", Role::Viewer, 200),
+    ("POST /flags/{key}/environments/{env}/rollback", Role::Editor, 200),
+    ("GET /segments", Role::Viewer, 200),
+    ("POST /segments", Role::Editor, 201),
+    ("GET /segments/{key}", Role::Viewer, 200),
+    ("PUT /segments/{key}", Role::Editor, 200),
+    ("DELETE /segments/{key}", Role::Editor, 204),
+    ("GET /tokens", Role::Admin, 200),
+    ("POST /tokens", Role::Admin, 201),
+    ("DELETE /tokens/{id}", Role::Admin, 204),
+    ("GET /sdk-keys", Role::Admin, 200),
+    ("DELETE /sdk-keys/{id}", Role::Admin, 204),
+    ("GET /audit", Role::Viewer, 200),
+];
+
+/// A credential to call with.
+#[derive(Debug, Clone, Copy)]
+enum Cred {
+    None,
+    SdkKey,
+    Role(Role),
+}
+
+impl Cred {
+    fn name(self) -> &'static str {
+        match self {
+            Cred::None => "no token",
+            Cred::SdkKey => "SDK key",
+            Cred::Role(Role::Viewer) => "viewer",
+            Cred::Role(Role::Editor) => "editor",
+            Cred::Role(Role::Admin) => "admin",
+        }
+    }
+}
+
+struct Secrets {
+    sdk_key: String,
+    viewer: String,
+    editor: String,
+    admin: String,
+}
+
+impl Secrets {
+    fn of(&self, cred: Cred) -> Option<&str> {
+        match cred {
+            Cred::None => None,
+            Cred::SdkKey => Some(&self.sdk_key),
+            Cred::Role(Role::Viewer) => Some(&self.viewer),
+            Cred::Role(Role::Editor) => Some(&self.editor),
+            Cred::Role(Role::Admin) => Some(&self.admin),
+        }
+    }
+}
+
+/// The request that exercises `route`, after creating (as admin) what it
+/// needs; `n` makes names unique.
+async fn prepare(app: &TestApp, route: &str, n: usize) -> (Method, String, Option<Value>) {
+    let (m, p, b): (Method, String, Option<Value>) = match route {
+        "GET /environments" => (Method::GET, "/environments".into(), None),
+        "POST /environments" => (Method::POST, "/environments".into(), Some(json!({"key": format!("env-{n}")}))),
+        "POST /environments/{env}/sdk-keys" => {
+            (Method::POST, "/environments/staging/sdk-keys".into(), Some(json!({"name": format!("svc-{n}")})))
+        }
+        "GET /flags" => (Method::GET, "/flags".into(), None),
+        "POST /flags" => (Method::POST, "/flags".into(), Some(json!({"key": format!("new-{n}"), "type": "boolean"}))),
+        "GET /flags/{key}" => (Method::GET, "/flags/f".into(), None),
+        "PATCH /flags/{key}" => (Method::PATCH, "/flags/f".into(), Some(json!({"description": format!("d{n}")}))),
+        "DELETE /flags/{key}" => {
+            let key = format!("doomed-{n}");
+            app.post("/api/v1/flags", json!({"key": key, "type": "boolean"})).await.expect(201);
+            (Method::DELETE, format!("/flags/{key}"), None)
+        }
+        "POST /flags/{key}/copy" => {
+            (Method::POST, "/flags/f/copy".into(), Some(json!({"from": "staging", "to": "production"})))
+        }
+        "GET /flags/{key}/environments/{env}" => (Method::GET, "/flags/f/environments/staging".into(), None),
+        "PUT /flags/{key}/environments/{env}" => (
+            Method::PUT,
+            "/flags/f/environments/staging".into(),
+            Some(json!({"enabled": n.is_multiple_of(2), "offVariant": "off", "defaultVariant": "on"})),
+        ),
+        "PATCH /flags/{key}/environments/{env}" => {
+            (Method::PATCH, "/flags/f/environments/staging".into(), Some(json!({"enabled": n.is_multiple_of(2)})))
+        }
+        "GET /flags/{key}/environments/{env}/history" => {
+            (Method::GET, "/flags/f/environments/staging/history".into(), None)
+        }
+        "POST /flags/{key}/environments/{env}/rollback" => {
+            (Method::POST, "/flags/f/environments/staging/rollback".into(), Some(json!({"revision": 1})))
+        }
+        "GET /segments" => (Method::GET, "/segments".into(), None),
+        "POST /segments" => (Method::POST, "/segments".into(), Some(json!({"key": format!("seg-{n}")}))),
+        "GET /segments/{key}" => (Method::GET, "/segments/beta".into(), None),
+        "PUT /segments/{key}" => {
+            (Method::PUT, "/segments/beta".into(), Some(json!({"included": [format!("user-{n}")]})))
+        }
+        "DELETE /segments/{key}" => {
+            let key = format!("doomed-{n}");
+            app.post("/api/v1/segments", json!({"key": key})).await.expect(201);
+            (Method::DELETE, format!("/segments/{key}"), None)
+        }
+        "GET /tokens" => (Method::GET, "/tokens".into(), None),
+        "POST /tokens" => {
+            (Method::POST, "/tokens".into(), Some(json!({"name": format!("token-{n}"), "role": "viewer"})))
+        }
+        "DELETE /tokens/{id}" => {
+            let t = app.post("/api/v1/tokens", json!({"name": format!("doomed-{n}"), "role": "editor"})).await;
+            (Method::DELETE, format!("/tokens/{}", t.expect(201)["id"]), None)
+        }
+        "GET /sdk-keys" => (Method::GET, "/sdk-keys".into(), None),
+        "DELETE /sdk-keys/{id}" => {
+            let k = app.post("/api/v1/environments/staging/sdk-keys", json!({"name": format!("doomed-{n}")})).await;
+            (Method::DELETE, format!("/sdk-keys/{}", k.expect(201)["id"]), None)
+        }
+        "GET /audit" => (Method::GET, "/audit".into(), None),
+        other => panic!("no request for route {other}"),
+    };
+    (m, format!("/api/v1{p}"), b)
+}
+
+/// An answer: status, selected headers, body.
+struct Got {
+    status: u16,
+    www_authenticate: Option<String>,
+    content_type: Option<String>,
+    body: Value,
+}
+
+async fn send(app: &TestApp, method: Method, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> Got {
+    let mut req = app.http.request(method, format!("{}{path}", app.base));
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let res = req.send().await.expect("request sent");
+    let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (status, www_authenticate, content_type) =
+        (res.status().as_u16(), header("www-authenticate"), header("content-type"));
+    let body = serde_json::from_str(&res.text().await.unwrap_or_default()).unwrap_or(Value::Null);
+    Got { status, www_authenticate, content_type, body }
+}
+
+/// What is wrong with a 401/403 answer (empty when it is a proper one).
+fn check_refusal(got: &Got) -> Vec<String> {
+    let mut problems = Vec::new();
+    if got.content_type.as_deref() != Some("application/problem+json") {
+        problems.push(format!("content-type {:?}", got.content_type));
+    }
+    if got.body["status"].as_u64() != Some(u64::from(got.status)) {
+        problems.push(format!("body status {}", got.body["status"]));
+    }
+    if got.body["detail"].as_str().is_none_or(str::is_empty) {
+        problems.push("no detail".into());
+    }
+    if got.status == 401 && got.www_authenticate.as_deref().is_none_or(|v| !v.starts_with("Bearer")) {
+        problems.push(format!("401 without `WWW-Authenticate: Bearer` ({:?})", got.www_authenticate));
+    }
+    problems
+}
+
+/// The newest audit entry's id: moves with every recorded change.
+async fn audit_head(app: &TestApp) -> Value {
+    app.get("/api/v1/audit?limit=1").await.expect(200)[0]["id"].clone()
+}
+
+async fn setup(app: &TestApp) -> Secrets {
+    app.post("/api/v1/flags", json!({"key": "f", "type": "boolean"})).await.expect(201);
+    app.post("/api/v1/segments", json!({"key": "beta", "included": ["u1"]})).await.expect(201);
+    let sdk = app.post("/api/v1/environments/staging/sdk-keys", json!({"name": "checkout"})).await.expect(201);
+    Secrets {
+        sdk_key: sdk["secret"].as_str().expect("secret").to_owned(),
+        viewer: app.token_with("viewer").await,
+        editor: app.token_with("editor").await,
+        admin: app.token_with("admin").await,
+    }
+}
+
+api_test!(every_route_by_every_credential, |app| async move {
+    let routes: Vec<&str> = MATRIX.iter().map(|(r, _, _)| *r).collect();
+    assert_eq!(routes, ADMIN_ROUTES, "the matrix lists every admin route once, in order");
+    let secrets = setup(app).await;
+    let creds = [Cred::None, Cred::SdkKey, Cred::Role(Role::Viewer), Cred::Role(Role::Editor), Cred::Role(Role::Admin)];
+    let mut table = String::new();
+    let mut failures = String::new();
+    let mut n = 0;
+    for &(route, need, success) in MATRIX {
+        let _ = write!(table, "{route:<48}");
+        for cred in creds {
+            n += 1;
+            let expected = match cred {
+                Cred::None | Cred::SdkKey => 401,
+                Cred::Role(role) if role < need => 403,
+                Cred::Role(_) => success,
+            };
+            let (method, path, body) = prepare(app, route, n).await;
+            let before = audit_head(app).await;
+            let auth = secrets.of(cred).map(|s| format!("Bearer {s}"));
+            let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+            let got = send(app, method.clone(), &path, &headers, body.as_ref()).await;
+            let _ = write!(table, " {:>10}={}", cred.name(), got.status);
+            let mut problems = Vec::new();
+            if got.status != expected {
+                problems.push(format!("status {} (expected {expected}); body {}", got.status, got.body));
+            }
+            if got.status == 401 || got.status == 403 {
+                problems.extend(check_refusal(&got));
+            }
+            if expected != success && audit_head(app).await != before {
+                problems.push("a refused call changed something (the audit log moved)".into());
+            }
+            if !problems.is_empty() {
+                let _ = writeln!(failures, "{route} [{method} {path}] as {}: {}", cred.name(), problems.join("; "));
+            }
+        }
+        table.push('\n');
+    }
+    eprintln!("{table}");
+    assert!(failures.is_empty(), "authorization matrix failures:\n{failures}");
+});
+
+api_test!(revoked_tokens_and_odd_credentials_get_401, |app| async move {
+    let secrets = setup(app).await;
+    let get = |headers: Vec<(&'static str, String)>| async move {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        send(app, Method::GET, "/api/v1/flags", &headers, None).await
+    };
+    let mut failures = String::new();
+    let mut expect = |what: &str, got: Got, status: u16| {
+        let mut problems = Vec::new();
+        if got.status != status {
+            problems.push(format!("status {} (expected {status}); body {}", got.status, got.body));
+        }
+        if got.status == 401 || got.status == 403 {
+            problems.extend(check_refusal(&got));
+        }
+        if !problems.is_empty() {
+            let _ = writeln!(failures, "{what}: {}", problems.join("; "));
+        }
+    };
+
+    // A revoked token is refused everywhere, at once.
+    let revoked = app.post("/api/v1/tokens", json!({"name": "leaving", "role": "admin"})).await.expect(201);
+    let secret = revoked["secret"].as_str().unwrap().to_owned();
+    expect("admin token before revocation", get(vec![("authorization", format!("Bearer {secret}"))]).await, 200);
+    app.delete(&format!("/api/v1/tokens/{}", revoked["id"])).await.expect(204);
+    expect("revoked token (Bearer)", get(vec![("authorization", format!("Bearer {secret}"))]).await, 401);
+    expect("revoked token (X-API-Key)", get(vec![("x-api-key", secret.clone())]).await, 401);
+    let write = send(
+        app,
+        Method::POST,
+        "/api/v1/flags",
+        &[("authorization", &format!("Bearer {secret}"))],
+        Some(&json!({"key": "x", "type": "boolean"})),
+    )
+    .await;
+    expect("revoked token writing", write, 401);
+    // A revoked SDK key is not an admin credential either.
+    let sdk = app.post("/api/v1/environments/production/sdk-keys", json!({"name": "old"})).await.expect(201);
+    app.delete(&format!("/api/v1/sdk-keys/{}", sdk["id"])).await.expect(204);
+    let sdk_secret = sdk["secret"].as_str().unwrap();
+    expect("revoked SDK key", get(vec![("authorization", format!("Bearer {sdk_secret}"))]).await, 401);
+
+    // X-API-Key works like Bearer, roles included.
+    expect("viewer via X-API-Key", get(vec![("x-api-key", secrets.viewer.clone())]).await, 200);
+    expect("admin via X-API-Key", get(vec![("x-api-key", secrets.admin.clone())]).await, 200);
+    let tokens = send(app, Method::GET, "/api/v1/tokens", &[("x-api-key", &secrets.admin)], None).await;
+    expect("admin via X-API-Key on GET /tokens", tokens, 200);
+    let tokens = send(app, Method::GET, "/api/v1/tokens", &[("x-api-key", &secrets.editor)], None).await;
+    expect("editor via X-API-Key on GET /tokens", tokens, 403);
+    let create = send(
+        app,
+        Method::POST,
+        "/api/v1/flags",
+        &[("x-api-key", &secrets.viewer)],
+        Some(&json!({"key": "by-viewer", "type": "boolean"})),
+    )
+    .await;
+    expect("viewer via X-API-Key writing", create, 403);
+    let create = send(
+        app,
+        Method::POST,
+        "/api/v1/flags",
+        &[("x-api-key", &secrets.editor)],
+        Some(&json!({"key": "by-editor", "type": "boolean"})),
+    )
+    .await;
+    expect("editor via X-API-Key writing", create, 201);
+    expect("SDK key via X-API-Key", get(vec![("x-api-key", secrets.sdk_key.clone())]).await, 401);
+    expect("garbage via X-API-Key", get(vec![("x-api-key", "fy_admin_nope".into())]).await, 401);
+    expect("empty X-API-Key", get(vec![("x-api-key", String::new())]).await, 401);
+
+    // Malformed or foreign Authorization headers.
+    expect("no credentials", get(vec![]).await, 401);
+    expect("Basic garbage", get(vec![("authorization", "Basic Zm9vOmJhcg==".into())]).await, 401);
+    expect("Basic with the admin secret", get(vec![("authorization", format!("Basic {}", secrets.admin))]).await, 401);
+    expect("Bearer garbage", get(vec![("authorization", "Bearer not-a-token".into())]).await, 401);
+    expect("Bearer with nothing", get(vec![("authorization", "Bearer ".into())]).await, 401);
+    expect("Bearer alone", get(vec![("authorization", "Bearer".into())]).await, 401);
+    expect("secret without a scheme", get(vec![("authorization", secrets.admin.clone())]).await, 401);
+    expect("Bearer with an SDK-looking secret", get(vec![("authorization", "Bearer fy_sdk_0000".into())]).await, 401);
+    // The scheme is case-insensitive (RFC 9110).
+    expect("lower-case bearer", get(vec![("authorization", format!("bearer {}", secrets.viewer))]).await, 200);
+    expect("upper-case BEARER", get(vec![("authorization", format!("BEARER {}", secrets.viewer))]).await, 200);
+
+    // Operations endpoints need no token.
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        expect(path, send(app, Method::GET, path, &[], None).await, 200);
+    }
+    assert!(failures.is_empty(), "credential failures:\n{failures}");
+});

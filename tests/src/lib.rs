@@ -1,0 +1,9 @@
+//! # flagyard-tests
+//!
+//! End-to-end tests of Flagyard: the real `flagyard` binary, started as a
+//! child process on a free port with a fresh database, exercised by real
+//! clients. This library is the harness; the tests are in `tests/`.
+
+mod server;
+
+pub use server::{Server, ServerOptions};

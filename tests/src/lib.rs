@@ -4,6 +4,8 @@
 //! child process on a free port with a fresh database, exercised by real
 //! clients. This library is the harness; the tests are in `tests/`.
 
+mod postgres;
 mod server;
 
+pub use postgres::PgDatabase;
 pub use server::{Server, ServerOptions};

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# Server benchmarks: update throughput/latency, 1,000-flag list latency and
+# RSS, on SQLite and on Postgres. See docs/benchmarks.md ("Server").
+#
+#   scripts/bench-server.sh
+#
+# Builds `flagyard` and `flagyard-load` in release, then for each backend:
+# starts the server on a free port of 127.0.0.1 with a fresh database,
+# waits for /readyz, records the idle RSS (VmRSS) at start and after a
+# settle, runs `flagyard-load updates` (32 writers, 10 s) and
+# `flagyard-load reads` (1,000 flags, 8 readers, 10 s), records the RSS
+# after load, stops the server with SIGTERM (it must exit 0), and prints a
+# summary table with the targets. Everything it starts or creates is
+# removed on exit (trap), also on failure or Ctrl-C.
+#
+# SQLite: a fresh temporary directory. Postgres: a fresh database on the
+# local server (psql -h 127.0.0.1 -U postgres), dropped at the end; skipped
+# with a message when that server is unreachable.
+#
+# Optional environment:
+#   BENCH_BACKENDS="sqlite postgres"   which backends to run
+#   BENCH_SKIP_BUILD=1                 use the binaries already built
+#   BENCH_PG_HOST / BENCH_PG_PORT / BENCH_PG_USER   (127.0.0.1 / 5432 / postgres)
+#
+# Bounded: every step has a timeout; the benchmarks take about 30 s per
+# backend after the build (1 minute for both). Exit status 0 when every run completed (a missed
+# target is reported, not an error), non-zero when a run failed.
+set -euo pipefail
+
+if [[ $# -gt 0 ]]; then
+    # The comment above is the documentation.
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+    [[ $1 == -h || $1 == --help ]] && exit 0
+    exit 2
+fi
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+backends="${BENCH_BACKENDS:-sqlite postgres}"
+pg_host="${BENCH_PG_HOST:-127.0.0.1}"
+pg_port="${BENCH_PG_PORT:-5432}"
+pg_user="${BENCH_PG_USER:-postgres}"
+settle_secs=5
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+
+work="$(mktemp -d -t flagyard-bench.XXXXXX)"
+server_pid=""
+load_pid=""
+pg_db=""
+token="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+
+log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+# Other processes busy over the last half second (name and %CPU), to tell noise from signal.
+busy() {
+    top -b -n 2 -d 0.5 -o %CPU 2>/dev/null |
+        awk '/^top -/ {n++} n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 5 {print $1, $9}' |
+        while read -r pid cpu; do
+            printf '%s %s%%, ' "$(cat "/proc/$pid/comm" 2>/dev/null || echo "pid $pid")" "$cpu"
+        done | sed 's/, $//' || true
+}
+
+cleanup() {
+    local rc=$?
+    trap - INT TERM
+    if [[ -n "$load_pid" ]]; then
+        kill -TERM "$load_pid" 2>/dev/null || true
+        wait "$load_pid" 2>/dev/null || true
+    fi
+    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        sleep 1
+        kill -KILL "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    if [[ -n "$pg_db" ]]; then
+        PGCONNECT_TIMEOUT=5 psql -h "$pg_host" -p "$pg_port" -U "$pg_user" -q -d postgres \
+            -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 ||
+            log "could not drop database $pg_db"
+    fi
+    rm -rf "$work"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A port on 127.0.0.1 that nothing listens on.
+free_port() {
+    local port
+    for _ in $(seq 1 50); do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# `run_load ARGS...`: flagyard-load ARGS into $work/load.out. In the background
+# with `wait`, so that a signal runs the trap at once instead of after it.
+run_load() {
+    timeout 120 "$load_bin" "$@" >"$work/load.out" &
+    load_pid=$!
+    local rc=0
+    wait "$load_pid" || rc=$?
+    load_pid=""
+    return "$rc"
+}
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# `value KEY LINE`: the value of KEY=... in a `summary` line.
+value() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
+
+if [[ "${BENCH_SKIP_BUILD:-}" != 1 ]]; then
+    log "building (release): flagyard, flagyard-load"
+    (cd "$root" && timeout 1800 cargo build --release -p flagyard-server -p flagyard-load)
+fi
+server_bin="$target_dir/release/flagyard"
+load_bin="$target_dir/release/flagyard-load"
+[[ -x "$server_bin" && -x "$load_bin" ]] || { log "missing $server_bin or $load_bin"; exit 1; }
+
+rows=()   # summary rows, tab-separated
+failed=0
+
+# `bench BACKEND DATABASE_URL`
+bench() {
+    local backend="$1" url="$2" port base rss_start rss_idle rss_after rc out line
+    port="$(free_port)"
+    base="http://127.0.0.1:$port"
+    log "$backend: starting flagyard on $base (load: $(loadavg); busy: $(busy))"
+    DATABASE_URL="$url" PORT="$port" FLAGYARD_BIND=127.0.0.1 FLAGYARD_ADMIN_TOKEN="$token" \
+        FLAGYARD_LOG=warn FLAGYARD_LOG_FORMAT=json \
+        "$server_bin" >"$work/server-$backend.log" 2>&1 &
+    server_pid=$!
+    local ready=0
+    for _ in $(seq 1 150); do
+        if curl -fsS -o /dev/null --max-time 1 "$base/readyz" 2>/dev/null; then ready=1; break; fi
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ $ready != 1 ]]; then
+        log "$backend: server not ready; its log:"
+        cat "$work/server-$backend.log" >&2
+        return 1
+    fi
+    rss_start="$(rss_kib "$server_pid")"
+    sleep "$settle_secs"
+    rss_idle="$(rss_kib "$server_pid")"
+    log "$backend: idle RSS ${rss_start} KiB at start, ${rss_idle} KiB after ${settle_secs} s"
+    rows+=("$backend	idle RSS (start / +${settle_secs}s)	$((rss_start / 1024)).$(((rss_start % 1024) * 10 / 1024)) / $((rss_idle / 1024)).$(((rss_idle % 1024) * 10 / 1024)) MiB	< 30 MiB	$([[ $rss_idle -lt 30720 && $rss_start -lt 30720 ]] && echo PASS || echo FAIL)	$(loadavg)")
+
+    for kind in updates reads; do
+        rc=0
+        log "$backend: $kind (load: $(loadavg); busy: $(busy))"
+        if [[ $kind == updates ]]; then
+            run_load updates --base "$base" --token "$token" --writers 32 --duration-secs 10 --env production || rc=$?
+        else
+            run_load reads --base "$base" --token "$token" --flags 1000 --concurrency 8 --duration-secs 10 || rc=$?
+        fi
+        out="$(cat "$work/load.out")"
+        printf '%s\n' "$out" | sed "s/^/[$backend] /" >&2
+        line="$(grep '^summary ' <<<"$out" || true)"
+        if [[ -z "$line" ]]; then
+            log "$backend: $kind failed (exit $rc)"
+            failed=1
+            continue
+        fi
+        local rps p50 p90 p99 max non2xx errs verdict target measure
+        rps="$(value rps "$line")"; p50="$(value p50_ms "$line")"; p90="$(value p90_ms "$line")"
+        p99="$(value p99_ms "$line")"; max="$(value max_ms "$line")"; non2xx="$(value non_2xx "$line")"
+        errs="$(value transport_errors "$line")"
+        if [[ $kind == updates ]]; then
+            measure="updates, 32 writers"
+            target=">=1000/s, p99<25ms"
+            verdict="$(awk -v r="$rps" -v p="$p99" 'BEGIN {print (r >= 1000 && p < 25) ? "PASS" : "FAIL"}')"
+        else
+            measure="reads, 1000-flag list"
+            target="p99<10ms"
+            verdict="$(awk -v p="$p99" 'BEGIN {print (p < 10) ? "PASS" : "FAIL"}')"
+            [[ $rc == 3 ]] && verdict="FAIL (wrong item count)"
+        fi
+        rows+=("$backend	$measure	${rps}/s; p50 ${p50}, p90 ${p90}, p99 ${p99}, max ${max} ms; non-2xx ${non2xx}, errors ${errs}	$target	$verdict	$(value load_after "$line" | tr / ' ')")
+    done
+
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        log "$backend: the server died during the benchmarks; its log:"
+        tail -n 20 "$work/server-$backend.log" >&2
+        rows+=("$backend	server died during load	-	-	FAIL	$(loadavg)")
+        wait "$server_pid" || true
+        server_pid=""
+        return 1
+    fi
+    rss_after="$(rss_kib "$server_pid")"
+    rows+=("$backend	RSS after load	$((rss_after / 1024)).$(((rss_after % 1024) * 10 / 1024)) MiB	-	-	$(loadavg)")
+    log "$backend: stopping (SIGTERM)"
+    kill -TERM "$server_pid"
+    for _ in $(seq 1 150); do
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$server_pid" 2>/dev/null && { log "$backend: still running 15 s after SIGTERM; killing"; kill -KILL "$server_pid"; }
+    rc=0
+    wait "$server_pid" || rc=$?
+    server_pid=""
+    rows+=("$backend	exit after SIGTERM	status $rc	0	$([[ $rc == 0 ]] && echo PASS || echo FAIL)	$(loadavg)")
+    if [[ $rc != 0 ]]; then
+        failed=1
+        tail -n 20 "$work/server-$backend.log" >&2
+    fi
+}
+
+started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+for backend in $backends; do
+    case "$backend" in
+    sqlite)
+        mkdir -p "$work/sqlite"
+        bench sqlite "sqlite://$work/sqlite/flagyard.db" || failed=1
+        ;;
+    postgres)
+        if ! PGCONNECT_TIMEOUT=3 psql -h "$pg_host" -p "$pg_port" -U "$pg_user" -d postgres -Atqc 'SELECT 1' \
+            >/dev/null 2>&1; then
+            log "postgres: SKIPPED (no Postgres at $pg_user@$pg_host:$pg_port)"
+            rows+=("postgres	SKIPPED: no Postgres at $pg_user@$pg_host:$pg_port	-	-	-	$(loadavg)")
+            continue
+        fi
+        pg_db="flagyard_bench_$$_$RANDOM"
+        psql -h "$pg_host" -p "$pg_port" -U "$pg_user" -d postgres -qc "CREATE DATABASE $pg_db" >/dev/null
+        bench postgres "postgres://$pg_user@$pg_host:$pg_port/$pg_db" || failed=1
+        psql -h "$pg_host" -p "$pg_port" -U "$pg_user" -d postgres -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" \
+            >/dev/null && pg_db=""
+        ;;
+    *) log "unknown backend $backend"; failed=1 ;;
+    esac
+done
+
+echo
+echo "Flagyard server benchmarks, $started to $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores"
+echo "tree: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(
+    [[ -n "$(git -C "$root" status --porcelain -- server migrations 2>/dev/null)" ]] && echo ' + uncommitted changes in server/')"
+{
+    printf 'backend\tmeasure\tfigure\ttarget\tresult\tload avg (1/5/15 min)\n'
+    printf '%s\n' "${rows[@]}"
+} | awk -F'\t' '{printf "%-9s| %-26s| %-90s| %-19s| %-6s| %s\n", $1, $2, $3, $4, $5, $6}'
+exit "$failed"

@@ -1,0 +1,256 @@
+//! `flagyard-load`: a bounded load generator for a Flagyard server on this
+//! machine. See `--help` and `docs/benchmarks.md`.
+
+mod reads;
+mod stats;
+mod updates;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use reqwest::Url;
+
+const HELP: &str = "\
+flagyard-load: load generator for the Flagyard admin API on 127.0.0.1
+
+USAGE:
+    flagyard-load updates --base URL --token T [--writers 32] [--duration-secs 10] [--env production]
+    flagyard-load reads   --base URL --token T [--flags 1000] [--concurrency 8] [--duration-secs 10]
+
+COMMANDS:
+    updates   Setup: creates flags load-0 .. load-<4*writers-1> (boolean) if missing, and reads each
+              one's revision in --env. Then each writer loops over its own 4 flags sending
+              PATCH /api/v1/flags/<key>/environments/<env> {\"enabled\": <toggled>, \"baseRevision\": <last seen>}.
+              Writers never share a flag, so a 409 should not happen (any are counted, and the writer
+              re-reads the revision). Throughput = 200 answers per second (\"acknowledged updates/s\").
+    reads     Setup: counts the flags (GET /api/v1/flags?limit=1) and, if fewer than --flags, creates
+              read-0, read-1, ... (16 at a time) until there are. Then --concurrency tasks loop
+              GET /api/v1/flags?limit=<flags>, checking that each 200 answer has exactly <flags> items.
+
+OPTIONS:
+    --base URL            server, http://127.0.0.1:PORT (no other host is accepted)      [required]
+    --token T             admin (or editor) token                                         [required]
+    --duration-secs S     timed phase length, 1..=600                                     [default: 10]
+    --max-requests N      stop earlier after N timed requests in all                      [default: 5000000]
+    --timeout-secs S      per-request timeout                                             [default: 10]
+    --writers N           updates: concurrent writers, 1..=1024                           [default: 32]
+    --env KEY             updates: environment to write                                   [default: production]
+    --flags N             reads: flags per page and minimum flag count, 1..=1000          [default: 1000]
+    --concurrency N       reads: concurrent readers, 1..=256                              [default: 8]
+    -h, --help            this text
+
+MEASUREMENT:
+    Latency is taken per request, from just before sending to the last byte of the body, for every
+    answered request (any status); all samples are kept and sorted at the end, and the report gives
+    count, throughput, p50, p90, p99 and max, the count of each status and of transport errors.
+    One HTTP client (keep-alive; one connection per concurrent task) and a Tokio multi-thread runtime
+    with ONE worker thread: on a 2-core machine the server under test needs the other core. The
+    client's own CPU time and the load averages are printed so that a saturated client shows.
+    Bounded: at most --duration-secs (plus one request timeout) and --max-requests in the timed
+    phase. The last line is `summary key=value ...` for scripts (scripts/bench-server.sh).
+
+EXIT STATUS:
+    0 done; 1 bad arguments or setup failed; 3 done, but a reads answer had the wrong item count.
+";
+
+/// Options shared by both benchmarks.
+#[derive(Debug, Clone)]
+pub struct Common {
+    pub base: Url,
+    pub token: String,
+    pub duration: Duration,
+    pub max_requests: u64,
+    pub timeout: Duration,
+}
+
+impl Common {
+    /// `path` (starting with `/`) under the base URL.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base.as_str().trim_end_matches('/'), path)
+    }
+}
+
+/// The timed phase's shared stop conditions.
+#[derive(Debug)]
+pub struct Budget {
+    deadline: Instant,
+    left: AtomicU64,
+}
+
+impl Budget {
+    pub fn new(common: &Common) -> Arc<Budget> {
+        Arc::new(Budget { deadline: Instant::now() + common.duration, left: AtomicU64::new(common.max_requests) })
+    }
+
+    /// Whether another request may start (and takes it from the count).
+    pub fn take(&self) -> bool {
+        Instant::now() < self.deadline
+            && self.left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok()
+    }
+}
+
+/// `--name value` pairs after the subcommand.
+struct Args(BTreeMap<String, String>);
+
+impl Args {
+    fn parse(args: &[String], allowed: &[&str]) -> anyhow::Result<Args> {
+        let mut map = BTreeMap::new();
+        let mut it = args.iter();
+        while let Some(name) = it.next() {
+            let Some(key) = name.strip_prefix("--") else { bail!("unexpected argument `{name}`") };
+            if !allowed.contains(&key) {
+                bail!("unknown option `{name}` (see --help)");
+            }
+            let value = it.next().with_context(|| format!("`{name}` needs a value"))?;
+            map.insert(key.to_owned(), value.clone());
+        }
+        Ok(Args(map))
+    }
+
+    fn string(&self, key: &str, default: Option<&str>) -> anyhow::Result<String> {
+        match (self.0.get(key), default) {
+            (Some(v), _) => Ok(v.clone()),
+            (None, Some(d)) => Ok(d.to_owned()),
+            (None, None) => bail!("--{key} is required (see --help)"),
+        }
+    }
+
+    fn number(&self, key: &str, default: u64, range: std::ops::RangeInclusive<u64>) -> anyhow::Result<u64> {
+        let n = match self.0.get(key) {
+            None => default,
+            Some(v) => v.parse().with_context(|| format!("--{key} must be a whole number, not `{v}`"))?,
+        };
+        if !range.contains(&n) {
+            bail!("--{key} must be in {}..={}", range.start(), range.end());
+        }
+        Ok(n)
+    }
+
+    fn common(&self) -> anyhow::Result<Common> {
+        let base_text = self.string("base", None)?;
+        let base = Url::parse(&base_text).with_context(|| format!("--base `{base_text}` is not a URL"))?;
+        if base.scheme() != "http" || base.host_str() != Some("127.0.0.1") {
+            bail!("--base must be http://127.0.0.1:PORT: this tool only loads a server on this machine");
+        }
+        Ok(Common {
+            base,
+            token: self.string("token", None)?,
+            duration: Duration::from_secs(self.number("duration-secs", 10, 1..=600)?),
+            max_requests: self.number("max-requests", 5_000_000, 1..=100_000_000)?,
+            timeout: Duration::from_secs(self.number("timeout-secs", 10, 1..=60)?),
+        })
+    }
+}
+
+const COMMON: [&str; 5] = ["base", "token", "duration-secs", "max-requests", "timeout-secs"];
+
+/// The one HTTP client: keep-alive, no proxy (only 127.0.0.1), token on every request.
+pub fn client(common: &Common) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let mut auth = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", common.token))
+        .context("--token has characters a header cannot carry")?;
+    auth.set_sensitive(true);
+    headers.insert(reqwest::header::AUTHORIZATION, auth);
+    Ok(reqwest::Client::builder()
+        .no_proxy()
+        .default_headers(headers)
+        .timeout(common.timeout)
+        .connect_timeout(Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(120))
+        .build()?)
+}
+
+fn run(args: &[String]) -> anyhow::Result<i32> {
+    let Some(command) = args.first() else {
+        eprint!("{HELP}");
+        return Ok(1);
+    };
+    let rest = &args[1..];
+    if matches!(command.as_str(), "-h" | "--help" | "help") || rest.iter().any(|a| a == "-h" || a == "--help") {
+        print!("{HELP}");
+        return Ok(0);
+    }
+    // One worker thread: the server under test gets the other core.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    match command.as_str() {
+        "updates" => {
+            let args = Args::parse(rest, &[&COMMON[..], &["writers", "env"]].concat())?;
+            let options = updates::Options {
+                common: args.common()?,
+                writers: args.number("writers", 32, 1..=1024)? as usize,
+                env: args.string("env", Some("production"))?,
+            };
+            let report = runtime.block_on(updates::run(options))?;
+            print!("{}", report.render());
+            Ok(0)
+        }
+        "reads" => {
+            let args = Args::parse(rest, &[&COMMON[..], &["flags", "concurrency"]].concat())?;
+            let options = reads::Options {
+                common: args.common()?,
+                flags: args.number("flags", 1000, 1..=1000)? as usize,
+                concurrency: args.number("concurrency", 8, 1..=256)? as usize,
+            };
+            let (report, wrong) = runtime.block_on(reads::run(options))?;
+            print!("{}", report.render());
+            if wrong > 0 {
+                eprintln!("CHECK FAILED: {wrong} answers did not have the expected number of items");
+                return Ok(3);
+            }
+            Ok(0)
+        }
+        other => bail!("unknown command `{other}` (expected `updates` or `reads`; see --help)"),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("flagyard-load: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn only_loopback_is_accepted() {
+        for bad in ["http://example.com:80", "https://127.0.0.1:1", "http://localhost:8080", "http://10.0.0.1:8080"] {
+            let a = Args::parse(&args(&["--base", bad, "--token", "t"]), &COMMON).unwrap();
+            assert!(a.common().is_err(), "{bad}");
+        }
+        let a = Args::parse(&args(&["--base", "http://127.0.0.1:8080", "--token", "t"]), &COMMON).unwrap();
+        let c = a.common().unwrap();
+        assert_eq!(c.url("/api/v1/flags"), "http://127.0.0.1:8080/api/v1/flags");
+        assert_eq!(c.duration, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn bounds_and_unknown_options() {
+        assert!(Args::parse(&args(&["--nope", "1"]), &COMMON).is_err());
+        assert!(Args::parse(&args(&["--base"]), &COMMON).is_err());
+        let a = Args::parse(&args(&["--duration-secs", "0"]), &COMMON).unwrap();
+        assert!(a.number("duration-secs", 10, 1..=600).is_err());
+    }
+
+    #[test]
+    fn budget_counts_down() {
+        let a = Args::parse(&args(&["--base", "http://127.0.0.1:1", "--token", "t", "--max-requests", "2"]), &COMMON)
+            .unwrap();
+        let budget = Budget::new(&a.common().unwrap());
+        assert!(budget.take() && budget.take() && !budget.take());
+    }
+}

@@ -15,6 +15,7 @@ use crate::live::{self, Hub};
 use crate::service;
 use crate::shutdown::{self, Shutdown};
 use crate::store::{Backend, PgBackend, SqliteBackend};
+use crate::writer::{JobFuture, Outcome as WriteOutcome, Writer};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -29,14 +30,23 @@ pub struct AppState<B: Backend> {
     pub shutdown: Shutdown,
     /// Fan-out of changes to SDK streams.
     pub hub: Arc<Hub>,
+    /// Serialized flag lists by query and catalog version.
+    pub flag_lists: Arc<http::AnswerCache>,
+    /// Runs writes (group commit on SQLite).
+    pub writer: Arc<Writer<B>>,
 }
 
 impl<B: Backend> AppState<B> {
-    /// Commits a write and wakes the stream fan-out.
-    pub async fn commit(&self, tx: B::Tx) -> Result<(), ApiError> {
-        B::commit(tx).await?;
-        self.hub.poke();
-        Ok(())
+    /// Runs a write in a transaction, commits it, and wakes the stream fan-out.
+    pub async fn write<F>(&self, job: F) -> WriteOutcome
+    where
+        F: for<'t> FnOnce(&'t mut B::Tx) -> JobFuture<'t> + Send + 'static,
+    {
+        let outcome = self.writer.write(Box::new(job)).await;
+        if !B::GROUP_COMMIT {
+            self.hub.poke();
+        }
+        outcome
     }
 }
 
@@ -115,7 +125,12 @@ async fn serve_with<B: Backend>(
         config: Arc::new(config),
         metrics: crate::telemetry::metrics_handle(),
         shutdown,
+        writer: Arc::new(Writer::start(store.clone(), {
+            let hub = hub.clone();
+            move || hub.poke()
+        })),
         hub,
+        flag_lists: Arc::default(),
     };
     tracing::info!(%addr, backend = B::NAME, "flagyard listening");
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();

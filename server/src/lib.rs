@@ -18,6 +18,7 @@ mod service;
 mod shutdown;
 pub mod store;
 mod telemetry;
+mod writer;
 
 pub use app::{AppState, migrate, router, serve};
 pub use config::{Config, ConfigError, LogFormat};

@@ -14,7 +14,7 @@ use crate::app::AppState;
 use crate::service::{
     self, ConfigWrite, EnvironmentInput, FlagInput, FlagPatch, FlagQueryParams, SdkKeyInput, SegmentInput, TokenInput,
 };
-use crate::store::{AuditQuery, Backend};
+use crate::store::{AuditQuery, Backend, Queries, StoreError};
 
 type Answer = Result<Response, ApiError>;
 
@@ -63,20 +63,33 @@ pub(super) async fn create_environment<B: Backend>(
     Json(body): Json<EnvironmentInput>,
 ) -> Answer {
     caller.require(Role::Admin)?;
-    let mut tx = s.store.write().await?;
-    let view = service::create_environment(&mut tx, &caller.actor, body).await?;
-    s.commit(tx).await?;
-    created(view)
+    s.write(move |tx| Box::pin(async move { created(service::create_environment(tx, &caller.actor, body).await?) }))
+        .await
 }
 
 pub(super) async fn list_flags<B: Backend>(
     State(s): State<AppState<B>>,
     caller: Caller,
+    uri: axum::http::Uri,
     Query(q): Query<FlagQueryParams>,
 ) -> Answer {
     caller.require(Role::Viewer)?;
     let mut tx = s.store.read().await?;
-    ok(service::list_flags(&mut tx, &q).await?)
+    // The list depends only on flag definitions: serve it from the cache
+    // while the catalog version (read in this transaction) is unchanged.
+    let version = tx.catalog_version().await?;
+    let key = uri.query().unwrap_or_default();
+    let bytes = match s.flag_lists.get(key, version) {
+        Some(bytes) => bytes,
+        None => {
+            let page = service::list_flags(&mut tx, &q).await?;
+            let json = serde_json::to_vec(&page).map_err(|e| ApiError::Store(StoreError::Corrupt(e.to_string())))?;
+            let bytes = axum::body::Bytes::from(json);
+            s.flag_lists.put(key.to_owned(), version, bytes.clone());
+            bytes
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
 pub(super) async fn create_flag<B: Backend>(
@@ -85,10 +98,7 @@ pub(super) async fn create_flag<B: Backend>(
     Json(body): Json<FlagInput>,
 ) -> Answer {
     caller.require(Role::Editor)?;
-    let mut tx = s.store.write().await?;
-    let view = service::create_flag(&mut tx, &caller.actor, body).await?;
-    s.commit(tx).await?;
-    created(view)
+    s.write(move |tx| Box::pin(async move { created(service::create_flag(tx, &caller.actor, body).await?) })).await
 }
 
 pub(super) async fn get_flag<B: Backend>(
@@ -110,10 +120,7 @@ pub(super) async fn update_flag<B: Backend>(
 ) -> Answer {
     caller.require(Role::Editor)?;
     body.base_revision = base_revision(&headers, body.base_revision)?;
-    let mut tx = s.store.write().await?;
-    let view = service::update_flag(&mut tx, &caller.actor, &key, body).await?;
-    s.commit(tx).await?;
-    ok(view)
+    s.write(move |tx| Box::pin(async move { ok(service::update_flag(tx, &caller.actor, &key, body).await?) })).await
 }
 
 pub(super) async fn delete_flag<B: Backend>(
@@ -122,10 +129,13 @@ pub(super) async fn delete_flag<B: Backend>(
     Path(key): Path<String>,
 ) -> Answer {
     caller.require(Role::Editor)?;
-    let mut tx = s.store.write().await?;
-    service::delete_flag(&mut tx, &caller.actor, &key).await?;
-    s.commit(tx).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    s.write(move |tx| {
+        Box::pin(async move {
+            service::delete_flag(tx, &caller.actor, &key).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        })
+    })
+    .await
 }
 
 pub(super) async fn get_config<B: Backend>(
@@ -147,10 +157,10 @@ pub(super) async fn put_config<B: Backend>(
 ) -> Answer {
     caller.require(Role::Editor)?;
     body.base_revision = base_revision(&headers, body.base_revision)?;
-    let mut tx = s.store.write().await?;
-    let view = service::put_config(&mut tx, &caller.actor, &key, &env, body).await?;
-    s.commit(tx).await?;
-    with_etag(view)
+    s.write(move |tx| {
+        Box::pin(async move { with_etag(service::put_config(tx, &caller.actor, &key, &env, body).await?) })
+    })
+    .await
 }
 
 pub(super) async fn patch_config<B: Backend>(
@@ -162,10 +172,10 @@ pub(super) async fn patch_config<B: Backend>(
 ) -> Answer {
     caller.require(Role::Editor)?;
     body.base_revision = base_revision(&headers, body.base_revision)?;
-    let mut tx = s.store.write().await?;
-    let view = service::patch_config(&mut tx, &caller.actor, &key, &env, body).await?;
-    s.commit(tx).await?;
-    with_etag(view)
+    s.write(move |tx| {
+        Box::pin(async move { with_etag(service::patch_config(tx, &caller.actor, &key, &env, body).await?) })
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -185,10 +195,12 @@ pub(super) async fn copy_config<B: Backend>(
 ) -> Answer {
     caller.require(Role::Editor)?;
     let base = base_revision(&headers, body.base_revision)?;
-    let mut tx = s.store.write().await?;
-    let view = service::copy_config(&mut tx, &caller.actor, &key, &body.from, &body.to, base).await?;
-    s.commit(tx).await?;
-    with_etag(view)
+    s.write(move |tx| {
+        Box::pin(
+            async move { with_etag(service::copy_config(tx, &caller.actor, &key, &body.from, &body.to, base).await?) },
+        )
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -229,10 +241,12 @@ pub(super) async fn rollback_config<B: Backend>(
 ) -> Answer {
     caller.require(Role::Editor)?;
     let base = base_revision(&headers, body.base_revision)?;
-    let mut tx = s.store.write().await?;
-    let view = service::rollback_config(&mut tx, &caller.actor, &key, &env, body.revision, base).await?;
-    s.commit(tx).await?;
-    with_etag(view)
+    s.write(move |tx| {
+        Box::pin(async move {
+            with_etag(service::rollback_config(tx, &caller.actor, &key, &env, body.revision, base).await?)
+        })
+    })
+    .await
 }
 
 pub(super) async fn list_segments<B: Backend>(State(s): State<AppState<B>>, caller: Caller) -> Answer {
@@ -247,10 +261,7 @@ pub(super) async fn create_segment<B: Backend>(
     Json(body): Json<SegmentInput>,
 ) -> Answer {
     caller.require(Role::Editor)?;
-    let mut tx = s.store.write().await?;
-    let view = service::create_segment(&mut tx, &caller.actor, body).await?;
-    s.commit(tx).await?;
-    created(view)
+    s.write(move |tx| Box::pin(async move { created(service::create_segment(tx, &caller.actor, body).await?) })).await
 }
 
 pub(super) async fn get_segment<B: Backend>(
@@ -272,10 +283,7 @@ pub(super) async fn update_segment<B: Backend>(
 ) -> Answer {
     caller.require(Role::Editor)?;
     body.base_revision = base_revision(&headers, body.base_revision)?;
-    let mut tx = s.store.write().await?;
-    let view = service::update_segment(&mut tx, &caller.actor, &key, body).await?;
-    s.commit(tx).await?;
-    ok(view)
+    s.write(move |tx| Box::pin(async move { ok(service::update_segment(tx, &caller.actor, &key, body).await?) })).await
 }
 
 pub(super) async fn delete_segment<B: Backend>(
@@ -284,10 +292,13 @@ pub(super) async fn delete_segment<B: Backend>(
     Path(key): Path<String>,
 ) -> Answer {
     caller.require(Role::Editor)?;
-    let mut tx = s.store.write().await?;
-    service::delete_segment(&mut tx, &caller.actor, &key).await?;
-    s.commit(tx).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    s.write(move |tx| {
+        Box::pin(async move {
+            service::delete_segment(tx, &caller.actor, &key).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        })
+    })
+    .await
 }
 
 pub(super) async fn list_tokens<B: Backend>(State(s): State<AppState<B>>, caller: Caller) -> Answer {
@@ -302,10 +313,7 @@ pub(super) async fn create_token<B: Backend>(
     Json(body): Json<TokenInput>,
 ) -> Answer {
     caller.require(Role::Admin)?;
-    let mut tx = s.store.write().await?;
-    let view = service::create_token(&mut tx, &caller.actor, body).await?;
-    s.commit(tx).await?;
-    created(view)
+    s.write(move |tx| Box::pin(async move { created(service::create_token(tx, &caller.actor, body).await?) })).await
 }
 
 pub(super) async fn revoke_token<B: Backend>(
@@ -314,10 +322,13 @@ pub(super) async fn revoke_token<B: Backend>(
     Path(id): Path<i64>,
 ) -> Answer {
     caller.require(Role::Admin)?;
-    let mut tx = s.store.write().await?;
-    service::revoke_token(&mut tx, &caller.actor, id).await?;
-    s.commit(tx).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    s.write(move |tx| {
+        Box::pin(async move {
+            service::revoke_token(tx, &caller.actor, id).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        })
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -344,10 +355,8 @@ pub(super) async fn create_sdk_key<B: Backend>(
     Json(body): Json<SdkKeyInput>,
 ) -> Answer {
     caller.require(Role::Admin)?;
-    let mut tx = s.store.write().await?;
-    let view = service::create_sdk_key(&mut tx, &caller.actor, &env, body).await?;
-    s.commit(tx).await?;
-    created(view)
+    s.write(move |tx| Box::pin(async move { created(service::create_sdk_key(tx, &caller.actor, &env, body).await?) }))
+        .await
 }
 
 pub(super) async fn revoke_sdk_key<B: Backend>(
@@ -356,11 +365,18 @@ pub(super) async fn revoke_sdk_key<B: Backend>(
     Path(id): Path<i64>,
 ) -> Answer {
     caller.require(Role::Admin)?;
-    let mut tx = s.store.write().await?;
-    service::revoke_sdk_key(&mut tx, &caller.actor, id).await?;
-    s.commit(tx).await?;
-    s.hub.keys_changed();
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let answer = s
+        .write(move |tx| {
+            Box::pin(async move {
+                service::revoke_sdk_key(tx, &caller.actor, id).await?;
+                Ok(StatusCode::NO_CONTENT.into_response())
+            })
+        })
+        .await;
+    if answer.is_ok() {
+        s.hub.keys_changed();
+    }
+    answer
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

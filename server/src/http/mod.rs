@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod cache;
 mod error;
 mod extract;
 mod openapi;
@@ -10,6 +11,7 @@ mod ops;
 mod routes;
 
 pub use auth::{ADMIN_TOKEN_PREFIX, Role, SDK_KEY_PREFIX, SdkCaller, hash_secret, new_secret};
+pub use cache::AnswerCache;
 pub use error::{ApiError, FieldError};
 pub use openapi::handler as openapi_handler;
 pub use ops::{observe, router as ops_router};

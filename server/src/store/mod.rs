@@ -358,6 +358,17 @@ pub trait Queries: Send {
     fn sdk_keys(&mut self, environment_id: Option<i64>) -> impl Future<Output = Result<Vec<SdkKeyRecord>>> + Send;
     fn revoke_sdk_key(&mut self, id: i64, at: i64) -> impl Future<Output = Result<bool>> + Send;
 
+    /// Starts a savepoint (`SAVEPOINT job`).
+    fn savepoint(&mut self) -> impl Future<Output = Result<()>> + Send;
+    /// Releases it, keeping its work.
+    fn release_savepoint(&mut self) -> impl Future<Output = Result<()>> + Send;
+    /// Undoes everything since the savepoint (and releases it).
+    fn rollback_to_savepoint(&mut self) -> impl Future<Output = Result<()>> + Send;
+
+    /// The newest audit id about flag definitions (0 if none): changes
+    /// exactly when a flag is created, changed or deleted.
+    fn catalog_version(&mut self) -> impl Future<Output = Result<i64>> + Send;
+
     // Cross-replica hints.
     /// Tells other replicas, when this transaction commits, that `topic`
     /// changed (Postgres `NOTIFY`; a no-op on SQLite, which has one process).
@@ -390,6 +401,8 @@ pub trait Backend: Clone + Send + Sync + 'static {
     type Tx: Queries + Send + 'static;
     /// The backend's name for logs and metrics (`sqlite`, `postgres`).
     const NAME: &'static str;
+    /// Whether concurrent writes are batched into one transaction (see `writer`).
+    const GROUP_COMMIT: bool;
 
     /// A transaction for reads.
     fn read(&self) -> impl Future<Output = Result<Self::Tx>> + Send;

@@ -57,6 +57,7 @@ pub struct PgTx(Transaction<'static, Postgres>);
 impl Backend for PgBackend {
     type Tx = PgTx;
     const NAME: &'static str = "postgres";
+    const GROUP_COMMIT: bool = false;
 
     async fn read(&self) -> Result<PgTx> {
         Ok(PgTx(self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?))
@@ -584,6 +585,28 @@ impl Queries for PgTx {
             .execute(&mut *self.0)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn savepoint(&mut self) -> Result<()> {
+        sqlx::query("SAVEPOINT job").execute(&mut *self.0).await?;
+        Ok(())
+    }
+
+    async fn release_savepoint(&mut self) -> Result<()> {
+        sqlx::query("RELEASE SAVEPOINT job").execute(&mut *self.0).await?;
+        Ok(())
+    }
+
+    async fn rollback_to_savepoint(&mut self) -> Result<()> {
+        sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *self.0).await?;
+        sqlx::query("RELEASE SAVEPOINT job").execute(&mut *self.0).await?;
+        Ok(())
+    }
+
+    async fn catalog_version(&mut self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(id), 0)::bigint FROM audit_log WHERE entity = 'flag'")
+            .fetch_one(&mut *self.0)
+            .await?)
     }
 
     async fn notify(&mut self, topic: Topic) -> Result<()> {

@@ -56,6 +56,7 @@ pub struct SqliteTx(Transaction<'static, Sqlite>);
 impl Backend for SqliteBackend {
     type Tx = SqliteTx;
     const NAME: &'static str = "sqlite";
+    const GROUP_COMMIT: bool = true;
 
     async fn read(&self) -> Result<SqliteTx> {
         Ok(SqliteTx(self.read.begin().await?))
@@ -537,6 +538,28 @@ impl Queries for SqliteTx {
             .execute(&mut *self.0)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn savepoint(&mut self) -> Result<()> {
+        sqlx::query("SAVEPOINT job").execute(&mut *self.0).await?;
+        Ok(())
+    }
+
+    async fn release_savepoint(&mut self) -> Result<()> {
+        sqlx::query("RELEASE SAVEPOINT job").execute(&mut *self.0).await?;
+        Ok(())
+    }
+
+    async fn rollback_to_savepoint(&mut self) -> Result<()> {
+        sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *self.0).await?;
+        sqlx::query("RELEASE SAVEPOINT job").execute(&mut *self.0).await?;
+        Ok(())
+    }
+
+    async fn catalog_version(&mut self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM audit_log WHERE entity = 'flag'")
+            .fetch_one(&mut *self.0)
+            .await?)
     }
 
     async fn notify(&mut self, _topic: Topic) -> Result<()> {

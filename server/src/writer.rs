@@ -2,10 +2,12 @@
 //! waiting in one transaction — each write inside its own savepoint, so a
 //! refused write (a 4xx) rolls back alone — and commits once.
 //!
-//! On SQLite this turns one `fsync` per write into one per batch, which is
-//! what lets many concurrent writers through the single writer connection.
-//! On Postgres writes run one per transaction (a batch would lock several
-//! environments in arbitrary order, and replicas could deadlock).
+//! This turns one commit (one `fsync`) per write into one per batch, which
+//! is what lets many concurrent writers through SQLite's single writer
+//! connection and through Postgres's per-environment version lock. On
+//! Postgres every writing transaction also holds one advisory lock, so
+//! batches on different replicas never lock environments in conflicting
+//! orders.
 
 use std::future::Future;
 use std::pin::Pin;

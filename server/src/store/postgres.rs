@@ -32,6 +32,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgre
 /// How long a request waits for a pooled connection (or to open the first).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The advisory lock key every writing transaction holds ("flagyard").
+const WRITE_LOCK: i64 = 0x666c_6167_7961_7264;
+
 /// A Postgres pool.
 #[derive(Clone, Debug)]
 pub struct PgBackend {
@@ -57,14 +60,19 @@ pub struct PgTx(Transaction<'static, Postgres>);
 impl Backend for PgBackend {
     type Tx = PgTx;
     const NAME: &'static str = "postgres";
-    const GROUP_COMMIT: bool = false;
+    const GROUP_COMMIT: bool = true;
 
     async fn read(&self) -> Result<PgTx> {
         Ok(PgTx(self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?))
     }
 
     async fn write(&self) -> Result<PgTx> {
-        Ok(PgTx(self.pool.begin().await?))
+        let mut tx = self.pool.begin().await?;
+        // One writing transaction at a time across all replicas: batches
+        // (group commit) then never lock environments in conflicting orders,
+        // so replicas cannot deadlock.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await?;
+        Ok(PgTx(tx))
     }
 
     async fn commit(tx: PgTx) -> Result<()> {

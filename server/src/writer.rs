@@ -99,11 +99,11 @@ async fn run_batch<B: Backend>(store: &B, batch: Vec<(Job<B>, oneshot::Sender<Ou
         }
     };
     let mut done = Vec::with_capacity(batch.len());
-    for (job, reply) in batch {
-        let outcome = match tx.savepoint().await {
+    for (i, (job, reply)) in batch.into_iter().enumerate() {
+        let outcome = match tx.begin_job(i == 0).await {
             Ok(()) => match job(&mut tx).await {
-                Ok(response) => tx.release_savepoint().await.map(|()| response).map_err(ApiError::from),
-                Err(e) => match tx.rollback_to_savepoint().await {
+                Ok(response) => Ok(response),
+                Err(e) => match tx.abort_job().await {
                     Ok(()) => Err(e),
                     Err(rollback) => Err(ApiError::from(rollback)),
                 },

@@ -87,6 +87,38 @@ pub(crate) struct EnvironmentFlagRow {
     updated_by: String,
 }
 
+/// A flag left-joined with its configuration in one environment.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct FlagConfigRow {
+    #[sqlx(flatten)]
+    flag: FlagRecord,
+    environment_id: Option<i64>,
+    config: Option<String>,
+    config_revision: Option<i64>,
+    config_updated_at: Option<i64>,
+    updated_by: Option<String>,
+}
+
+impl FlagConfigRow {
+    pub(crate) fn split(self) -> (FlagRecord, Option<ConfigRecord>) {
+        let config =
+            match (self.environment_id, self.config, self.config_revision, self.config_updated_at, self.updated_by) {
+                (Some(environment_id), Some(config), Some(revision), Some(updated_at), Some(updated_by)) => {
+                    Some(ConfigRecord {
+                        flag_id: self.flag.id,
+                        environment_id,
+                        config,
+                        revision,
+                        updated_at,
+                        updated_by,
+                    })
+                }
+                _ => None,
+            };
+        (self.flag, config)
+    }
+}
+
 impl EnvironmentFlagRow {
     pub(crate) fn split(self) -> (FlagRecord, ConfigRecord) {
         let config = ConfigRecord {
@@ -260,7 +292,17 @@ pub trait Queries: Send {
     /// which serialises writers per environment.
     fn bump_version(&mut self, environment_id: i64) -> impl Future<Output = Result<i64>> + Send;
 
+    /// [`Queries::bump_version`] by environment key, in one statement:
+    /// the environment with its new version, or `None` if there is none.
+    fn bump_environment(&mut self, key: &str) -> impl Future<Output = Result<Option<Environment>>> + Send;
+
     // Flags.
+    /// A flag and its configuration in one environment, in one statement.
+    fn flag_and_config(
+        &mut self,
+        key: &str,
+        environment_id: i64,
+    ) -> impl Future<Output = Result<Option<(FlagRecord, Option<ConfigRecord>)>>> + Send;
     /// A page of flags and the total count matching the filters.
     fn flags(&mut self, query: &FlagQuery) -> impl Future<Output = Result<(Vec<FlagRecord>, i64)>> + Send;
     fn flag(&mut self, key: &str) -> impl Future<Output = Result<Option<FlagRecord>>> + Send;
@@ -358,12 +400,12 @@ pub trait Queries: Send {
     fn sdk_keys(&mut self, environment_id: Option<i64>) -> impl Future<Output = Result<Vec<SdkKeyRecord>>> + Send;
     fn revoke_sdk_key(&mut self, id: i64, at: i64) -> impl Future<Output = Result<bool>> + Send;
 
-    /// Starts a savepoint (`SAVEPOINT job`).
-    fn savepoint(&mut self) -> impl Future<Output = Result<()>> + Send;
-    /// Releases it, keeping its work.
-    fn release_savepoint(&mut self) -> impl Future<Output = Result<()>> + Send;
-    /// Undoes everything since the savepoint (and releases it).
-    fn rollback_to_savepoint(&mut self) -> impl Future<Output = Result<()>> + Send;
+    /// Marks the start of one write of a batch: `SAVEPOINT job` for the
+    /// first, else `RELEASE SAVEPOINT job; SAVEPOINT job` in one round trip
+    /// (the previous write's work is kept). Commit releases the last one.
+    fn begin_job(&mut self, first: bool) -> impl Future<Output = Result<()>> + Send;
+    /// Undoes everything since the current write began (`ROLLBACK TO SAVEPOINT job`).
+    fn abort_job(&mut self) -> impl Future<Output = Result<()>> + Send;
 
     /// The newest audit id about flag definitions (0 if none): changes
     /// exactly when a flag is created, changed or deleted.

@@ -23,8 +23,9 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::{
-    AuditQuery, AuditRecord, Backend, ChangeRecord, ConfigRecord, Environment, EnvironmentFlagRow, FlagQuery,
-    FlagRecord, NewAudit, NewFlag, PoolStats, Queries, Result, SdkKeyRecord, SegmentRecord, TokenRecord, Topic,
+    AuditQuery, AuditRecord, Backend, ChangeRecord, ConfigRecord, Environment, EnvironmentFlagRow, FlagConfigRow,
+    FlagQuery, FlagRecord, NewAudit, NewFlag, PoolStats, Queries, Result, SdkKeyRecord, SegmentRecord, TokenRecord,
+    Topic,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -55,7 +56,7 @@ impl PgBackend {
 }
 
 /// A Postgres transaction.
-pub struct PgTx(Transaction<'static, Postgres>);
+pub struct PgTx(Transaction<'static, Postgres>, [bool; 2]);
 
 impl Backend for PgBackend {
     type Tx = PgTx;
@@ -63,7 +64,7 @@ impl Backend for PgBackend {
     const GROUP_COMMIT: bool = true;
 
     async fn read(&self) -> Result<PgTx> {
-        Ok(PgTx(self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?))
+        Ok(PgTx(self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?, [false; 2]))
     }
 
     async fn write(&self) -> Result<PgTx> {
@@ -72,7 +73,7 @@ impl Backend for PgBackend {
         // (group commit) then never lock environments in conflicting orders,
         // so replicas cannot deadlock.
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await?;
-        Ok(PgTx(tx))
+        Ok(PgTx(tx, [false; 2]))
     }
 
     async fn commit(tx: PgTx) -> Result<()> {
@@ -204,6 +205,33 @@ impl Queries for PgTx {
             .await?)
     }
 
+    async fn bump_environment(&mut self, key: &str) -> Result<Option<Environment>> {
+        Ok(sqlx::query_as(
+            "UPDATE environments SET version = version + 1 WHERE key = $1 RETURNING id, key, name, version, created_at",
+        )
+        .bind(key)
+        .fetch_optional(&mut *self.0)
+        .await?)
+    }
+
+    async fn flag_and_config(
+        &mut self,
+        key: &str,
+        environment_id: i64,
+    ) -> Result<Option<(FlagRecord, Option<ConfigRecord>)>> {
+        let row: Option<FlagConfigRow> = sqlx::query_as(
+            "SELECT f.id, f.key, f.name, f.description, f.kind, f.variants, f.tags, f.archived, f.revision,
+                    f.created_at, f.updated_at, c.environment_id, c.config, c.revision AS config_revision,
+                    c.updated_at AS config_updated_at, c.updated_by
+             FROM flags f LEFT JOIN flag_configs c ON c.flag_id = f.id AND c.environment_id = $2 WHERE f.key = $1",
+        )
+        .bind(key)
+        .bind(environment_id)
+        .fetch_optional(&mut *self.0)
+        .await?;
+        Ok(row.map(FlagConfigRow::split))
+    }
+
     async fn flags(&mut self, q: &FlagQuery) -> Result<(Vec<FlagRecord>, i64)> {
         let rows = sqlx::query_as(concat!(
             "SELECT ",
@@ -306,28 +334,21 @@ impl Queries for PgTx {
     }
 
     async fn put_config(&mut self, c: &ConfigRecord) -> Result<()> {
+        // One round trip: the current configuration and its history row.
         sqlx::query(
-            "INSERT INTO flag_configs (flag_id, environment_id, config, revision, updated_at, updated_by)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (flag_id, environment_id) DO UPDATE SET config = excluded.config,
-                 revision = excluded.revision, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+            "WITH current AS (
+                 INSERT INTO flag_configs (flag_id, environment_id, config, revision, updated_at, updated_by)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (flag_id, environment_id) DO UPDATE SET config = excluded.config,
+                     revision = excluded.revision, updated_at = excluded.updated_at, updated_by = excluded.updated_by
+             )
+             INSERT INTO flag_config_history (flag_id, environment_id, revision, config, updated_at, updated_by)
+             VALUES ($1, $2, $4, $3, $5, $6)",
         )
         .bind(c.flag_id)
         .bind(c.environment_id)
         .bind(&c.config)
         .bind(c.revision)
-        .bind(c.updated_at)
-        .bind(&c.updated_by)
-        .execute(&mut *self.0)
-        .await?;
-        sqlx::query(
-            "INSERT INTO flag_config_history (flag_id, environment_id, revision, config, updated_at, updated_by)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(c.flag_id)
-        .bind(c.environment_id)
-        .bind(c.revision)
-        .bind(&c.config)
         .bind(c.updated_at)
         .bind(&c.updated_by)
         .execute(&mut *self.0)
@@ -595,19 +616,14 @@ impl Queries for PgTx {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn savepoint(&mut self) -> Result<()> {
-        sqlx::query("SAVEPOINT job").execute(&mut *self.0).await?;
+    async fn begin_job(&mut self, first: bool) -> Result<()> {
+        let sql = if first { "SAVEPOINT job" } else { "RELEASE SAVEPOINT job; SAVEPOINT job" };
+        sqlx::raw_sql(sql).execute(&mut *self.0).await?;
         Ok(())
     }
 
-    async fn release_savepoint(&mut self) -> Result<()> {
-        sqlx::query("RELEASE SAVEPOINT job").execute(&mut *self.0).await?;
-        Ok(())
-    }
-
-    async fn rollback_to_savepoint(&mut self) -> Result<()> {
+    async fn abort_job(&mut self) -> Result<()> {
         sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *self.0).await?;
-        sqlx::query("RELEASE SAVEPOINT job").execute(&mut *self.0).await?;
         Ok(())
     }
 
@@ -618,8 +634,13 @@ impl Queries for PgTx {
     }
 
     async fn notify(&mut self, topic: Topic) -> Result<()> {
-        // Delivered at commit, and only if the transaction commits.
-        sqlx::query("SELECT pg_notify($1, '')").bind(topic.channel()).execute(&mut *self.0).await?;
+        // Delivered at commit, and only if the transaction commits; once per
+        // topic and transaction is enough (Postgres would fold duplicates anyway).
+        let sent = &mut self.1[topic as usize];
+        if !*sent {
+            sqlx::query("SELECT pg_notify($1, '')").bind(topic.channel()).execute(&mut *self.0).await?;
+            *sent = true;
+        }
         Ok(())
     }
 }

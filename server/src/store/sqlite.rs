@@ -13,8 +13,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::{
-    AuditQuery, AuditRecord, Backend, ChangeRecord, ConfigRecord, Environment, EnvironmentFlagRow, FlagQuery,
-    FlagRecord, NewAudit, NewFlag, PoolStats, Queries, Result, SdkKeyRecord, SegmentRecord, TokenRecord, Topic,
+    AuditQuery, AuditRecord, Backend, ChangeRecord, ConfigRecord, Environment, EnvironmentFlagRow, FlagConfigRow,
+    FlagQuery, FlagRecord, NewAudit, NewFlag, PoolStats, Queries, Result, SdkKeyRecord, SegmentRecord, TokenRecord,
+    Topic,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -148,6 +149,33 @@ impl Queries for SqliteTx {
             .bind(environment_id)
             .fetch_one(&mut *self.0)
             .await?)
+    }
+
+    async fn bump_environment(&mut self, key: &str) -> Result<Option<Environment>> {
+        Ok(sqlx::query_as(
+            "UPDATE environments SET version = version + 1 WHERE key = ?1 RETURNING id, key, name, version, created_at",
+        )
+        .bind(key)
+        .fetch_optional(&mut *self.0)
+        .await?)
+    }
+
+    async fn flag_and_config(
+        &mut self,
+        key: &str,
+        environment_id: i64,
+    ) -> Result<Option<(FlagRecord, Option<ConfigRecord>)>> {
+        let row: Option<FlagConfigRow> = sqlx::query_as(
+            "SELECT f.id, f.key, f.name, f.description, f.kind, f.variants, f.tags, f.archived, f.revision,
+                    f.created_at, f.updated_at, c.environment_id, c.config, c.revision AS config_revision,
+                    c.updated_at AS config_updated_at, c.updated_by
+             FROM flags f LEFT JOIN flag_configs c ON c.flag_id = f.id AND c.environment_id = ?2 WHERE f.key = ?1",
+        )
+        .bind(key)
+        .bind(environment_id)
+        .fetch_optional(&mut *self.0)
+        .await?;
+        Ok(row.map(FlagConfigRow::split))
     }
 
     async fn flags(&mut self, q: &FlagQuery) -> Result<(Vec<FlagRecord>, i64)> {
@@ -540,19 +568,14 @@ impl Queries for SqliteTx {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn savepoint(&mut self) -> Result<()> {
-        sqlx::query("SAVEPOINT job").execute(&mut *self.0).await?;
+    async fn begin_job(&mut self, first: bool) -> Result<()> {
+        let sql = if first { "SAVEPOINT job" } else { "RELEASE SAVEPOINT job; SAVEPOINT job" };
+        sqlx::raw_sql(sql).execute(&mut *self.0).await?;
         Ok(())
     }
 
-    async fn release_savepoint(&mut self) -> Result<()> {
-        sqlx::query("RELEASE SAVEPOINT job").execute(&mut *self.0).await?;
-        Ok(())
-    }
-
-    async fn rollback_to_savepoint(&mut self) -> Result<()> {
+    async fn abort_job(&mut self) -> Result<()> {
         sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *self.0).await?;
-        sqlx::query("RELEASE SAVEPOINT job").execute(&mut *self.0).await?;
         Ok(())
     }
 

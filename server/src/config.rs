@@ -1,6 +1,6 @@
 //! Configuration, read once from the environment (12-factor).
 //!
-//! Every variable is documented in `docs/configuration.md`; defaults make
+//! Every variable is documented in the README's Configuration table; defaults make
 //! `cargo run -p flagyard-server` work with no setup.
 
 use std::net::IpAddr;

@@ -4,7 +4,7 @@
 //! flagyard            serve (the default)
 //! flagyard migrate    apply database migrations and exit
 //! ```
-//! Configuration comes from environment variables: see `docs/configuration.md`.
+//! Configuration comes from environment variables: see the README (Configuration).
 
 use std::net::SocketAddr;
 
@@ -25,7 +25,7 @@ async fn main() -> anyhow::Result<()> {
         Some("migrate") => migrate(&config).await,
         Some("-h" | "--help" | "help") => {
             println!(
-                "usage: flagyard [serve|migrate]\nconfiguration: environment variables, see docs/configuration.md"
+                "usage: flagyard [serve|migrate]\nconfiguration: environment variables, see the README (Configuration)"
             );
             Ok(())
         }

@@ -32,8 +32,10 @@ pub struct AppState<B: Backend> {
     pub hub: Arc<Hub>,
     /// Serialized flag lists by query and catalog version.
     pub flag_lists: Arc<http::AnswerCache>,
-    /// Runs writes (group commit on SQLite).
+    /// Runs writes (group commit).
     pub writer: Arc<Writer<B>>,
+    /// Recently authenticated SDK keys.
+    pub sdk_keys: Arc<http::SdkKeyCache>,
 }
 
 impl<B: Backend> AppState<B> {
@@ -129,9 +131,18 @@ async fn serve_with<B: Backend>(
             let hub = hub.clone();
             move || hub.poke()
         })),
-        hub,
+        hub: hub.clone(),
         flag_lists: Arc::default(),
+        sdk_keys: Arc::default(),
     };
+    // Any revocation, here or on another replica, empties the key cache.
+    let keys = state.sdk_keys.clone();
+    let mut revoked = hub.subscribe_keys();
+    tokio::spawn(async move {
+        while !matches!(revoked.recv().await, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+            keys.clear();
+        }
+    });
     tracing::info!(%addr, backend = B::NAME, "flagyard listening");
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
     let graceful = async move {
@@ -139,7 +150,9 @@ async fn serve_with<B: Backend>(
         trigger.trigger();
         let _ = stopped_tx.send(());
     };
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(graceful);
+    // A make-service: built once, not per connection (a plain `Router` is
+    // cloned into every connection, ~19 KiB each).
+    let server = axum::serve(listener, router(state).into_make_service()).with_graceful_shutdown(graceful);
     let server = tokio::spawn(async move { server.await });
     tokio::pin!(server);
     tokio::select! {

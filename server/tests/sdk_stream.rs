@@ -159,6 +159,20 @@ async fn a_change_through_one_replica_reaches_a_stream_on_another() {
     assert_eq!(patch.json()["flags"]["f"]["environments"]["production"]["enabled"], true);
     eprintln!("cross-replica propagation: {:?}", started.elapsed());
     assert!(started.elapsed() < Duration::from_secs(2), "NOTIFY should deliver well before the poll");
+    // B has the key in its authentication cache; revoking it through A
+    // reaches B at once (NOTIFY), not only when the cache entry expires.
+    let snapshot = |app: &TestApp| {
+        let req = app.http.get(format!("{}/sdk/v1/snapshot", app.base)).bearer_auth(&key);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(snapshot(&b).await, 200);
+    let keys = a.get("/api/v1/sdk-keys").await.expect(200);
+    a.delete(&format!("/api/v1/sdk-keys/{}", keys[0]["id"])).await.expect(204);
+    let revoked = std::time::Instant::now();
+    while snapshot(&b).await != 401 {
+        assert!(revoked.elapsed() < Duration::from_secs(2), "B still accepts a key revoked through A");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     b.stop().await;
     a.stop().await;
 }

@@ -9,6 +9,9 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
@@ -145,6 +148,43 @@ impl SdkCaller {
     }
 }
 
+/// Recently authenticated SDK keys, so that a hot path (OFREP, snapshots)
+/// does not pay a database transaction per request. Cleared whenever a key
+/// is revoked anywhere (the hub's key signal, fed by Postgres NOTIFY across
+/// replicas); entries also expire after [`SDK_KEY_TTL`] in case a signal is
+/// lost. Only valid keys are kept.
+#[derive(Debug, Default)]
+pub struct SdkKeyCache {
+    entries: Mutex<HashMap<String, (Instant, SdkCaller)>>,
+}
+
+/// How long an authenticated SDK key is trusted without asking the database.
+pub const SDK_KEY_TTL: Duration = Duration::from_secs(5);
+const SDK_KEY_CACHE_MAX: usize = 10_000;
+
+impl SdkKeyCache {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, (Instant, SdkCaller)>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(&self, hash: &str) -> Option<SdkCaller> {
+        self.lock().get(hash).filter(|(at, _)| at.elapsed() < SDK_KEY_TTL).map(|(_, c)| c.clone())
+    }
+
+    fn put(&self, caller: &SdkCaller) {
+        let mut entries = self.lock();
+        if entries.len() >= SDK_KEY_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(caller.key_hash.clone(), (Instant::now(), caller.clone()));
+    }
+
+    /// Forgets every key (one was revoked).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
 impl<B: Backend> FromRequestParts<AppState<B>> for SdkCaller {
     type Rejection = ApiError;
 
@@ -155,17 +195,22 @@ impl<B: Backend> FromRequestParts<AppState<B>> for SdkCaller {
             return Err(ApiError::Unauthorized("admin tokens are not SDK keys; create an SDK key for the environment"));
         }
         let hash = hash_secret(secret);
+        if let Some(caller) = state.sdk_keys.get(&hash) {
+            return Ok(caller);
+        }
         let mut tx = state.store.read().await?;
         let key = tx.sdk_key_by_hash(&hash).await?;
         drop(tx);
         let key = key.filter(|k| k.revoked_at.is_none() && constant_time_eq(&k.hash, &hash));
         let key = key.ok_or(ApiError::Unauthorized("invalid or revoked SDK key"))?;
-        Ok(SdkCaller {
+        let caller = SdkCaller {
             key_id: key.id,
             environment_id: key.environment_id,
             environment: key.environment_key,
             key_hash: hash,
-        })
+        };
+        state.sdk_keys.put(&caller);
+        Ok(caller)
     }
 }
 

@@ -1,11 +1,15 @@
 //! `flagyard-load`: a bounded load generator for a Flagyard server on this
 //! machine. See `--help` and `docs/benchmarks.md`.
 
+mod ofrep;
+mod rawhttp;
 mod reads;
+mod sse;
 mod stats;
 mod updates;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -14,11 +18,15 @@ use anyhow::{Context, bail};
 use reqwest::Url;
 
 const HELP: &str = "\
-flagyard-load: load generator for the Flagyard admin API on 127.0.0.1
+flagyard-load: load generator for a Flagyard server on 127.0.0.1
 
 USAGE:
     flagyard-load updates --base URL --token T [--writers 32] [--duration-secs 10] [--env production]
     flagyard-load reads   --base URL --token T [--flags 1000] [--concurrency 8] [--duration-secs 10]
+    flagyard-load sse     --base URL --token T --sdk-key K --flag KEY [--clients 1000] [--changes 20]
+                          [--env production] [--server-pid PID]
+    flagyard-load ofrep   --base URL --sdk-key K --flag KEY [--concurrency 32] [--duration-secs 10]
+                          [--rounds 2] [--mode both|ofrep|baseline] [--server-pid PID]
 
 COMMANDS:
     updates   Setup: creates flags load-0 .. load-<4*writers-1> (boolean) if missing, and reads each
@@ -29,6 +37,25 @@ COMMANDS:
     reads     Setup: counts the flags (GET /api/v1/flags?limit=1) and, if fewer than --flags, creates
               read-0, read-1, ... (16 at a time) until there are. Then --concurrency tasks loop
               GET /api/v1/flags?limit=<flags>, checking that each 200 answer has exactly <flags> items.
+    sse       Live-update propagation. Creates --flag (boolean) if missing, then opens --clients streams
+              GET /sdk/v1/stream (raw HTTP/1.1 over TCP, chunked decoding, only `event:`/`id:` lines are
+              kept), --connect-concurrency at a time, and waits until every one has read its initial `put`.
+              Then makes --changes changes one at a time: PATCH /api/v1/flags/<flag>/environments/<env>
+              {\"enabled\": <toggled>} on a blocking thread (its own keep-alive connection), recording the
+              instant the whole 200 answer was read (the acknowledgement); then waits until every client
+              has read `id: <that version>` (or --change-timeout-secs), pauses --gap-ms, and goes on.
+              Latency = the instant a client's read returned the bytes with that `id:` - the
+              acknowledgement (negative when a client had it first). Reports each change and all of them
+              (delivered, p50/p90/p99/max), versions any client missed (must be 0), out-of-order ids,
+              resets (`put` instead of `patch`), connect times, and with --server-pid the server's RSS
+              before connecting, with every client connected (after --settle-secs), after the changes.
+    ofrep     OFREP against a trivial handler, same closed-loop client: --concurrency keep-alive
+              connections (raw HTTP/1.1) send POST /ofrep/v1/evaluate/flags/<flag>
+              {\"context\": {\"targetingKey\": \"user-<task>-<i mod 1024>\"}} (SDK key as Bearer), or
+              GET /healthz, for --duration-secs each; --mode both (the default) alternates
+              OFREP, healthz, OFREP, healthz ... for --rounds rounds and reports both and the ratio of
+              throughputs; `ofrep` or `baseline` (healthz) runs only one. Each OFREP 200 must carry
+              \"value\"; with --server-pid the server's CPU time per request is reported too.
 
 OPTIONS:
     --base URL            server, http://127.0.0.1:PORT (no other host is accepted)      [required]
@@ -40,6 +67,20 @@ OPTIONS:
     --env KEY             updates: environment to write                                   [default: production]
     --flags N             reads: flags per page and minimum flag count, 1..=1000          [default: 1000]
     --concurrency N       reads: concurrent readers, 1..=256                              [default: 8]
+                          ofrep: concurrent connections, 1..=1024                         [default: 32]
+    --sdk-key K           sse, ofrep: an SDK key of the environment                        [required]
+    --flag KEY            sse: the flag to toggle; ofrep: the flag to evaluate             [required]
+    --clients N           sse: streams, 1..=60000                                         [default: 1000]
+    --changes N           sse: changes, 1..=1000                                          [default: 20]
+    --connect-concurrency N  sse: streams being opened at once, 1..=4096                  [default: 128]
+    --connect-timeout-secs S sse: the whole connect phase                                 [default: 120]
+    --change-timeout-secs S  sse: how long one change may take to reach every client      [default: 10]
+    --gap-ms MS           sse: pause between changes                                      [default: 100]
+    --settle-secs S       sse: pause after connecting, before the RSS reading             [default: 2]
+    --threads N           sse: Tokio worker threads, 1..=64                               [default: 1]
+    --rounds N            ofrep: rounds of (OFREP, healthz) phases, 1..=20                [default: 2]
+    --mode M              ofrep: both, ofrep or baseline (healthz only)                    [default: both]
+    --server-pid PID      sse, ofrep: the server's process id, to read its RSS and CPU time
     -h, --help            this text
 
 MEASUREMENT:
@@ -51,9 +92,17 @@ MEASUREMENT:
     client's own CPU time and the load averages are printed so that a saturated client shows.
     Bounded: at most --duration-secs (plus one request timeout) and --max-requests in the timed
     phase. The last line is `summary key=value ...` for scripts (scripts/bench-server.sh).
+    sse: one Tokio runtime, ONE worker thread by default (--threads), which runs every stream
+    reader; the PATCH runs on the runtime's blocking pool so its acknowledgement is timestamped
+    when it arrives, not when the busy worker gets to it. A client's receipt instant is taken when
+    its read returns, so it includes the time the worker needed to reach that socket (the client's
+    CPU time during the changes is printed). Needs an open-files limit above --clients + 64.
+    Bounded: --connect-timeout-secs, then --changes x (--change-timeout-secs + --gap-ms).
+    ofrep: --rounds x phases x --duration-secs, and --max-requests per phase.
 
 EXIT STATUS:
-    0 done; 1 bad arguments or setup failed; 3 done, but a reads answer had the wrong item count.
+    0 done; 1 bad arguments or setup failed; 3 done, but a reads answer had the wrong item count
+    (or an OFREP answer had no value).
 ";
 
 /// Options shared by both benchmarks.
@@ -82,7 +131,11 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(common: &Common) -> Arc<Budget> {
-        Arc::new(Budget { deadline: Instant::now() + common.duration, left: AtomicU64::new(common.max_requests) })
+        Budget::with(common.duration, common.max_requests)
+    }
+
+    pub fn with(duration: Duration, max_requests: u64) -> Arc<Budget> {
+        Arc::new(Budget { deadline: Instant::now() + duration, left: AtomicU64::new(max_requests) })
     }
 
     /// Whether another request may start (and takes it from the count).
@@ -129,14 +182,32 @@ impl Args {
         Ok(n)
     }
 
-    fn common(&self) -> anyhow::Result<Common> {
+    fn base(&self) -> anyhow::Result<Url> {
         let base_text = self.string("base", None)?;
         let base = Url::parse(&base_text).with_context(|| format!("--base `{base_text}` is not a URL"))?;
         if base.scheme() != "http" || base.host_str() != Some("127.0.0.1") {
             bail!("--base must be http://127.0.0.1:PORT: this tool only loads a server on this machine");
         }
+        Ok(base)
+    }
+
+    /// The base URL as a socket address (for the raw HTTP clients).
+    fn addr(&self) -> anyhow::Result<SocketAddr> {
+        let base = self.base()?;
+        let port = base.port_or_known_default().context("--base has no port")?;
+        Ok(SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
+    fn server_pid(&self) -> anyhow::Result<Option<u32>> {
+        match self.0.get("server-pid") {
+            None => Ok(None),
+            Some(_) => Ok(Some(self.number("server-pid", 0, 1..=u64::from(u32::MAX))? as u32)),
+        }
+    }
+
+    fn common(&self) -> anyhow::Result<Common> {
         Ok(Common {
-            base,
+            base: self.base()?,
             token: self.string("token", None)?,
             duration: Duration::from_secs(self.number("duration-secs", 10, 1..=600)?),
             max_requests: self.number("max-requests", 5_000_000, 1..=100_000_000)?,
@@ -174,8 +245,9 @@ fn run(args: &[String]) -> anyhow::Result<i32> {
         print!("{HELP}");
         return Ok(0);
     }
-    // One worker thread: the server under test gets the other core.
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    // One worker thread: the server under test gets the other core (`sse` may ask for more).
+    let runtime =
+        |threads: usize| tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build();
     match command.as_str() {
         "updates" => {
             let args = Args::parse(rest, &[&COMMON[..], &["writers", "env"]].concat())?;
@@ -184,7 +256,7 @@ fn run(args: &[String]) -> anyhow::Result<i32> {
                 writers: args.number("writers", 32, 1..=1024)? as usize,
                 env: args.string("env", Some("production"))?,
             };
-            let report = runtime.block_on(updates::run(options))?;
+            let report = runtime(1)?.block_on(updates::run(options))?;
             print!("{}", report.render());
             Ok(0)
         }
@@ -195,7 +267,7 @@ fn run(args: &[String]) -> anyhow::Result<i32> {
                 flags: args.number("flags", 1000, 1..=1000)? as usize,
                 concurrency: args.number("concurrency", 8, 1..=256)? as usize,
             };
-            let (report, wrong) = runtime.block_on(reads::run(options))?;
+            let (report, wrong) = runtime(1)?.block_on(reads::run(options))?;
             print!("{}", report.render());
             if wrong > 0 {
                 eprintln!("CHECK FAILED: {wrong} answers did not have the expected number of items");
@@ -203,7 +275,83 @@ fn run(args: &[String]) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        other => bail!("unknown command `{other}` (expected `updates` or `reads`; see --help)"),
+        "sse" => {
+            let allowed = [
+                "base",
+                "token",
+                "timeout-secs",
+                "sdk-key",
+                "clients",
+                "changes",
+                "flag",
+                "env",
+                "connect-concurrency",
+                "connect-timeout-secs",
+                "change-timeout-secs",
+                "gap-ms",
+                "settle-secs",
+                "threads",
+                "server-pid",
+            ];
+            let args = Args::parse(rest, &allowed)?;
+            let options = sse::Options {
+                common: args.common()?,
+                sdk_key: args.string("sdk-key", None)?,
+                clients: args.number("clients", 1000, 1..=60_000)? as usize,
+                changes: args.number("changes", 20, 1..=1000)? as usize,
+                flag: args.string("flag", None)?,
+                env: args.string("env", Some("production"))?,
+                connect_concurrency: args.number("connect-concurrency", 128, 1..=4096)? as usize,
+                connect_timeout: Duration::from_secs(args.number("connect-timeout-secs", 120, 1..=600)?),
+                change_timeout: Duration::from_secs(args.number("change-timeout-secs", 10, 1..=120)?),
+                gap: Duration::from_millis(args.number("gap-ms", 100, 0..=10_000)?),
+                settle: Duration::from_secs(args.number("settle-secs", 2, 0..=60)?),
+                server_pid: args.server_pid()?,
+            };
+            let threads = args.number("threads", 1, 1..=64)? as usize;
+            print!("{}", runtime(threads)?.block_on(sse::run(options))?);
+            Ok(0)
+        }
+        "ofrep" => {
+            let allowed = [
+                "base",
+                "sdk-key",
+                "flag",
+                "concurrency",
+                "duration-secs",
+                "rounds",
+                "mode",
+                "max-requests",
+                "timeout-secs",
+                "server-pid",
+            ];
+            let args = Args::parse(rest, &allowed)?;
+            let options = ofrep::Options {
+                addr: args.addr()?,
+                sdk_key: args.string("sdk-key", None)?,
+                flag: args.string("flag", None)?,
+                concurrency: args.number("concurrency", 32, 1..=1024)? as usize,
+                duration: Duration::from_secs(args.number("duration-secs", 10, 1..=600)?),
+                rounds: args.number("rounds", 2, 1..=20)? as usize,
+                mode: match args.string("mode", Some("both"))?.as_str() {
+                    "both" => ofrep::Mode::Both,
+                    "ofrep" => ofrep::Mode::Ofrep,
+                    "baseline" | "healthz" => ofrep::Mode::Baseline,
+                    other => bail!("--mode must be both, ofrep or baseline, not `{other}`"),
+                },
+                max_requests: args.number("max-requests", 5_000_000, 1..=100_000_000)?,
+                timeout: Duration::from_secs(args.number("timeout-secs", 10, 1..=60)?),
+                server_pid: args.server_pid()?,
+            };
+            let (report, wrong) = runtime(1)?.block_on(ofrep::run(options))?;
+            print!("{report}");
+            if wrong > 0 {
+                eprintln!("CHECK FAILED: {wrong} OFREP answers had no value");
+                return Ok(3);
+            }
+            Ok(0)
+        }
+        other => bail!("unknown command `{other}` (expected updates, reads, sse or ofrep; see --help)"),
     }
 }
 

@@ -151,12 +151,31 @@ pub fn loadavg() -> String {
 /// CPU seconds (user + system) this process has used so far, from
 /// `/proc/self/stat` (clock ticks of 1/100 s, Linux's `USER_HZ`).
 pub fn cpu_secs() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    stat_cpu_secs("/proc/self/stat")
+}
+
+fn stat_cpu_secs(path: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(path) else { return 0.0 };
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { return 0.0 };
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+/// CPU seconds (user + system) process `pid` has used so far (0 if unreadable).
+pub fn process_cpu_secs(pid: u32) -> f64 {
+    stat_cpu_secs(&format!("/proc/{pid}/stat"))
+}
+
+/// Resident memory (`VmRSS`) of process `pid` in KiB (0 if unreadable).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -187,6 +206,9 @@ mod tests {
     #[test]
     fn own_cpu_time_is_readable() {
         assert!(cpu_secs() >= 0.0);
+        let me = std::process::id();
+        assert!(rss_kib(me) > 0);
+        assert!(process_cpu_secs(me) >= 0.0);
         assert_eq!(loadavg().split(' ').count(), 3);
     }
 }

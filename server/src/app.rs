@@ -34,8 +34,8 @@ pub struct AppState<B: Backend> {
     pub flag_lists: Arc<http::AnswerCache>,
     /// Runs writes (group commit).
     pub writer: Arc<Writer<B>>,
-    /// Recently authenticated SDK keys.
-    pub sdk_keys: Arc<http::SdkKeyCache>,
+    /// Recently authenticated admin tokens and SDK keys.
+    pub credentials: Arc<http::Credentials>,
 }
 
 impl<B: Backend> AppState<B> {
@@ -133,10 +133,10 @@ async fn serve_with<B: Backend>(
         })),
         hub: hub.clone(),
         flag_lists: Arc::default(),
-        sdk_keys: Arc::default(),
+        credentials: Arc::default(),
     };
-    // Any revocation, here or on another replica, empties the key cache.
-    let keys = state.sdk_keys.clone();
+    // Any revocation, here or on another replica, empties the credential caches.
+    let keys = state.credentials.clone();
     let mut revoked = hub.subscribe_keys();
     tokio::spawn(async move {
         while !matches!(revoked.recv().await, Err(tokio::sync::broadcast::error::RecvError::Closed)) {

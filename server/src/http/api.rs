@@ -322,13 +322,19 @@ pub(super) async fn revoke_token<B: Backend>(
     Path(id): Path<i64>,
 ) -> Answer {
     caller.require(Role::Admin)?;
-    s.write(move |tx| {
-        Box::pin(async move {
-            service::revoke_token(tx, &caller.actor, id).await?;
-            Ok(StatusCode::NO_CONTENT.into_response())
+    let answer = s
+        .write(move |tx| {
+            Box::pin(async move {
+                service::revoke_token(tx, &caller.actor, id).await?;
+                Ok(StatusCode::NO_CONTENT.into_response())
+            })
         })
-    })
-    .await
+        .await;
+    if answer.is_ok() {
+        // Cached credentials go at once (other replicas hear the NOTIFY).
+        s.hub.keys_changed();
+    }
+    answer
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -113,6 +113,9 @@ impl<B: Backend> FromRequestParts<AppState<B>> for Caller {
             return Err(ApiError::Unauthorized("SDK keys cannot use the admin API; use an admin token"));
         }
         let hash = hash_secret(secret);
+        if let Some(caller) = state.credentials.admin_tokens.get(&hash) {
+            return Ok(caller);
+        }
         let mut tx = state.store.read().await?;
         let token = tx.token_by_hash(&hash).await?;
         drop(tx);
@@ -120,7 +123,9 @@ impl<B: Backend> FromRequestParts<AppState<B>> for Caller {
         // Found by its hash; compared again in constant time all the same.
         let token = token.filter(|t| t.revoked_at.is_none() && constant_time_eq(&t.hash, &hash)).ok_or(invalid)?;
         let role = Role::parse(&token.role).ok_or(ApiError::Unauthorized("invalid or revoked admin token"))?;
-        Ok(Caller { actor: format!("token:{}", token.name), role })
+        let caller = Caller { actor: format!("token:{}", token.name), role };
+        state.credentials.admin_tokens.put(&hash, &caller);
+        Ok(caller)
     }
 }
 
@@ -148,38 +153,45 @@ impl SdkCaller {
     }
 }
 
-/// Recently authenticated SDK keys, so that a hot path (OFREP, snapshots)
-/// does not pay a database transaction per request. Cleared whenever a key
-/// is revoked anywhere (the hub's key signal, fed by Postgres NOTIFY across
-/// replicas); entries also expire after [`SDK_KEY_TTL`] in case a signal is
-/// lost. Only valid keys are kept.
-#[derive(Debug, Default)]
-pub struct SdkKeyCache {
-    entries: Mutex<HashMap<String, (Instant, SdkCaller)>>,
+/// Recently authenticated credentials (admin tokens or SDK keys) by the
+/// hash of their secret, so that hot paths do not pay a database
+/// transaction per request. Emptied whenever a token or key is revoked
+/// anywhere (the hub's key signal, fed by Postgres NOTIFY across replicas);
+/// entries also expire after [`CREDENTIAL_TTL`] in case a signal is lost.
+/// Only valid credentials are kept.
+#[derive(Debug)]
+pub struct CredentialCache<T> {
+    entries: Mutex<HashMap<String, (Instant, T)>>,
 }
 
-/// How long an authenticated SDK key is trusted without asking the database.
-pub const SDK_KEY_TTL: Duration = Duration::from_secs(5);
-const SDK_KEY_CACHE_MAX: usize = 10_000;
+impl<T> Default for CredentialCache<T> {
+    fn default() -> Self {
+        CredentialCache { entries: Mutex::new(HashMap::new()) }
+    }
+}
 
-impl SdkKeyCache {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, (Instant, SdkCaller)>> {
+/// How long an authenticated credential is trusted without asking the database.
+pub const CREDENTIAL_TTL: Duration = Duration::from_secs(5);
+const CREDENTIAL_CACHE_MAX: usize = 10_000;
+
+impl<T: Clone> CredentialCache<T> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, (Instant, T)>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn get(&self, hash: &str) -> Option<SdkCaller> {
-        self.lock().get(hash).filter(|(at, _)| at.elapsed() < SDK_KEY_TTL).map(|(_, c)| c.clone())
+    fn get(&self, hash: &str) -> Option<T> {
+        self.lock().get(hash).filter(|(at, _)| at.elapsed() < CREDENTIAL_TTL).map(|(_, c)| c.clone())
     }
 
-    fn put(&self, caller: &SdkCaller) {
+    fn put(&self, hash: &str, value: &T) {
         let mut entries = self.lock();
-        if entries.len() >= SDK_KEY_CACHE_MAX {
+        if entries.len() >= CREDENTIAL_CACHE_MAX {
             entries.clear();
         }
-        entries.insert(caller.key_hash.clone(), (Instant::now(), caller.clone()));
+        entries.insert(hash.to_owned(), (Instant::now(), value.clone()));
     }
 
-    /// Forgets every key (one was revoked).
+    /// Forgets everything (a credential was revoked).
     pub fn clear(&self) {
         self.lock().clear();
     }
@@ -195,7 +207,7 @@ impl<B: Backend> FromRequestParts<AppState<B>> for SdkCaller {
             return Err(ApiError::Unauthorized("admin tokens are not SDK keys; create an SDK key for the environment"));
         }
         let hash = hash_secret(secret);
-        if let Some(caller) = state.sdk_keys.get(&hash) {
+        if let Some(caller) = state.credentials.sdk_keys.get(&hash) {
             return Ok(caller);
         }
         let mut tx = state.store.read().await?;
@@ -209,8 +221,23 @@ impl<B: Backend> FromRequestParts<AppState<B>> for SdkCaller {
             environment: key.environment_key,
             key_hash: hash,
         };
-        state.sdk_keys.put(&caller);
+        state.credentials.sdk_keys.put(&caller.key_hash, &caller);
         Ok(caller)
+    }
+}
+
+/// Both credential caches.
+#[derive(Debug, Default)]
+pub struct Credentials {
+    pub admin_tokens: CredentialCache<Caller>,
+    pub sdk_keys: CredentialCache<SdkCaller>,
+}
+
+impl Credentials {
+    /// Forgets every cached credential (one was revoked).
+    pub fn clear(&self) {
+        self.admin_tokens.clear();
+        self.sdk_keys.clear();
     }
 }
 

@@ -10,7 +10,7 @@ mod openapi;
 mod ops;
 mod routes;
 
-pub use auth::{ADMIN_TOKEN_PREFIX, Role, SDK_KEY_PREFIX, SdkCaller, SdkKeyCache, hash_secret, new_secret};
+pub use auth::{ADMIN_TOKEN_PREFIX, Credentials, Role, SDK_KEY_PREFIX, SdkCaller, hash_secret, new_secret};
 pub use cache::AnswerCache;
 pub use error::{ApiError, FieldError};
 pub use openapi::handler as openapi_handler;

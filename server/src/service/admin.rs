@@ -152,6 +152,7 @@ pub async fn revoke_token<T: Queries>(tx: &mut T, actor: &str, id: i64) -> Resul
     }
     let at = now_ms();
     tx.revoke_token(id, at).await?;
+    tx.notify(Topic::Keys).await?;
     audit(tx, at, actor, "token.revoke", "token", &token.name, None, None, None).await?;
     Ok(())
 }

@@ -12,7 +12,10 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use std::panic::AssertUnwindSafe;
+
 use axum::response::Response;
+use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::http::ApiError;
@@ -98,15 +101,30 @@ async fn run_batch<B: Backend>(store: &B, batch: Vec<(Job<B>, oneshot::Sender<Ou
             return;
         }
     };
-    let mut done = Vec::with_capacity(batch.len());
-    for (i, (job, reply)) in batch.into_iter().enumerate() {
+    let mut done: Vec<(oneshot::Sender<Outcome>, Outcome)> = Vec::with_capacity(batch.len());
+    let mut jobs = batch.into_iter().enumerate();
+    while let Some((i, (job, reply))) = jobs.next() {
         let outcome = match tx.begin_job(i == 0).await {
-            Ok(()) => match job(&mut tx).await {
-                Ok(response) => Ok(response),
-                Err(e) => match tx.abort_job().await {
+            // A panicking write must not take the writer (and every later write) down.
+            Ok(()) => match AssertUnwindSafe(job(&mut tx)).catch_unwind().await {
+                Ok(Ok(response)) => Ok(response),
+                Ok(Err(e)) => match tx.abort_job().await {
                     Ok(()) => Err(e),
                     Err(rollback) => Err(ApiError::from(rollback)),
                 },
+                Err(_) => {
+                    // The transaction's state is unknown: give up the whole batch (rolled back on drop).
+                    tracing::error!("a write panicked; its batch is rolled back");
+                    let failed = || Err(ApiError::Store(StoreError::Corrupt("a write in this batch failed".into())));
+                    let _ = reply.send(failed());
+                    for (r, _) in done.drain(..) {
+                        let _ = r.send(failed());
+                    }
+                    for (_, (_, r)) in jobs {
+                        let _ = r.send(failed());
+                    }
+                    return;
+                }
             },
             Err(e) => Err(ApiError::from(e)),
         };
@@ -130,5 +148,54 @@ async fn run_batch<B: Backend>(store: &B, batch: Vec<(Job<B>, oneshot::Sender<Ou
                 let _ = reply.send(outcome);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteBackend;
+    use axum::response::IntoResponse;
+
+    async fn backend() -> (SqliteBackend, std::path::PathBuf) {
+        let dir =
+            std::env::temp_dir().join(format!("flagyard_writer_{}_{}", std::process::id(), crate::service::now_ms()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteBackend::connect(&format!("sqlite://{}", dir.join("w.db").display()), 1).await.unwrap();
+        store.migrate().await.unwrap();
+        (store, dir)
+    }
+
+    fn insert(key: &'static str) -> Job<SqliteBackend> {
+        Box::new(move |tx| {
+            Box::pin(async move {
+                tx.insert_environment(key, key, 0).await?;
+                Ok(axum::http::StatusCode::CREATED.into_response())
+            })
+        })
+    }
+
+    #[tokio::test]
+    async fn a_refused_write_rolls_back_alone_and_a_panic_does_not_stop_the_writer() {
+        let (store, dir) = backend().await;
+        let writer = Writer::start(store.clone(), || {});
+        let refused: Job<SqliteBackend> = Box::new(|tx| {
+            Box::pin(async move {
+                tx.insert_environment("half-done", "x", 0).await?;
+                Err(ApiError::Conflict("refused".into()))
+            })
+        });
+        let panics: Job<SqliteBackend> = Box::new(|_tx| Box::pin(async move { panic!("a bug in a write") }));
+        let (a, b, c) = tokio::join!(writer.write(insert("one")), writer.write(refused), writer.write(insert("two")));
+        assert!(a.is_ok() && c.is_ok(), "the others commit");
+        assert!(matches!(b, Err(ApiError::Conflict(_))));
+        assert!(writer.write(panics).await.is_err());
+        assert!(writer.write(insert("three")).await.is_ok(), "the writer survives a panicking write");
+        let mut tx = store.read().await.unwrap();
+        let keys: Vec<String> = tx.environments().await.unwrap().into_iter().map(|e| e.key).collect();
+        assert_eq!(keys, ["one", "two", "three"]);
+        drop(tx);
+        store.close().await;
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

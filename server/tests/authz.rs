@@ -43,6 +43,18 @@ const MATRIX: &[(&str, Role, u16)] = &[
     ("GET /segments/{key}", Role::Viewer, 200),
     ("PUT /segments/{key}", Role::Editor, 200),
     ("DELETE /segments/{key}", Role::Editor, 204),
+    ("GET /metrics", Role::Viewer, 200),
+    ("POST /metrics", Role::Editor, 201),
+    ("GET /metrics/{key}", Role::Viewer, 200),
+    ("PUT /metrics/{key}", Role::Editor, 200),
+    ("DELETE /metrics/{key}", Role::Editor, 204),
+    ("GET /experiments", Role::Viewer, 200),
+    ("POST /experiments", Role::Editor, 201),
+    ("GET /experiments/{key}", Role::Viewer, 200),
+    ("PUT /experiments/{key}", Role::Editor, 200),
+    ("DELETE /experiments/{key}", Role::Editor, 204),
+    ("POST /experiments/{key}/start", Role::Editor, 200),
+    ("POST /experiments/{key}/stop", Role::Editor, 200),
     ("GET /tokens", Role::Admin, 200),
     ("POST /tokens", Role::Admin, 201),
     ("DELETE /tokens/{id}", Role::Admin, 204),
@@ -137,6 +149,47 @@ async fn prepare(app: &TestApp, route: &str, n: usize) -> (Method, String, Optio
             app.post("/api/v1/segments", json!({"key": key})).await.expect(201);
             (Method::DELETE, format!("/segments/{key}"), None)
         }
+        "GET /metrics" => (Method::GET, "/metrics".into(), None),
+        "POST /metrics" => (
+            Method::POST,
+            "/metrics".into(),
+            Some(json!({"key": format!("metric-{n}"), "event": "e", "kind": "count"})),
+        ),
+        "GET /metrics/{key}" => (Method::GET, "/metrics/m".into(), None),
+        "PUT /metrics/{key}" => (
+            Method::PUT,
+            "/metrics/m".into(),
+            Some(json!({"event": "e", "kind": "count", "description": format!("d{n}")})),
+        ),
+        "DELETE /metrics/{key}" => {
+            let key = format!("doomed-{n}");
+            app.post("/api/v1/metrics", json!({"key": key, "event": "e", "kind": "count"})).await.expect(201);
+            (Method::DELETE, format!("/metrics/{key}"), None)
+        }
+        "GET /experiments" => (Method::GET, "/experiments".into(), None),
+        "POST /experiments" => (Method::POST, "/experiments".into(), Some(experiment(&format!("exp-{n}")))),
+        "GET /experiments/{key}" => (Method::GET, "/experiments/x".into(), None),
+        "PUT /experiments/{key}" => {
+            let mut body = experiment("x");
+            body["hypothesis"] = json!(format!("h{n}"));
+            (Method::PUT, "/experiments/x".into(), Some(body))
+        }
+        "DELETE /experiments/{key}" => {
+            let key = format!("doomed-{n}");
+            app.post("/api/v1/experiments", experiment(&key)).await.expect(201);
+            (Method::DELETE, format!("/experiments/{key}"), None)
+        }
+        "POST /experiments/{key}/start" => {
+            let key = format!("start-{n}");
+            app.post("/api/v1/experiments", experiment(&key)).await.expect(201);
+            (Method::POST, format!("/experiments/{key}/start"), None)
+        }
+        "POST /experiments/{key}/stop" => {
+            let key = format!("stop-{n}");
+            app.post("/api/v1/experiments", experiment(&key)).await.expect(201);
+            app.post(&format!("/api/v1/experiments/{key}/start"), json!({})).await.expect(200);
+            (Method::POST, format!("/experiments/{key}/stop"), None)
+        }
         "GET /tokens" => (Method::GET, "/tokens".into(), None),
         "POST /tokens" => {
             (Method::POST, "/tokens".into(), Some(json!({"name": format!("token-{n}"), "role": "viewer"})))
@@ -203,9 +256,21 @@ async fn audit_head(app: &TestApp) -> Value {
     app.get("/api/v1/audit?limit=1").await.expect(200)[0]["id"].clone()
 }
 
+/// An experiment `key` on the split rule `exp` of flag `xf` in production, measured by metric `m`.
+fn experiment(key: &str) -> Value {
+    json!({"key": key, "flag": "xf", "environment": "production", "ruleId": "exp", "controlVariant": "off",
+           "primaryMetric": "m"})
+}
+
 async fn setup(app: &TestApp) -> Secrets {
     app.post("/api/v1/flags", json!({"key": "f", "type": "boolean"})).await.expect(201);
     app.post("/api/v1/segments", json!({"key": "beta", "included": ["u1"]})).await.expect(201);
+    app.post("/api/v1/flags", json!({"key": "xf", "type": "boolean"})).await.expect(201);
+    let split = json!({"split": {"variants": [{"variant": "on", "weight": 5000}, {"variant": "off", "weight": 5000}]}});
+    let config = json!({"enabled": true, "offVariant": "off", "defaultVariant": "off", "rules": [{"id": "exp", "serve": split}]});
+    app.put("/api/v1/flags/xf/environments/production", config).await.expect(200);
+    app.post("/api/v1/metrics", json!({"key": "m", "event": "purchase", "kind": "conversion"})).await.expect(201);
+    app.post("/api/v1/experiments", experiment("x")).await.expect(201);
     let sdk = app.post("/api/v1/environments/staging/sdk-keys", json!({"name": "checkout"})).await.expect(201);
     Secrets {
         sdk_key: sdk["secret"].as_str().expect("secret").to_owned(),

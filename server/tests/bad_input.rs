@@ -104,7 +104,16 @@ fn concrete(route: &str, fx: &Fixtures) -> (Method, String) {
     } else {
         template.replace("{id}", &fx.sdk_key_id.to_string())
     };
-    let path = path.replace("{key}", if template.starts_with("/segments") { "beta" } else { "f" });
+    let key = if template.starts_with("/segments") {
+        "beta"
+    } else if template.starts_with("/metrics") {
+        "m"
+    } else if template.starts_with("/experiments") {
+        "x"
+    } else {
+        "f"
+    };
+    let path = path.replace("{key}", key);
     let path = path.replace("{env}", "staging");
     (Method::from_bytes(method.as_bytes()).expect("method"), path)
 }
@@ -137,8 +146,25 @@ fn json_routes() -> Vec<(&'static str, Value)> {
         ("POST /flags/{key}/environments/{env}/rollback", json!({"revision": 1})),
         ("POST /segments", json!({"key": "fresh"})),
         ("PUT /segments/{key}", json!({"included": ["u1"]})),
+        ("POST /metrics", json!({"key": "fresh", "event": "e", "kind": "count"})),
+        ("PUT /metrics/{key}", json!({"event": "e", "kind": "count"})),
+        ("POST /experiments", experiment("fresh")),
+        ("PUT /experiments/{key}", experiment("x")),
         ("POST /tokens", json!({"name": "ci", "role": "viewer"})),
     ]
+}
+
+/// An experiment `key` on the split rule `exp` of flag `xf` in production, measured by metric `m`.
+fn experiment(key: &str) -> Value {
+    json!({"key": key, "flag": "xf", "environment": "production", "ruleId": "exp", "controlVariant": "off",
+           "primaryMetric": "m"})
+}
+
+/// `experiment("fresh")` with `field` set to `value`.
+fn experiment_with(field: &str, value: Value) -> Payload {
+    let mut b = experiment("fresh");
+    b[field] = value;
+    body(b)
 }
 
 /// The same malformed-body cases for every route with a JSON body.
@@ -509,6 +535,51 @@ fn specific_cases(fx: &Fixtures) -> Vec<Case> {
         // DELETE /segments/{key}
         c("DELETE /segments/{key}", "unknown segment", Payload::None, 404).path("/segments/nope"),
         c("DELETE /segments/{key}", "segment still used", Payload::None, 409),
+        // Metrics.
+        c("GET /metrics", "DELETE on the path", Payload::None, 405).method(Method::DELETE).path("/metrics"),
+        c("POST /metrics", "unknown kind", body(json!({"key": "n", "event": "e", "kind": "median"})), 422).field("kind"),
+        c("POST /metrics", "event missing", body(json!({"key": "n", "kind": "count"})), 400).names("event"),
+        c("POST /metrics", "key missing", body(json!({"event": "e", "kind": "count"})), 422).field("key"),
+        c("POST /metrics", "event with a space", body(json!({"key": "n", "event": "a b", "kind": "count"})), 422)
+            .field("event"),
+        c("POST /metrics", "duplicate key", body(json!({"key": "m", "event": "e", "kind": "count"})), 409),
+        c("GET /metrics/{key}", "unknown metric", Payload::None, 404).path("/metrics/nope"),
+        c("PUT /metrics/{key}", "unknown metric", body(json!({"event": "e", "kind": "count"})), 404).path("/metrics/nope"),
+        c("PUT /metrics/{key}", "unknown direction", body(json!({"event": "e", "kind": "count", "goodDirection": "up"})), 422)
+            .field("goodDirection"),
+        c("PUT /metrics/{key}", "changing the key", body(json!({"key": "other", "event": "e", "kind": "count"})), 422)
+            .field("key"),
+        c("DELETE /metrics/{key}", "unknown metric", Payload::None, 404).path("/metrics/nope"),
+        c("DELETE /metrics/{key}", "metric still used", Payload::None, 409),
+        // Experiments.
+        c("GET /experiments", "PATCH on the path", body(json!({})), 405).method(Method::PATCH).path("/experiments"),
+        c("POST /experiments", "flag missing", body(json!({"key": "n"})), 400).names("flag"),
+        c("POST /experiments", "unknown flag", experiment_with("flag", json!("nope")), 422).field("flag"),
+        c("POST /experiments", "unknown environment", experiment_with("environment", json!("nope")), 422)
+            .field("environment"),
+        c("POST /experiments", "unknown rule", experiment_with("ruleId", json!("nope")), 422).field("ruleId"),
+        c("POST /experiments", "rule without a split", experiment_with("ruleId", json!("fixed")), 422).field("ruleId"),
+        c("POST /experiments", "control not in the split", experiment_with("controlVariant", json!("blue")), 422)
+            .field("controlVariant"),
+        c("POST /experiments", "unknown primary metric", experiment_with("primaryMetric", json!("nope")), 422)
+            .field("primaryMetric"),
+        c("POST /experiments", "alpha of 0.5", experiment_with("alpha", json!(0.5)), 422).field("alpha"),
+        c("POST /experiments", "alpha is a string", experiment_with("alpha", json!("low")), 400).names("alpha"),
+        c("POST /experiments", "unknown analysis", experiment_with("analysis", json!("magic")), 422).field("analysis"),
+        c("POST /experiments", "duplicate key", body(experiment("x")), 409),
+        c("GET /experiments/{key}", "unknown experiment", Payload::None, 404).path("/experiments/nope"),
+        c("PUT /experiments/{key}", "unknown experiment", body(experiment("nope")), 404).path("/experiments/nope"),
+        c("PUT /experiments/{key}", "frozen while running", body({
+            let mut b = experiment("x");
+            b["alpha"] = json!(0.01);
+            b
+        }), 409),
+        c("DELETE /experiments/{key}", "running", Payload::None, 409),
+        c("DELETE /experiments/{key}", "unknown experiment", Payload::None, 404).path("/experiments/nope"),
+        c("POST /experiments/{key}/start", "already running", Payload::None, 409),
+        c("POST /experiments/{key}/start", "unknown experiment", Payload::None, 404).path("/experiments/nope/start"),
+        c("POST /experiments/{key}/stop", "GET on the path", Payload::None, 405).method(Method::GET),
+        c("POST /experiments/{key}/stop", "unknown experiment", Payload::None, 404).path("/experiments/nope/stop"),
         // GET /tokens: see the wrong methods above. POST /tokens:
         c("POST /tokens", "unknown role", body(json!({"name": "ci", "role": "root"})), 400).names("role"),
         c("POST /tokens", "role is a number", body(json!({"name": "ci", "role": 5})), 400).names("role"),
@@ -665,6 +736,15 @@ async fn fixtures(app: &TestApp) -> Fixtures {
     app.post("/api/v1/segments", json!({"key": "outer", "conditions": [{"op": "segment", "values": ["beta"]}]}))
         .await
         .expect(201);
+    // A running experiment `x` on the split rule `exp` of flag `xf`, measured by metric `m`.
+    app.post("/api/v1/flags", json!({"key": "xf", "type": "boolean"})).await.expect(201);
+    let split = json!({"split": {"variants": [{"variant": "on", "weight": 5000}, {"variant": "off", "weight": 5000}]}});
+    let rules = json!([{"id": "fixed", "serve": {"variant": "on"}}, {"id": "exp", "serve": split}]);
+    let config = json!({"enabled": true, "offVariant": "off", "defaultVariant": "off", "rules": rules});
+    app.put("/api/v1/flags/xf/environments/production", config).await.expect(200);
+    app.post("/api/v1/metrics", json!({"key": "m", "event": "purchase", "kind": "conversion"})).await.expect(201);
+    app.post("/api/v1/experiments", experiment("x")).await.expect(201);
+    app.post("/api/v1/experiments/x/start", json!({})).await.expect(200);
     let token = app.post("/api/v1/tokens", json!({"name": "someone", "role": "viewer"})).await.expect(201);
     let key = app.post("/api/v1/environments/staging/sdk-keys", json!({"name": "svc"})).await.expect(201);
     Fixtures { token_id: token["id"].as_i64().unwrap(), sdk_key_id: key["id"].as_i64().unwrap() }

@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use flagyard_server::store::{
-    AuditQuery, Backend, ChangeRecord, ConfigRecord, Environment, FlagQuery, FlagRecord, NewAudit, NewFlag, Queries,
-    SegmentRecord, StoreError,
+    AuditQuery, Backend, ChangeRecord, ConfigRecord, Environment, ExperimentMetricRecord, ExperimentRecord, FlagQuery,
+    FlagRecord, MetricRecord, NewAudit, NewFlag, Queries, SegmentRecord, StoreError,
 };
 
 // ---------------------------------------------------------------------------
@@ -608,6 +608,187 @@ conformance_test!(segments_crud, |b| async move {
 });
 
 // ---------------------------------------------------------------------------
+// Metrics and experiments.
+
+fn metric(key: &str, at: i64) -> MetricRecord {
+    MetricRecord {
+        id: 0,
+        key: key.into(),
+        name: format!("{key} name"),
+        description: String::new(),
+        event: format!("{key}-event"),
+        kind: "conversion".into(),
+        good_direction: "increase".into(),
+        guardrail: false,
+        revision: 1,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+fn experiment(key: &str, flag: &FlagRecord, env: &Environment, primary: &MetricRecord) -> ExperimentRecord {
+    ExperimentRecord {
+        id: 0,
+        key: key.into(),
+        name: format!("{key} name"),
+        hypothesis: "better".into(),
+        flag_id: flag.id,
+        flag_key: flag.key.clone(),
+        environment_id: env.id,
+        environment_key: env.key.clone(),
+        rule_id: "exp".into(),
+        control_variant: "off".into(),
+        primary_metric_id: primary.id,
+        primary_metric_key: primary.key.clone(),
+        analysis: "frequentist".into(),
+        alpha: 0.05,
+        minimum_detectable_effect: None,
+        state: "draft".into(),
+        started_at: None,
+        stopped_at: None,
+        split_snapshot: None,
+        revision: 1,
+        created_at: 700,
+        updated_at: 700,
+    }
+}
+
+conformance_test!(lock_environment_keeps_the_version, |b| async move {
+    let env = create_env(&b, "production").await;
+    let mut tx = b.write().await.unwrap();
+    tx.lock_environment(env.id).await.unwrap();
+    tx.lock_environment(i64::MAX).await.unwrap();
+    B::commit(tx).await.unwrap();
+    let mut tx = b.read().await.unwrap();
+    assert_eq!(tx.environment("production").await.unwrap(), Some(env));
+});
+
+conformance_test!(metrics_crud, |b| async move {
+    let mut tx = b.write().await.unwrap();
+    let purchase = tx.insert_metric(&MetricRecord { id: 99, revision: 7, ..metric("purchase", 100) }).await.unwrap();
+    assert_eq!(purchase, MetricRecord { id: purchase.id, ..metric("purchase", 100) });
+    let latency = MetricRecord {
+        kind: "mean".into(),
+        good_direction: "decrease".into(),
+        guardrail: true,
+        ..metric("latency", 200)
+    };
+    let latency = tx.insert_metric(&latency).await.unwrap();
+    assert!(latency.guardrail);
+    B::commit(tx).await.unwrap();
+    // (On Postgres a failed statement spoils its transaction: duplicates get their own.)
+    let mut tx = b.write().await.unwrap();
+    assert_duplicate(tx.insert_metric(&metric("purchase", 300)).await);
+    drop(tx);
+
+    let mut tx = b.read().await.unwrap();
+    assert_eq!(tx.metrics().await.unwrap(), vec![latency.clone(), purchase.clone()]);
+    assert_eq!(tx.metric("purchase").await.unwrap(), Some(purchase.clone()));
+    assert_eq!(tx.metric("missing").await.unwrap(), None);
+    assert_eq!(tx.metric_users(purchase.id).await.unwrap(), Vec::<String>::new());
+    drop(tx);
+
+    let mut tx = b.write().await.unwrap();
+    let updated = MetricRecord {
+        key: "ignored".into(),
+        created_at: 1,
+        name: "Purchases".into(),
+        description: "Orders placed".into(),
+        event: "order".into(),
+        kind: "count".into(),
+        good_direction: "decrease".into(),
+        guardrail: true,
+        revision: 2,
+        updated_at: 500,
+        ..purchase.clone()
+    };
+    tx.update_metric(&updated).await.unwrap();
+    tx.delete_metric(latency.id).await.unwrap();
+    tx.delete_metric(i64::MAX).await.unwrap();
+    B::commit(tx).await.unwrap();
+
+    let mut tx = b.read().await.unwrap();
+    let expected = MetricRecord { key: "purchase".into(), created_at: 100, ..updated };
+    assert_eq!(tx.metrics().await.unwrap(), vec![expected]);
+});
+
+conformance_test!(experiments_crud_metrics_and_users, |b| async move {
+    let env = create_env(&b, "production").await;
+    let flag = create_flag(&b, "checkout", "Checkout", "", "[]").await;
+    let other = create_flag(&b, "other", "Other", "", "[]").await;
+    let mut tx = b.write().await.unwrap();
+    let purchase = tx.insert_metric(&metric("purchase", 100)).await.unwrap();
+    let revenue = tx.insert_metric(&metric("revenue", 100)).await.unwrap();
+    let latency = tx.insert_metric(&metric("latency", 100)).await.unwrap();
+    let new =
+        ExperimentRecord { minimum_detectable_effect: Some(0.02), ..experiment("b-test", &flag, &env, &purchase) };
+    let id = tx.insert_experiment(&new).await.unwrap();
+    tx.set_experiment_metrics(id, &[(revenue.id, "secondary".into()), (latency.id, "guardrail".into())]).await.unwrap();
+    let a = tx.insert_experiment(&experiment("a-test", &flag, &env, &revenue)).await.unwrap();
+    B::commit(tx).await.unwrap();
+    let mut tx = b.write().await.unwrap();
+    assert_duplicate(tx.insert_experiment(&experiment("a-test", &flag, &env, &revenue)).await);
+    drop(tx);
+
+    let mut tx = b.read().await.unwrap();
+    let got = tx.experiment("b-test").await.unwrap().expect("stored");
+    assert_eq!(got, ExperimentRecord { id, ..new.clone() });
+    assert_eq!(tx.experiment("missing").await.unwrap(), None);
+    let keys = |xs: Vec<ExperimentRecord>| xs.into_iter().map(|x| x.key).collect::<Vec<_>>();
+    assert_eq!(keys(tx.experiments().await.unwrap()), ["a-test", "b-test"]);
+    assert_eq!(keys(tx.experiments_of_flag(flag.id).await.unwrap()), ["a-test", "b-test"]);
+    assert!(tx.experiments_of_flag(other.id).await.unwrap().is_empty());
+    assert_eq!(
+        tx.experiment_metrics(id).await.unwrap(),
+        vec![
+            ExperimentMetricRecord { metric_id: latency.id, metric_key: "latency".into(), role: "guardrail".into() },
+            ExperimentMetricRecord { metric_id: revenue.id, metric_key: "revenue".into(), role: "secondary".into() },
+        ]
+    );
+    assert_eq!(tx.metric_users(purchase.id).await.unwrap(), ["b-test"]);
+    assert_eq!(tx.metric_users(revenue.id).await.unwrap(), ["a-test", "b-test"]);
+    assert_eq!(tx.metric_users(latency.id).await.unwrap(), ["b-test"]);
+    drop(tx);
+
+    let mut tx = b.write().await.unwrap();
+    let started = ExperimentRecord {
+        key: "ignored".into(),
+        created_at: 1,
+        state: "running".into(),
+        started_at: Some(900),
+        split_snapshot: Some(r#"{"variants":[],"coverage":10000}"#.into()),
+        alpha: 0.01,
+        control_variant: "on".into(),
+        primary_metric_id: revenue.id,
+        revision: 2,
+        updated_at: 900,
+        ..got.clone()
+    };
+    tx.update_experiment(&started).await.unwrap();
+    tx.set_experiment_metrics(id, &[(purchase.id, "secondary".into())]).await.unwrap();
+    tx.delete_experiment(a).await.unwrap();
+    tx.delete_experiment(i64::MAX).await.unwrap();
+    B::commit(tx).await.unwrap();
+
+    let mut tx = b.read().await.unwrap();
+    let expected =
+        ExperimentRecord { key: "b-test".into(), created_at: 700, primary_metric_key: "revenue".into(), ..started };
+    assert_eq!(tx.experiments().await.unwrap(), vec![expected]);
+    assert_eq!(tx.experiment_metrics(id).await.unwrap().len(), 1);
+    assert_eq!(tx.metric_users(latency.id).await.unwrap(), Vec::<String>::new());
+    assert_eq!(tx.metric_users(purchase.id).await.unwrap(), ["b-test"]);
+    drop(tx);
+
+    // Deleting an experiment removes its metric links.
+    let mut tx = b.write().await.unwrap();
+    tx.delete_experiment(id).await.unwrap();
+    tx.delete_metric(purchase.id).await.unwrap();
+    B::commit(tx).await.unwrap();
+    let mut tx = b.read().await.unwrap();
+    assert_eq!(tx.metrics().await.unwrap().len(), 2);
+});
+
+// ---------------------------------------------------------------------------
 // Change log.
 
 conformance_test!(changes_after_is_ascending_and_limited, |b| async move {
@@ -839,11 +1020,12 @@ conformance_test!(bump_environment_and_flag_and_config, |b| async move {
     let bumped = tx.bump_environment("production").await.unwrap().unwrap();
     assert_eq!((bumped.id, bumped.key.as_str(), bumped.version), (prod.id, "production", prod.version + 1));
     assert_eq!(tx.bump_environment("nowhere").await.unwrap(), None);
-    let (got, cfg) = tx.flag_and_config("f", prod.id).await.unwrap().unwrap();
-    assert_eq!(got, flag);
-    assert_eq!(cfg, Some(config(&flag, &prod, 1)));
-    let (_, none) = tx.flag_and_config("f", staging.id).await.unwrap().unwrap();
-    assert_eq!(none, None, "no configuration in that environment");
+    let found = tx.flag_and_config("f", prod.id).await.unwrap().unwrap();
+    assert_eq!(found.flag, flag);
+    assert_eq!(found.config, Some(config(&flag, &prod, 1)));
+    assert!(!found.experiment_running);
+    let found = tx.flag_and_config("f", staging.id).await.unwrap().unwrap();
+    assert_eq!(found.config, None, "no configuration in that environment");
     assert!(tx.flag_and_config("g", prod.id).await.unwrap().is_none());
     B::commit(tx).await.unwrap();
 });

@@ -16,18 +16,18 @@ use crate::service::{
 };
 use crate::store::{AuditQuery, Backend, Queries, StoreError};
 
-type Answer = Result<Response, ApiError>;
+pub(super) type Answer = Result<Response, ApiError>;
 
-fn ok<T: serde::Serialize>(value: T) -> Answer {
+pub(super) fn ok<T: serde::Serialize>(value: T) -> Answer {
     Ok(axum::Json(value).into_response())
 }
 
-fn created<T: serde::Serialize>(value: T) -> Answer {
+pub(super) fn created<T: serde::Serialize>(value: T) -> Answer {
     Ok((StatusCode::CREATED, axum::Json(value)).into_response())
 }
 
 /// The base revision from `If-Match` (`"3"` or `3`) and/or the body; they must agree.
-fn base_revision(headers: &HeaderMap, body: Option<i64>) -> Result<Option<i64>, ApiError> {
+pub(super) fn base_revision(headers: &HeaderMap, body: Option<i64>) -> Result<Option<i64>, ApiError> {
     let header = match headers.get(header::IF_MATCH) {
         None => None,
         Some(v) => {

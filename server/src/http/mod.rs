@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod cache;
 mod error;
+mod experiment_api;
 mod extract;
 mod openapi;
 mod ops;

@@ -8,10 +8,12 @@ use utoipa::openapi::{Ref, RefOr};
 
 use super::api::*;
 use super::auth::Role;
+use super::experiment_api::*;
 use crate::app::AppState;
 use crate::service::{
-    AuditView, ConfigView, ConfigWrite, EnvironmentInput, EnvironmentView, FlagInput, FlagPage, FlagPatch,
-    FlagQueryParams, FlagView, SdkKeyInput, SdkKeyView, SegmentInput, SegmentView, TokenInput, TokenView,
+    AuditView, ConfigView, ConfigWrite, EnvironmentInput, EnvironmentView, ExperimentInput, ExperimentView, FlagInput,
+    FlagPage, FlagPatch, FlagQueryParams, FlagView, MetricInput, MetricView, SdkKeyInput, SdkKeyView, SegmentInput,
+    SegmentView, TokenInput, TokenView,
 };
 use crate::store::Backend;
 
@@ -117,6 +119,30 @@ endpoints! {
         query: -, body: (SegmentInput), 200: (SegmentView);
     delete "/segments/{key}" => delete_segment, Editor, "Delete a segment (409 while used)",
         query: -, body: -, 204: -;
+    get "/metrics" => list_metrics, Viewer, "List metric definitions",
+        query: -, body: -, 200: [MetricView];
+    post "/metrics" => create_metric, Editor, "Create a metric (what experiments measure, from one track event)",
+        query: -, body: (MetricInput), 201: (MetricView);
+    get "/metrics/{key}" => get_metric, Viewer, "A metric",
+        query: -, body: -, 200: (MetricView);
+    put "/metrics/{key}" => update_metric, Editor, "Replace a metric",
+        query: -, body: (MetricInput), 200: (MetricView);
+    delete "/metrics/{key}" => delete_metric, Editor, "Delete a metric (409 while an experiment uses it)",
+        query: -, body: -, 204: -;
+    get "/experiments" => list_experiments, Viewer, "List experiments",
+        query: -, body: -, 200: [ExperimentView];
+    post "/experiments" => create_experiment, Editor, "Create a draft experiment on a flag's split rule in one environment",
+        query: -, body: (ExperimentInput), 201: (ExperimentView);
+    get "/experiments/{key}" => get_experiment, Viewer, "An experiment",
+        query: -, body: -, 200: (ExperimentView);
+    put "/experiments/{key}" => update_experiment, Editor, "Replace an experiment (once started, only name and hypothesis)",
+        query: -, body: (ExperimentInput), 200: (ExperimentView);
+    delete "/experiments/{key}" => delete_experiment, Editor, "Delete a draft or stopped experiment",
+        query: -, body: -, 204: -;
+    post "/experiments/{key}/start" => start_experiment, Editor, "Start a draft experiment (snapshots the split's weights)",
+        query: -, body: -, 200: (ExperimentView);
+    post "/experiments/{key}/stop" => stop_experiment, Editor, "Stop a running experiment",
+        query: -, body: -, 200: (ExperimentView);
     get "/tokens" => list_tokens, Admin, "List admin tokens (never their secrets)",
         query: -, body: -, 200: [TokenView];
     post "/tokens" => create_token, Admin, "Create an admin token (secret shown once)",

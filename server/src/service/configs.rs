@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::rules::{self, Edits, Reach};
 use super::views::ConfigView;
-use super::{audit, bump, check_revision, environment, log_change, now_ms};
+use super::{audit, check_revision, environment, log_change, now_ms};
 use crate::http::ApiError;
 use crate::store::{ConfigRecord, FlagRecord, Queries, StoreError};
 
@@ -100,15 +100,17 @@ async fn write<T: Queries>(
     action: &str,
     make: impl FnOnce(FlagConfig) -> Result<FlagConfig, ApiError>,
 ) -> Result<ConfigView, ApiError> {
-    let env = environment(tx, env).await?;
-    let env = bump(tx, env).await?;
-    let flag = flag_of(tx, key).await?;
-    let current = tx
-        .config(flag.id, env.id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("flag `{key}` in `{}`", env.key)))?;
+    // Lock the environment (bump its version) first; then the flag, its
+    // configuration and whether an experiment runs on it, in one statement.
+    let env = tx.bump_environment(env).await?.ok_or_else(|| ApiError::NotFound(format!("environment `{env}`")))?;
+    let found = tx.flag_and_config(key, env.id).await?.ok_or_else(|| ApiError::NotFound(format!("flag `{key}`")))?;
+    let (flag, running) = (found.flag, found.experiment_running);
+    let current = found.config.ok_or_else(|| ApiError::NotFound(format!("flag `{key}` in `{}`", env.key)))?;
     check_revision("the configuration", base_revision, current.revision)?;
     let config = make(parse_config(&current)?)?;
+    if running {
+        super::experiment_guards::check_running(tx, &flag, &env, &config).await?;
+    }
     let model = rules::flag_with(&flag, config.clone(), &env.key)?;
     let edits = Edits { flags: [(key.to_owned(), Some(model))].into(), ..Edits::default() };
     let snap = rules::snapshot(tx, &env, &edits, Reach::EditedClosure).await?;

@@ -259,6 +259,7 @@ pub async fn delete_flag<T: Queries>(tx: &mut T, actor: &str, key: &str) -> Resu
         envs.push(bump(tx, env).await?);
     }
     let flag = tx.flag(key).await?.ok_or_else(|| ApiError::NotFound(format!("flag `{key}`")))?;
+    super::experiment_guards::check_flag_unused(tx, &flag).await?;
     let before = to_json(&FlagView::new(&flag)?);
     let at = now_ms();
     for env in &envs {

@@ -8,7 +8,10 @@
 
 mod admin;
 mod configs;
+mod experiment_guards;
+mod experiments;
 mod flags;
+mod metrics;
 pub mod rules;
 mod segments;
 mod views;
@@ -18,7 +21,12 @@ pub use admin::{
     list_environments, list_sdk_keys, list_tokens, revoke_sdk_key, revoke_token,
 };
 pub use configs::{ConfigWrite, config_history, copy_config, get_config, patch_config, put_config, rollback_config};
+pub use experiments::{
+    ExperimentInput, ExperimentView, create_experiment, delete_experiment, get_experiment, list_experiments,
+    transition as transition_experiment, update_experiment,
+};
 pub use flags::{FlagInput, FlagPatch, FlagQueryParams, create_flag, delete_flag, get_flag, list_flags, update_flag};
+pub use metrics::{MetricInput, MetricView, create_metric, delete_metric, get_metric, list_metrics, update_metric};
 pub use segments::{SegmentInput, create_segment, delete_segment, get_segment, list_segments, update_segment};
 pub use views::{
     AuditView, ConfigView, EnvironmentView, FlagPage, FlagView, SdkKeyView, SegmentView, TokenView, audit_log,

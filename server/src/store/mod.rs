@@ -87,6 +87,16 @@ pub(crate) struct EnvironmentFlagRow {
     updated_by: String,
 }
 
+/// What [`Queries::flag_and_config`] answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagAndConfig {
+    pub flag: FlagRecord,
+    /// Absent when the flag has no configuration in that environment.
+    pub config: Option<ConfigRecord>,
+    /// Whether a running experiment is bound to the flag in that environment.
+    pub experiment_running: bool,
+}
+
 /// A flag left-joined with its configuration in one environment.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct FlagConfigRow {
@@ -97,10 +107,11 @@ pub(crate) struct FlagConfigRow {
     config_revision: Option<i64>,
     config_updated_at: Option<i64>,
     updated_by: Option<String>,
+    experiment_running: bool,
 }
 
 impl FlagConfigRow {
-    pub(crate) fn split(self) -> (FlagRecord, Option<ConfigRecord>) {
+    pub(crate) fn split(self) -> FlagAndConfig {
         let config =
             match (self.environment_id, self.config, self.config_revision, self.config_updated_at, self.updated_by) {
                 (Some(environment_id), Some(config), Some(revision), Some(updated_at), Some(updated_by)) => {
@@ -115,7 +126,7 @@ impl FlagConfigRow {
                 }
                 _ => None,
             };
-        (self.flag, config)
+        FlagAndConfig { flag: self.flag, config, experiment_running: self.experiment_running }
     }
 }
 
@@ -169,6 +180,65 @@ pub struct SegmentRecord {
     pub revision: i64,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// A metric definition: what an experiment measures, from one track event.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct MetricRecord {
+    pub id: i64,
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    /// The track event key the metric reads.
+    pub event: String,
+    /// `conversion`, `count`, `sum` or `mean`.
+    pub kind: String,
+    /// `increase` or `decrease`.
+    pub good_direction: String,
+    pub guardrail: bool,
+    pub revision: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// An experiment, with the keys of what it references (joined on read).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ExperimentRecord {
+    pub id: i64,
+    pub key: String,
+    pub name: String,
+    pub hypothesis: String,
+    pub flag_id: i64,
+    pub flag_key: String,
+    pub environment_id: i64,
+    pub environment_key: String,
+    /// The id of the rule whose split allocates the experiment.
+    pub rule_id: String,
+    pub control_variant: String,
+    pub primary_metric_id: i64,
+    pub primary_metric_key: String,
+    /// `frequentist`, `sequential` or `bayesian`.
+    pub analysis: String,
+    pub alpha: f64,
+    pub minimum_detectable_effect: Option<f64>,
+    /// `draft`, `running` or `stopped`.
+    pub state: String,
+    pub started_at: Option<i64>,
+    pub stopped_at: Option<i64>,
+    /// JSON of the split (weights and coverage) when the experiment started.
+    pub split_snapshot: Option<String>,
+    pub revision: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A secondary or guardrail metric of an experiment.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ExperimentMetricRecord {
+    pub metric_id: i64,
+    pub metric_key: String,
+    /// `secondary` or `guardrail`.
+    pub role: String,
 }
 
 /// One entry of an environment's change log: version `version` changed
@@ -297,12 +367,14 @@ pub trait Queries: Send {
     fn bump_environment(&mut self, key: &str) -> impl Future<Output = Result<Option<Environment>>> + Send;
 
     // Flags.
-    /// A flag and its configuration in one environment, in one statement.
+    /// A flag, its configuration in one environment, and whether an
+    /// experiment runs on it there: the configuration write path's reads in
+    /// one statement.
     fn flag_and_config(
         &mut self,
         key: &str,
         environment_id: i64,
-    ) -> impl Future<Output = Result<Option<(FlagRecord, Option<ConfigRecord>)>>> + Send;
+    ) -> impl Future<Output = Result<Option<FlagAndConfig>>> + Send;
     /// A page of flags and the total count matching the filters.
     fn flags(&mut self, query: &FlagQuery) -> impl Future<Output = Result<(Vec<FlagRecord>, i64)>> + Send;
     fn flag(&mut self, key: &str) -> impl Future<Output = Result<Option<FlagRecord>>> + Send;
@@ -355,6 +427,44 @@ pub trait Queries: Send {
     /// Writes description, definition, revision and updated_at by id.
     fn update_segment(&mut self, segment: &SegmentRecord) -> impl Future<Output = Result<()>> + Send;
     fn delete_segment(&mut self, id: i64) -> impl Future<Output = Result<()>> + Send;
+
+    /// Locks the environment row until the transaction ends (Postgres `FOR
+    /// UPDATE`; SQLite's single writer already serialises), without bumping
+    /// its version: for writes that read configurations but change none.
+    fn lock_environment(&mut self, environment_id: i64) -> impl Future<Output = Result<()>> + Send;
+
+    // Metrics.
+    fn metrics(&mut self) -> impl Future<Output = Result<Vec<MetricRecord>>> + Send;
+    fn metric(&mut self, key: &str) -> impl Future<Output = Result<Option<MetricRecord>>> + Send;
+    /// Inserts `metric` (its id is ignored) with revision 1.
+    fn insert_metric(&mut self, metric: &MetricRecord) -> impl Future<Output = Result<MetricRecord>> + Send;
+    /// Writes everything but key and created_at by id.
+    fn update_metric(&mut self, metric: &MetricRecord) -> impl Future<Output = Result<()>> + Send;
+    fn delete_metric(&mut self, id: i64) -> impl Future<Output = Result<()>> + Send;
+    /// Keys of the experiments using the metric (primary, secondary or guardrail).
+    fn metric_users(&mut self, id: i64) -> impl Future<Output = Result<Vec<String>>> + Send;
+
+    // Experiments.
+    fn experiments(&mut self) -> impl Future<Output = Result<Vec<ExperimentRecord>>> + Send;
+    fn experiment(&mut self, key: &str) -> impl Future<Output = Result<Option<ExperimentRecord>>> + Send;
+    /// Experiments of a flag (in every environment), by key.
+    fn experiments_of_flag(&mut self, flag_id: i64) -> impl Future<Output = Result<Vec<ExperimentRecord>>> + Send;
+    /// Inserts `experiment` (id and joined keys ignored) with revision 1; returns the id.
+    fn insert_experiment(&mut self, experiment: &ExperimentRecord) -> impl Future<Output = Result<i64>> + Send;
+    /// Writes everything but key, created_at and the joined keys by id.
+    fn update_experiment(&mut self, experiment: &ExperimentRecord) -> impl Future<Output = Result<()>> + Send;
+    fn delete_experiment(&mut self, id: i64) -> impl Future<Output = Result<()>> + Send;
+    /// Secondary and guardrail metrics, by role then metric key.
+    fn experiment_metrics(
+        &mut self,
+        experiment_id: i64,
+    ) -> impl Future<Output = Result<Vec<ExperimentMetricRecord>>> + Send;
+    /// Replaces the experiment's secondary and guardrail metrics by `(metric id, role)`.
+    fn set_experiment_metrics(
+        &mut self,
+        experiment_id: i64,
+        metrics: &[(i64, String)],
+    ) -> impl Future<Output = Result<()>> + Send;
 
     // Change log.
     fn insert_change(&mut self, change: &ChangeRecord) -> impl Future<Output = Result<()>> + Send;

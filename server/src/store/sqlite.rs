@@ -13,9 +13,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::{
-    AuditQuery, AuditRecord, Backend, ChangeRecord, ConfigRecord, Environment, EnvironmentFlagRow, FlagConfigRow,
-    FlagQuery, FlagRecord, NewAudit, NewFlag, PoolStats, Queries, Result, SdkKeyRecord, SegmentRecord, TokenRecord,
-    Topic,
+    AuditQuery, AuditRecord, Backend, ChangeRecord, ConfigRecord, Environment, EnvironmentFlagRow,
+    ExperimentMetricRecord, ExperimentRecord, FlagAndConfig, FlagConfigRow, FlagQuery, FlagRecord, MetricRecord,
+    NewAudit, NewFlag, PoolStats, Queries, Result, SdkKeyRecord, SegmentRecord, TokenRecord, Topic,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -118,6 +118,25 @@ macro_rules! flag_filter {
     };
 }
 
+/// The columns of `MetricRecord`.
+macro_rules! metric_columns {
+    () => {
+        "id, key, name, description, event, kind, good_direction, guardrail, revision, created_at, updated_at"
+    };
+}
+
+/// The select of `ExperimentRecord`, joined with the keys it references (`x` is the experiment).
+macro_rules! experiment_select {
+    () => {
+        "SELECT x.id, x.key, x.name, x.hypothesis, x.flag_id, f.key AS flag_key, x.environment_id,
+                e.key AS environment_key, x.rule_id, x.control_variant, x.primary_metric_id,
+                m.key AS primary_metric_key, x.analysis, x.alpha, x.minimum_detectable_effect, x.state,
+                x.started_at, x.stopped_at, x.split_snapshot, x.revision, x.created_at, x.updated_at
+         FROM experiments x JOIN flags f ON f.id = x.flag_id JOIN environments e ON e.id = x.environment_id
+         JOIN metrics m ON m.id = x.primary_metric_id"
+    };
+}
+
 impl Queries for SqliteTx {
     async fn environments(&mut self) -> Result<Vec<Environment>> {
         Ok(sqlx::query_as("SELECT id, key, name, version, created_at FROM environments ORDER BY id")
@@ -160,15 +179,13 @@ impl Queries for SqliteTx {
         .await?)
     }
 
-    async fn flag_and_config(
-        &mut self,
-        key: &str,
-        environment_id: i64,
-    ) -> Result<Option<(FlagRecord, Option<ConfigRecord>)>> {
+    async fn flag_and_config(&mut self, key: &str, environment_id: i64) -> Result<Option<FlagAndConfig>> {
         let row: Option<FlagConfigRow> = sqlx::query_as(
             "SELECT f.id, f.key, f.name, f.description, f.kind, f.variants, f.tags, f.archived, f.revision,
                     f.created_at, f.updated_at, c.environment_id, c.config, c.revision AS config_revision,
-                    c.updated_at AS config_updated_at, c.updated_by
+                    c.updated_at AS config_updated_at, c.updated_by,
+                    EXISTS (SELECT 1 FROM experiments x WHERE x.flag_id = f.id AND x.environment_id = ?2
+                            AND x.state = 'running') AS experiment_running
              FROM flags f LEFT JOIN flag_configs c ON c.flag_id = f.id AND c.environment_id = ?2 WHERE f.key = ?1",
         )
         .bind(key)
@@ -407,6 +424,187 @@ impl Queries for SqliteTx {
 
     async fn delete_segment(&mut self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM segments WHERE id = ?1").bind(id).execute(&mut *self.0).await?;
+        Ok(())
+    }
+
+    async fn lock_environment(&mut self, environment_id: i64) -> Result<()> {
+        sqlx::query("SELECT id FROM environments WHERE id = ?1")
+            .bind(environment_id)
+            .fetch_optional(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn metrics(&mut self) -> Result<Vec<MetricRecord>> {
+        Ok(sqlx::query_as(concat!("SELECT ", metric_columns!(), " FROM metrics ORDER BY key"))
+            .fetch_all(&mut *self.0)
+            .await?)
+    }
+
+    async fn metric(&mut self, key: &str) -> Result<Option<MetricRecord>> {
+        Ok(sqlx::query_as(concat!("SELECT ", metric_columns!(), " FROM metrics WHERE key = ?1"))
+            .bind(key)
+            .fetch_optional(&mut *self.0)
+            .await?)
+    }
+
+    async fn insert_metric(&mut self, m: &MetricRecord) -> Result<MetricRecord> {
+        Ok(sqlx::query_as(concat!(
+            "INSERT INTO metrics (key, name, description, event, kind, good_direction, guardrail, revision,
+                                  created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8) RETURNING ",
+            metric_columns!()
+        ))
+        .bind(&m.key)
+        .bind(&m.name)
+        .bind(&m.description)
+        .bind(&m.event)
+        .bind(&m.kind)
+        .bind(&m.good_direction)
+        .bind(m.guardrail)
+        .bind(m.created_at)
+        .fetch_one(&mut *self.0)
+        .await?)
+    }
+
+    async fn update_metric(&mut self, m: &MetricRecord) -> Result<()> {
+        sqlx::query(
+            "UPDATE metrics SET name = ?2, description = ?3, event = ?4, kind = ?5, good_direction = ?6,
+                                guardrail = ?7, revision = ?8, updated_at = ?9 WHERE id = ?1",
+        )
+        .bind(m.id)
+        .bind(&m.name)
+        .bind(&m.description)
+        .bind(&m.event)
+        .bind(&m.kind)
+        .bind(&m.good_direction)
+        .bind(m.guardrail)
+        .bind(m.revision)
+        .bind(m.updated_at)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_metric(&mut self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM metrics WHERE id = ?1").bind(id).execute(&mut *self.0).await?;
+        Ok(())
+    }
+
+    async fn metric_users(&mut self, id: i64) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT key FROM experiments WHERE primary_metric_id = ?1
+                OR id IN (SELECT experiment_id FROM experiment_metrics WHERE metric_id = ?1)
+             ORDER BY key",
+        )
+        .bind(id)
+        .fetch_all(&mut *self.0)
+        .await?)
+    }
+
+    async fn experiments(&mut self) -> Result<Vec<ExperimentRecord>> {
+        Ok(sqlx::query_as(concat!(experiment_select!(), " ORDER BY x.key")).fetch_all(&mut *self.0).await?)
+    }
+
+    async fn experiment(&mut self, key: &str) -> Result<Option<ExperimentRecord>> {
+        Ok(sqlx::query_as(concat!(experiment_select!(), " WHERE x.key = ?1"))
+            .bind(key)
+            .fetch_optional(&mut *self.0)
+            .await?)
+    }
+
+    async fn experiments_of_flag(&mut self, flag_id: i64) -> Result<Vec<ExperimentRecord>> {
+        Ok(sqlx::query_as(concat!(experiment_select!(), " WHERE x.flag_id = ?1 ORDER BY x.key"))
+            .bind(flag_id)
+            .fetch_all(&mut *self.0)
+            .await?)
+    }
+
+    async fn insert_experiment(&mut self, x: &ExperimentRecord) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO experiments (key, name, hypothesis, flag_id, environment_id, rule_id, control_variant,
+                                      primary_metric_id, analysis, alpha, minimum_detectable_effect, state,
+                                      started_at, stopped_at, split_snapshot, revision, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 1, ?16, ?16) RETURNING id",
+        )
+        .bind(&x.key)
+        .bind(&x.name)
+        .bind(&x.hypothesis)
+        .bind(x.flag_id)
+        .bind(x.environment_id)
+        .bind(&x.rule_id)
+        .bind(&x.control_variant)
+        .bind(x.primary_metric_id)
+        .bind(&x.analysis)
+        .bind(x.alpha)
+        .bind(x.minimum_detectable_effect)
+        .bind(&x.state)
+        .bind(x.started_at)
+        .bind(x.stopped_at)
+        .bind(&x.split_snapshot)
+        .bind(x.created_at)
+        .fetch_one(&mut *self.0)
+        .await?)
+    }
+
+    async fn update_experiment(&mut self, x: &ExperimentRecord) -> Result<()> {
+        sqlx::query(
+            "UPDATE experiments SET name = ?2, hypothesis = ?3, flag_id = ?4, environment_id = ?5, rule_id = ?6,
+                    control_variant = ?7, primary_metric_id = ?8, analysis = ?9, alpha = ?10,
+                    minimum_detectable_effect = ?11, state = ?12, started_at = ?13, stopped_at = ?14,
+                    split_snapshot = ?15, revision = ?16, updated_at = ?17
+             WHERE id = ?1",
+        )
+        .bind(x.id)
+        .bind(&x.name)
+        .bind(&x.hypothesis)
+        .bind(x.flag_id)
+        .bind(x.environment_id)
+        .bind(&x.rule_id)
+        .bind(&x.control_variant)
+        .bind(x.primary_metric_id)
+        .bind(&x.analysis)
+        .bind(x.alpha)
+        .bind(x.minimum_detectable_effect)
+        .bind(&x.state)
+        .bind(x.started_at)
+        .bind(x.stopped_at)
+        .bind(&x.split_snapshot)
+        .bind(x.revision)
+        .bind(x.updated_at)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_experiment(&mut self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM experiments WHERE id = ?1").bind(id).execute(&mut *self.0).await?;
+        Ok(())
+    }
+
+    async fn experiment_metrics(&mut self, experiment_id: i64) -> Result<Vec<ExperimentMetricRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT em.metric_id, m.key AS metric_key, em.role FROM experiment_metrics em
+             JOIN metrics m ON m.id = em.metric_id WHERE em.experiment_id = ?1 ORDER BY em.role, m.key",
+        )
+        .bind(experiment_id)
+        .fetch_all(&mut *self.0)
+        .await?)
+    }
+
+    async fn set_experiment_metrics(&mut self, experiment_id: i64, metrics: &[(i64, String)]) -> Result<()> {
+        sqlx::query("DELETE FROM experiment_metrics WHERE experiment_id = ?1")
+            .bind(experiment_id)
+            .execute(&mut *self.0)
+            .await?;
+        for (metric_id, role) in metrics {
+            sqlx::query("INSERT INTO experiment_metrics (experiment_id, metric_id, role) VALUES (?1, ?2, ?3)")
+                .bind(experiment_id)
+                .bind(metric_id)
+                .bind(role)
+                .execute(&mut *self.0)
+                .await?;
+        }
         Ok(())
     }
 

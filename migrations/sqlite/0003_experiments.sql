@@ -1,0 +1,47 @@
+-- Experiments (issue 5): metric definitions and experiments bound to a split rule.
+
+CREATE TABLE metrics (
+    id             INTEGER PRIMARY KEY,
+    key            TEXT    NOT NULL UNIQUE,
+    name           TEXT    NOT NULL,
+    description    TEXT    NOT NULL DEFAULT '',
+    event          TEXT    NOT NULL,
+    kind           TEXT    NOT NULL,
+    good_direction TEXT    NOT NULL,
+    guardrail      INTEGER NOT NULL DEFAULT 0,
+    revision       INTEGER NOT NULL DEFAULT 1,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+);
+
+CREATE TABLE experiments (
+    id                        INTEGER PRIMARY KEY,
+    key                       TEXT    NOT NULL UNIQUE,
+    name                      TEXT    NOT NULL,
+    hypothesis                TEXT    NOT NULL DEFAULT '',
+    flag_id                   INTEGER NOT NULL REFERENCES flags (id) ON DELETE RESTRICT,
+    environment_id            INTEGER NOT NULL REFERENCES environments (id) ON DELETE RESTRICT,
+    rule_id                   TEXT    NOT NULL,
+    control_variant           TEXT    NOT NULL,
+    primary_metric_id         INTEGER NOT NULL REFERENCES metrics (id) ON DELETE RESTRICT,
+    analysis                  TEXT    NOT NULL,
+    alpha                     REAL    NOT NULL DEFAULT 0.05,
+    minimum_detectable_effect REAL,
+    state                     TEXT    NOT NULL DEFAULT 'draft',
+    started_at                INTEGER,
+    stopped_at                INTEGER,
+    split_snapshot            TEXT,
+    revision                  INTEGER NOT NULL DEFAULT 1,
+    created_at                INTEGER NOT NULL,
+    updated_at                INTEGER NOT NULL
+);
+CREATE INDEX experiments_flag ON experiments (flag_id, environment_id);
+
+-- Secondary and guardrail metrics of an experiment (role: secondary|guardrail).
+CREATE TABLE experiment_metrics (
+    experiment_id INTEGER NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+    metric_id     INTEGER NOT NULL REFERENCES metrics (id) ON DELETE RESTRICT,
+    role          TEXT    NOT NULL,
+    PRIMARY KEY (experiment_id, metric_id, role)
+);
+CREATE INDEX experiment_metrics_metric ON experiment_metrics (metric_id);

@@ -1,0 +1,88 @@
+//! What experiments require of flags: the rule they are bound to must serve
+//! a split, and while one runs the split's weights stay as they were at start.
+
+use flagyard_eval::{FlagConfig, Serve, Split};
+
+use super::experiments::{corrupt, snapshot_of};
+use crate::http::ApiError;
+use crate::store::{Environment, FlagRecord, Queries};
+
+/// The split served by rule `rule_id` of `config`, if that rule exists and serves one.
+fn split_of<'a>(config: &'a FlagConfig, rule_id: &str) -> Option<&'a Split> {
+    config.rules.iter().find(|r| r.id.as_deref() == Some(rule_id)).and_then(|r| match &r.serve {
+        Serve::Split(s) => Some(s),
+        Serve::Variant(_) => None,
+    })
+}
+
+/// The split the experiment's rule serves now (422 naming `ruleId` / `controlVariant` if unusable).
+pub(super) async fn bound_split<T: Queries>(
+    tx: &mut T,
+    flag: &FlagRecord,
+    env: &Environment,
+    rule_id: &str,
+    control: &str,
+) -> Result<Split, ApiError> {
+    let record = tx.config(flag.id, env.id).await?.ok_or_else(|| {
+        ApiError::invalid("environment", format!("flag `{}` has no configuration in `{}`", flag.key, env.key))
+    })?;
+    let config: FlagConfig = serde_json::from_str(&record.config).map_err(|e| corrupt("configuration", e))?;
+    if !config.rules.iter().any(|r| r.id.as_deref() == Some(rule_id)) {
+        return Err(ApiError::invalid(
+            "ruleId",
+            format!("flag `{}` has no rule with id `{rule_id}` in `{}`", flag.key, env.key),
+        ));
+    }
+    let split = split_of(&config, rule_id)
+        .ok_or_else(|| ApiError::invalid("ruleId", format!("rule `{rule_id}` serves a fixed variant, not a split")))?;
+    if !split.variants.iter().any(|v| v.variant == control) {
+        return Err(ApiError::invalid(
+            "controlVariant",
+            format!("`{control}` is not one of the variants of rule `{rule_id}`'s split"),
+        ));
+    }
+    Ok(split.clone())
+}
+
+/// Refuses a configuration of `flag` in `env` that changes the weights of (or
+/// removes) a split a running experiment is allocated by. Coverage may change.
+pub(crate) async fn check_running<T: Queries>(
+    tx: &mut T,
+    flag: &FlagRecord,
+    env: &Environment,
+    config: &FlagConfig,
+) -> Result<(), ApiError> {
+    for x in tx.experiments_of_flag(flag.id).await? {
+        if x.state != "running" || x.environment_id != env.id {
+            continue;
+        }
+        let Some(snapshot) = snapshot_of(&x)? else { continue };
+        match split_of(config, &x.rule_id) {
+            Some(split) if split.variants == snapshot.variants => {}
+            Some(_) => {
+                return Err(ApiError::Conflict(format!(
+                    "experiment `{}` is running on rule `{}`: its split's variant weights cannot change until it stops \
+                     (coverage can)",
+                    x.key, x.rule_id
+                )));
+            }
+            None => {
+                return Err(ApiError::Conflict(format!(
+                    "experiment `{}` is running on rule `{}`: the rule must keep serving its split until it stops",
+                    x.key, x.rule_id
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses deleting a flag that experiments reference.
+pub(crate) async fn check_flag_unused<T: Queries>(tx: &mut T, flag: &FlagRecord) -> Result<(), ApiError> {
+    let users: Vec<String> = tx.experiments_of_flag(flag.id).await?.into_iter().map(|x| x.key).collect();
+    if users.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Conflict(format!("flag `{}` is used by experiments: {}", flag.key, users.join(", "))))
+    }
+}

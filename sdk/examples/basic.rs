@@ -36,7 +36,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     show(&client);
     client.track("example-run", &Context::new("user-0"), Some(1.0));
 
-    println!("watching changes for {watch} s (edit the flag in the UI)...");
+    println!("watching changes for {watch} s (change the flag through the admin API)...");
     let mut changes = client.subscribe();
     let deadline = tokio::time::sleep(Duration::from_secs(watch));
     tokio::pin!(deadline);

@@ -1,6 +1,6 @@
 //! # flagyard
 //!
-//! The embedded Rust SDK of [Flagyard](https://github.com/flagyard): flags are
+//! The embedded Rust SDK of Flagyard: flags are
 //! evaluated **locally**, in microseconds' fractions, against a live copy of
 //! an environment's rules that the server keeps current over Server-Sent
 //! Events (`docs/protocol.md`). Exposures of experiment and canary splits and

@@ -134,6 +134,8 @@ api_test!(experiments_start_stop_and_guard_their_split, |app| async move {
     assert!(refused["detail"].as_str().unwrap().contains("checkout-test"), "{refused}");
     app.delete("/api/v1/metrics/purchase").await.expect(409);
     app.delete("/api/v1/metrics/latency").await.expect(409);
+    let archived = app.patch("/api/v1/flags/checkout", json!({"archived": true})).await.expect(409);
+    assert!(archived["detail"].as_str().unwrap().contains("checkout-test"), "{archived}");
     let stopped = app.post(&format!("{path}/stop"), json!({})).await.expect(200);
     assert_eq!(stopped["state"], "stopped");
     assert!(stopped["stoppedAt"].is_string());

@@ -225,6 +225,21 @@ pub async fn update_flag<T: Queries>(
         updated.tags = to_json(tags);
     }
     if let Some(archived) = patch.archived {
+        if archived && !flag.archived {
+            let running: Vec<String> = tx
+                .experiments_of_flag(flag.id)
+                .await?
+                .into_iter()
+                .filter(|x| x.state == "running")
+                .map(|x| x.key)
+                .collect();
+            if !running.is_empty() {
+                return Err(ApiError::Conflict(format!(
+                    "flag `{key}` cannot be archived while experiments run on it: {}",
+                    running.join(", ")
+                )));
+            }
+        }
         updated.archived = archived;
     }
     if let Some(variants) = &patch.variants {

@@ -454,3 +454,31 @@ async fn two_replicas_share_one_postgres() {
     }
     drop((a, b));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_migrate_command_applies_migrations_and_exits() {
+    let db = support::db::SqliteTestDb::new();
+    let run = |arg: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_flagyard"))
+            .arg(arg)
+            .env("DATABASE_URL", &db.url)
+            .env("FLAGYARD_LOG", "warn")
+            .env("FLAGYARD_LOG_FORMAT", "json")
+            .output()
+            .expect("run flagyard")
+    };
+    let out = run("migrate");
+    assert!(out.status.success(), "migrate failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(db.path.exists(), "the database file was created");
+    let store = flagyard_server::store::SqliteBackend::connect(&db.url, 1).await.expect("open");
+    use flagyard_server::store::Backend;
+    assert!(store.ready().await.expect("ready"), "every migration is applied");
+    store.close().await;
+    // Idempotent; and an unknown command is refused with a message.
+    assert!(run("migrate").status.success());
+    let unknown = run("frobnicate");
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown command"));
+    let help = run("--help");
+    assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("migrate"));
+}

@@ -36,81 +36,9 @@ fi
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 backends="${BENCH_BACKENDS:-sqlite postgres}"
-pg_host="${BENCH_PG_HOST:-127.0.0.1}"
-pg_port="${BENCH_PG_PORT:-5432}"
-pg_user="${BENCH_PG_USER:-postgres}"
-settle_secs=5
-target_dir="${CARGO_TARGET_DIR:-$root/target}"
-
-work="$(mktemp -d -t flagyard-bench.XXXXXX)"
-server_pid=""
-load_pid=""
-pg_db=""
-token="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
-
-log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-# Other processes busy over the last half second (name and %CPU), to tell noise from signal.
-busy() {
-    top -b -n 2 -d 0.5 -o %CPU 2>/dev/null |
-        awk '/^top -/ {n++} n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 5 {print $1, $9}' |
-        while read -r pid cpu; do
-            printf '%s %s%%, ' "$(cat "/proc/$pid/comm" 2>/dev/null || echo "pid $pid")" "$cpu"
-        done | sed 's/, $//' || true
-}
-
-cleanup() {
-    local rc=$?
-    trap - INT TERM
-    if [[ -n "$load_pid" ]]; then
-        kill -TERM "$load_pid" 2>/dev/null || true
-        wait "$load_pid" 2>/dev/null || true
-    fi
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        sleep 1
-        kill -KILL "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    if [[ -n "$pg_db" ]]; then
-        PGCONNECT_TIMEOUT=5 psql -h "$pg_host" -p "$pg_port" -U "$pg_user" -q -d postgres \
-            -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 ||
-            log "could not drop database $pg_db"
-    fi
-    rm -rf "$work"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# A port on 127.0.0.1 that nothing listens on.
-free_port() {
-    local port
-    for _ in $(seq 1 50); do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    return 1
-}
-
-# `run_load ARGS...`: flagyard-load ARGS into $work/load.out. In the background
-# with `wait`, so that a signal runs the trap at once instead of after it.
-run_load() {
-    timeout 120 "$load_bin" "$@" >"$work/load.out" &
-    load_pid=$!
-    local rc=0
-    wait "$load_pid" || rc=$?
-    load_pid=""
-    return "$rc"
-}
-
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-
-# `value KEY LINE`: the value of KEY=... in a `summary` line.
-value() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
+bench_tag=bench
+# shellcheck source=scripts/bench-common.sh
+source "$root/scripts/bench-common.sh"
 
 if [[ "${BENCH_SKIP_BUILD:-}" != 1 ]]; then
     log "building (release): flagyard, flagyard-load"
@@ -154,9 +82,9 @@ bench() {
         rc=0
         log "$backend: $kind (load: $(loadavg); busy: $(busy))"
         if [[ $kind == updates ]]; then
-            run_load updates --base "$base" --token "$token" --writers 32 --duration-secs 10 --env production || rc=$?
+            run_load 120 updates --base "$base" --token "$token" --writers 32 --duration-secs 10 --env production || rc=$?
         else
-            run_load reads --base "$base" --token "$token" --flags 1000 --concurrency 8 --duration-secs 10 || rc=$?
+            run_load 120 reads --base "$base" --token "$token" --flags 1000 --concurrency 8 --duration-secs 10 || rc=$?
         fi
         out="$(cat "$work/load.out")"
         printf '%s\n' "$out" | sed "s/^/[$backend] /" >&2

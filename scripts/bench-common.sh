@@ -1,0 +1,82 @@
+# Shared by scripts/bench-server.sh and scripts/bench-live.sh (sourced, not run).
+# Expects `root` and `bench_tag` to be set; defines the state the trap cleans
+# up (server, load tool, Postgres database, work directory) and helpers.
+
+pg_host="${BENCH_PG_HOST:-127.0.0.1}"
+pg_port="${BENCH_PG_PORT:-5432}"
+pg_user="${BENCH_PG_USER:-postgres}"
+settle_secs=5
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+
+work="$(mktemp -d -t "flagyard-$bench_tag.XXXXXX")"
+server_pid=""
+load_pid=""
+pg_db=""
+token="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+
+log() { printf '[%s %s] %s\n' "$bench_tag" "$(date -u +%H:%M:%S)" "$*" >&2; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+# Other processes busy over the last half second (name and %CPU), to tell noise from signal.
+busy() {
+    top -b -n 2 -d 0.5 -o %CPU 2>/dev/null |
+        awk '/^top -/ {n++} n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 5 {print $1, $9}' |
+        while read -r pid cpu; do
+            printf '%s %s%%, ' "$(cat "/proc/$pid/comm" 2>/dev/null || echo "pid $pid")" "$cpu"
+        done | sed 's/, $//' || true
+}
+
+cleanup() {
+    local rc=$?
+    trap - INT TERM
+    if [[ -n "$load_pid" ]]; then
+        kill -TERM "$load_pid" 2>/dev/null || true
+        wait "$load_pid" 2>/dev/null || true
+    fi
+    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        sleep 1
+        kill -KILL "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    if [[ -n "$pg_db" ]]; then
+        PGCONNECT_TIMEOUT=5 psql -h "$pg_host" -p "$pg_port" -U "$pg_user" -q -d postgres \
+            -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 ||
+            log "could not drop database $pg_db"
+    fi
+    rm -rf "$work"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A port on 127.0.0.1 that nothing listens on (below the ephemeral range,
+# which thousands of client connections use).
+free_port() {
+    local port
+    for _ in $(seq 1 50); do
+        port=$((20000 + RANDOM % 12000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# `run_load SECS ARGS...`: flagyard-load ARGS into $work/load.out, at most SECS. In the
+# background with `wait`, so that a signal runs the trap at once instead of after it.
+run_load() {
+    local secs="$1"
+    shift
+    timeout "$secs" "$load_bin" "$@" >"$work/load.out" &
+    load_pid=$!
+    local rc=0
+    wait "$load_pid" || rc=$?
+    load_pid=""
+    return "$rc"
+}
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+# `value KEY LINE`: the value of KEY=... in a `summary` line.
+value() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }

@@ -80,3 +80,27 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; 
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 # `value KEY LINE`: the value of KEY=... in a `summary` line.
 value() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
+
+# `start_server BACKEND DATABASE_URL`: starts flagyard on a free port (sets
+# `port`, `base`, `server_pid`) and waits until it is ready; on failure prints
+# its log and returns 1.
+start_server() {
+    local backend="$1" url="$2" ready=0
+    port="$(free_port)"
+    base="http://127.0.0.1:$port"
+    log "$backend: starting flagyard on $base (load: $(loadavg); busy: $(busy))"
+    DATABASE_URL="$url" PORT="$port" FLAGYARD_BIND=127.0.0.1 FLAGYARD_ADMIN_TOKEN="$token" \
+        FLAGYARD_LOG=warn FLAGYARD_LOG_FORMAT=json \
+        "$server_bin" >"$work/server-$backend.log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 150); do
+        if curl -fsS -o /dev/null --max-time 1 "$base/readyz" 2>/dev/null; then ready=1; break; fi
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ $ready != 1 ]]; then
+        log "$backend: server not ready; its log:"
+        cat "$work/server-$backend.log" >&2
+        return 1
+    fi
+}

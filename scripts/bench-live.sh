@@ -89,25 +89,8 @@ row() { rows+=("$1	$2	$3	$4	$5	$6"); }
 
 # `bench BACKEND DATABASE_URL CLIENTS OFREP(0/1)`
 bench() {
-    local backend="$1" url="$2" clist="$3" with_ofrep="$4" port rss_idle rc out line sdk_key n
-    port="$(free_port)"
-    base="http://127.0.0.1:$port"
-    log "$backend: starting flagyard on $base (load: $(loadavg); busy: $(busy))"
-    DATABASE_URL="$url" PORT="$port" FLAGYARD_BIND=127.0.0.1 FLAGYARD_ADMIN_TOKEN="$token" \
-        FLAGYARD_LOG=warn FLAGYARD_LOG_FORMAT=json \
-        "$server_bin" >"$work/server-$backend.log" 2>&1 &
-    server_pid=$!
-    local ready=0
-    for _ in $(seq 1 150); do
-        if curl -fsS -o /dev/null --max-time 1 "$base/readyz" 2>/dev/null; then ready=1; break; fi
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if [[ $ready != 1 ]]; then
-        log "$backend: server not ready; its log:"
-        cat "$work/server-$backend.log" >&2
-        return 1
-    fi
+    local backend="$1" url="$2" clist="$3" with_ofrep="$4" rss_idle rc out line sdk_key n
+    start_server "$backend" "$url" || return 1
     admin POST /api/v1/flags "{\"key\": \"$flag\", \"type\": \"boolean\"}" >/dev/null
     sdk_key="$(admin POST /api/v1/environments/production/sdk-keys '{"name": "bench-live"}' | jq -r .secret)"
     [[ -n "$sdk_key" && "$sdk_key" != null ]] || { log "$backend: no SDK key"; return 1; }

@@ -53,25 +53,8 @@ failed=0
 
 # `bench BACKEND DATABASE_URL`
 bench() {
-    local backend="$1" url="$2" port base rss_start rss_idle rss_after rc out line
-    port="$(free_port)"
-    base="http://127.0.0.1:$port"
-    log "$backend: starting flagyard on $base (load: $(loadavg); busy: $(busy))"
-    DATABASE_URL="$url" PORT="$port" FLAGYARD_BIND=127.0.0.1 FLAGYARD_ADMIN_TOKEN="$token" \
-        FLAGYARD_LOG=warn FLAGYARD_LOG_FORMAT=json \
-        "$server_bin" >"$work/server-$backend.log" 2>&1 &
-    server_pid=$!
-    local ready=0
-    for _ in $(seq 1 150); do
-        if curl -fsS -o /dev/null --max-time 1 "$base/readyz" 2>/dev/null; then ready=1; break; fi
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if [[ $ready != 1 ]]; then
-        log "$backend: server not ready; its log:"
-        cat "$work/server-$backend.log" >&2
-        return 1
-    fi
+    local backend="$1" url="$2" rss_start rss_idle rss_after rc out line
+    start_server "$backend" "$url" || return 1
     rss_start="$(rss_kib "$server_pid")"
     sleep "$settle_secs"
     rss_idle="$(rss_kib "$server_pid")"

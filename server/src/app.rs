@@ -39,16 +39,13 @@ pub struct AppState<B: Backend> {
 }
 
 impl<B: Backend> AppState<B> {
-    /// Runs a write in a transaction, commits it, and wakes the stream fan-out.
+    /// Runs a write through the writer (group commit); the writer wakes the
+    /// stream fan-out after each commit.
     pub async fn write<F>(&self, job: F) -> WriteOutcome
     where
         F: for<'t> FnOnce(&'t mut B::Tx) -> JobFuture<'t> + Send + 'static,
     {
-        let outcome = self.writer.write(Box::new(job)).await;
-        if !B::GROUP_COMMIT {
-            self.hub.poke();
-        }
-        outcome
+        self.writer.write(Box::new(job)).await
     }
 }
 

@@ -33,24 +33,19 @@ const MAX_BATCH: usize = 64;
 
 /// The handle handlers submit writes to.
 pub struct Writer<B: Backend> {
-    queue: Option<mpsc::Sender<(Job<B>, oneshot::Sender<Outcome>)>>,
-    store: B,
+    queue: mpsc::Sender<(Job<B>, oneshot::Sender<Outcome>)>,
 }
 
 impl<B: Backend> std::fmt::Debug for Writer<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Writer").field("group_commit", &self.queue.is_some()).finish()
+        f.debug_struct("Writer").field("queued", &(self.queue.max_capacity() - self.queue.capacity())).finish()
     }
 }
 
 impl<B: Backend> Writer<B> {
     /// A writer for `store`; `after_commit` runs after every successful commit.
     pub fn start(store: B, after_commit: impl Fn() + Send + 'static) -> Writer<B> {
-        if !B::GROUP_COMMIT {
-            return Writer { queue: None, store };
-        }
         let (tx, mut rx) = mpsc::channel::<(Job<B>, oneshot::Sender<Outcome>)>(1024);
-        let task_store = store.clone();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
@@ -61,28 +56,19 @@ impl<B: Backend> Writer<B> {
                     }
                 }
                 metrics::histogram!("flagyard_write_batch_size").record(batch.len() as f64);
-                run_batch(&task_store, batch).await;
+                run_batch(&store, batch).await;
                 after_commit();
             }
         });
-        Writer { queue: Some(tx), store }
+        Writer { queue: tx }
     }
 
-    /// Runs `job` in a write transaction and commits it.
+    /// Runs `job` in a write transaction (batched with whatever else is
+    /// queued) and answers once it is committed.
     pub async fn write(&self, job: Job<B>) -> Outcome {
-        match &self.queue {
-            Some(queue) => {
-                let (reply, answer) = oneshot::channel();
-                queue.send((job, reply)).await.map_err(|_| closed())?;
-                answer.await.map_err(|_| closed())?
-            }
-            None => {
-                let mut tx = self.store.write().await?;
-                let outcome = job(&mut tx).await?;
-                B::commit(tx).await?;
-                Ok(outcome)
-            }
-        }
+        let (reply, answer) = oneshot::channel();
+        self.queue.send((job, reply)).await.map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
     }
 }
 

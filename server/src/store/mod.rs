@@ -553,8 +553,6 @@ pub trait Backend: Clone + Send + Sync + 'static {
     type Tx: Queries + Send + 'static;
     /// The backend's name for logs and metrics (`sqlite`, `postgres`).
     const NAME: &'static str;
-    /// Whether concurrent writes are batched into one transaction (see `writer`).
-    const GROUP_COMMIT: bool;
 
     /// A transaction for reads.
     fn read(&self) -> impl Future<Output = Result<Self::Tx>> + Send;

@@ -61,7 +61,6 @@ pub struct PgTx(Transaction<'static, Postgres>, [bool; 2]);
 impl Backend for PgBackend {
     type Tx = PgTx;
     const NAME: &'static str = "postgres";
-    const GROUP_COMMIT: bool = true;
 
     async fn read(&self) -> Result<PgTx> {
         Ok(PgTx(self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?, [false; 2]))

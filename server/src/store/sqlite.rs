@@ -57,7 +57,6 @@ pub struct SqliteTx(Transaction<'static, Sqlite>);
 impl Backend for SqliteBackend {
     type Tx = SqliteTx;
     const NAME: &'static str = "sqlite";
-    const GROUP_COMMIT: bool = true;
 
     async fn read(&self) -> Result<SqliteTx> {
         Ok(SqliteTx(self.read.begin().await?))

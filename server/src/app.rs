@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::http::{self, ApiError};
+use crate::ingest::Ingest;
 use crate::live::{self, Hub};
 use crate::service;
 use crate::shutdown::{self, Shutdown};
@@ -36,6 +37,8 @@ pub struct AppState<B: Backend> {
     pub writer: Arc<Writer<B>>,
     /// Recently authenticated admin tokens and SDK keys.
     pub credentials: Arc<http::Credentials>,
+    /// Event ingest (`POST /sdk/v1/events`).
+    pub ingest: Arc<Ingest>,
 }
 
 impl<B: Backend> AppState<B> {
@@ -114,8 +117,15 @@ async fn serve_with<B: Backend>(
         // Printed once, to stdout, never logged or stored in clear.
         println!("\nFlagyard generated an admin token (shown once; store it now):\n\n    {token}\n");
     }
+    let first_admin =
+        service::bootstrap_users(&store, &config).await.map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
+    if let Some(password) = &first_admin {
+        // Like the token: printed once, to stdout, never logged or stored in clear.
+        println!("\nFlagyard created the web UI user `admin`; its password (shown once):\n\n    {password}\n");
+    }
     let (trigger, shutdown) = shutdown::channel();
     let timeout = config.shutdown_timeout;
+    let config_ingest_queue = config.ingest_queue_events;
     let addr: SocketAddr = listener.local_addr()?;
     let hub = Hub::new();
     live::spawn_hub(hub.clone(), store.clone(), store.hints().await?, shutdown.clone());
@@ -131,6 +141,7 @@ async fn serve_with<B: Backend>(
         hub: hub.clone(),
         flag_lists: Arc::default(),
         credentials: Arc::default(),
+        ingest: Arc::new(Ingest::start(store.clone(), config_ingest_queue)),
     };
     // Any revocation, here or on another replica, empties the credential caches.
     let keys = state.credentials.clone();
@@ -148,8 +159,10 @@ async fn serve_with<B: Backend>(
         let _ = stopped_tx.send(());
     };
     // A make-service: built once, not per connection (a plain `Router` is
-    // cloned into every connection, ~19 KiB each).
-    let server = axum::serve(listener, router(state).into_make_service()).with_graceful_shutdown(graceful);
+    // cloned into every connection, ~19 KiB each). Connection info gives
+    // the login rate limiter the client's address.
+    let server = axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(graceful);
     let server = tokio::spawn(async move { server.await });
     tokio::pin!(server);
     tokio::select! {

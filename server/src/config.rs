@@ -41,6 +41,18 @@ pub struct Config {
     /// `FLAGYARD_ENVIRONMENTS`: environments created on a fresh database
     /// (default `development,staging,production`).
     pub initial_environments: Vec<String>,
+    /// `FLAGYARD_INGEST_QUEUE_EVENTS`: events waiting for storage before
+    /// `POST /sdk/v1/events` answers `429` (default 200,000).
+    pub ingest_queue_events: usize,
+    /// `FLAGYARD_SESSION_TTL_HOURS`: a web UI session ends after this long
+    /// without a request (sliding; default 12 hours).
+    pub session_ttl: Duration,
+    /// `FLAGYARD_COOKIE_SECURE`: mark the session cookie `Secure` (set `true`
+    /// behind TLS; default `false`).
+    pub cookie_secure: bool,
+    /// `FLAGYARD_ADMIN_PASSWORD`: the password of the `admin` user created
+    /// on a database without users (when unset, a random one is printed once).
+    pub admin_password: Option<String>,
 }
 
 /// A variable with a value that cannot be used.
@@ -128,6 +140,28 @@ impl Config {
                 secs => Duration::from_secs(secs),
             },
             initial_environments,
+            ingest_queue_events: parse(&get, "FLAGYARD_INGEST_QUEUE_EVENTS", 200_000, "expected a number of events")?,
+            session_ttl: match parse(&get, "FLAGYARD_SESSION_TTL_HOURS", 12u64, "expected whole hours")? {
+                hours @ 1..=8760 => Duration::from_secs(hours * 3600),
+                other => {
+                    return Err(ConfigError {
+                        name: "FLAGYARD_SESSION_TTL_HOURS",
+                        value: other.to_string(),
+                        reason: "must be between 1 and 8760 (one year)",
+                    });
+                }
+            },
+            cookie_secure: parse(&get, "FLAGYARD_COOKIE_SECURE", false, "expected `true` or `false`")?,
+            admin_password: match get("FLAGYARD_ADMIN_PASSWORD") {
+                Some(p) if p.chars().count() < 10 => {
+                    return Err(ConfigError {
+                        name: "FLAGYARD_ADMIN_PASSWORD",
+                        value: "(hidden)".into(),
+                        reason: "passwords have at least 10 characters",
+                    });
+                }
+                other => other,
+            },
         })
     }
 }
@@ -149,6 +183,25 @@ mod tests {
         assert_eq!(c.port, 8080);
         assert_eq!(c.initial_environments, ["development", "staging", "production"]);
         assert_eq!(c.max_body_bytes, 1 << 20);
+        assert_eq!(c.session_ttl, Duration::from_secs(12 * 3600));
+        assert!(!c.cookie_secure && c.admin_password.is_none());
+    }
+
+    #[test]
+    fn account_settings_are_checked() {
+        let c = with(&[
+            ("FLAGYARD_SESSION_TTL_HOURS", "2"),
+            ("FLAGYARD_COOKIE_SECURE", "true"),
+            ("FLAGYARD_ADMIN_PASSWORD", "correct horse"),
+        ])
+        .unwrap();
+        assert_eq!(c.session_ttl, Duration::from_secs(7200));
+        assert!(c.cookie_secure);
+        assert_eq!(c.admin_password.as_deref(), Some("correct horse"));
+        assert!(with(&[("FLAGYARD_SESSION_TTL_HOURS", "0")]).is_err());
+        assert!(with(&[("FLAGYARD_COOKIE_SECURE", "yes")]).is_err());
+        let short = with(&[("FLAGYARD_ADMIN_PASSWORD", "short")]).unwrap_err();
+        assert!(!short.to_string().contains("short"), "the password is not echoed: {short}");
     }
 
     #[test]

@@ -10,9 +10,11 @@
 //! (SQL per backend). `app` wires them; `config`, `telemetry` and
 //! `shutdown` are the 12-factor plumbing.
 
+pub mod accounts;
 mod app;
 mod config;
 mod http;
+mod ingest;
 mod live;
 mod service;
 mod shutdown;

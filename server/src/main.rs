@@ -3,6 +3,9 @@
 //! ```text
 //! flagyard            serve (the default)
 //! flagyard migrate    apply database migrations and exit
+//! flagyard user create <username> --role <viewer|editor|admin>
+//!                     create a web UI user (password from
+//!                     FLAGYARD_USER_PASSWORD, else one line of stdin)
 //! ```
 //! Configuration comes from environment variables: see the README (Configuration).
 
@@ -23,9 +26,16 @@ async fn main() -> anyhow::Result<()> {
             serve(config, listener, shutdown_signal()).await
         }
         Some("migrate") => migrate(&config).await,
+        Some("user") => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            println!("{}", flagyard_server::accounts::user_command(&config, &args).await?);
+            Ok(())
+        }
         Some("-h" | "--help" | "help") => {
             println!(
-                "usage: flagyard [serve|migrate]\nconfiguration: environment variables, see the README (Configuration)"
+                "usage: flagyard [serve|migrate]\n       flagyard user create <username> --role <viewer|editor|admin>\n\
+                 (the password is read from FLAGYARD_USER_PASSWORD or, when unset, one line of stdin)\n\
+                 configuration: environment variables, see the README (Configuration)"
             );
             Ok(())
         }

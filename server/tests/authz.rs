@@ -26,6 +26,7 @@ enum Role {
 const MATRIX: &[(&str, Role, u16)] = &[
     ("GET /environments", Role::Viewer, 200),
     ("POST /environments", Role::Admin, 201),
+    ("GET /environments/{env}/event-counts", Role::Viewer, 200),
     ("POST /environments/{env}/sdk-keys", Role::Admin, 201),
     ("GET /flags", Role::Viewer, 200),
     ("POST /flags", Role::Editor, 201),
@@ -55,11 +56,16 @@ const MATRIX: &[(&str, Role, u16)] = &[
     ("DELETE /experiments/{key}", Role::Editor, 204),
     ("POST /experiments/{key}/start", Role::Editor, 200),
     ("POST /experiments/{key}/stop", Role::Editor, 200),
+    ("GET /experiments/{key}/results", Role::Viewer, 200),
     ("GET /tokens", Role::Admin, 200),
     ("POST /tokens", Role::Admin, 201),
     ("DELETE /tokens/{id}", Role::Admin, 204),
     ("GET /sdk-keys", Role::Admin, 200),
     ("DELETE /sdk-keys/{id}", Role::Admin, 204),
+    ("GET /users", Role::Admin, 200),
+    ("POST /users", Role::Admin, 201),
+    ("PATCH /users/{username}", Role::Admin, 200),
+    ("DELETE /users/{username}", Role::Admin, 204),
     ("GET /audit", Role::Viewer, 200),
 ];
 
@@ -108,6 +114,7 @@ async fn prepare(app: &TestApp, route: &str, n: usize) -> (Method, String, Optio
     let (m, p, b): (Method, String, Option<Value>) = match route {
         "GET /environments" => (Method::GET, "/environments".into(), None),
         "POST /environments" => (Method::POST, "/environments".into(), Some(json!({"key": format!("env-{n}")}))),
+        "GET /environments/{env}/event-counts" => (Method::GET, "/environments/staging/event-counts".into(), None),
         "POST /environments/{env}/sdk-keys" => {
             (Method::POST, "/environments/staging/sdk-keys".into(), Some(json!({"name": format!("svc-{n}")})))
         }
@@ -190,6 +197,12 @@ async fn prepare(app: &TestApp, route: &str, n: usize) -> (Method, String, Optio
             app.post(&format!("/api/v1/experiments/{key}/start"), json!({})).await.expect(200);
             (Method::POST, format!("/experiments/{key}/stop"), None)
         }
+        "GET /experiments/{key}/results" => {
+            let key = format!("results-{n}");
+            app.post("/api/v1/experiments", experiment(&key)).await.expect(201);
+            app.post(&format!("/api/v1/experiments/{key}/start"), json!({})).await.expect(200);
+            (Method::GET, format!("/experiments/{key}/results"), None)
+        }
         "GET /tokens" => (Method::GET, "/tokens".into(), None),
         "POST /tokens" => {
             (Method::POST, "/tokens".into(), Some(json!({"name": format!("token-{n}"), "role": "viewer"})))
@@ -202,6 +215,21 @@ async fn prepare(app: &TestApp, route: &str, n: usize) -> (Method, String, Optio
         "DELETE /sdk-keys/{id}" => {
             let k = app.post("/api/v1/environments/staging/sdk-keys", json!({"name": format!("doomed-{n}")})).await;
             (Method::DELETE, format!("/sdk-keys/{}", k.expect(201)["id"]), None)
+        }
+        "GET /users" => (Method::GET, "/users".into(), None),
+        "POST /users" => (
+            Method::POST,
+            "/users".into(),
+            Some(json!({"username": format!("user-{n}"), "password": "long enough password", "role": "viewer"})),
+        ),
+        "PATCH /users/{username}" => {
+            (Method::PATCH, "/users/ed".into(), Some(json!({"disabled": n.is_multiple_of(2)})))
+        }
+        "DELETE /users/{username}" => {
+            let username = format!("doomed-{n}");
+            let body = json!({"username": username, "password": "long enough password", "role": "viewer"});
+            app.post("/api/v1/users", body).await.expect(201);
+            (Method::DELETE, format!("/users/{username}"), None)
         }
         "GET /audit" => (Method::GET, "/audit".into(), None),
         other => panic!("no request for route {other}"),
@@ -272,6 +300,9 @@ async fn setup(app: &TestApp) -> Secrets {
     app.post("/api/v1/metrics", json!({"key": "m", "event": "purchase", "kind": "conversion"})).await.expect(201);
     app.post("/api/v1/experiments", experiment("x")).await.expect(201);
     let sdk = app.post("/api/v1/environments/staging/sdk-keys", json!({"name": "checkout"})).await.expect(201);
+    app.post("/api/v1/users", json!({"username": "ed", "password": "long enough password", "role": "editor"}))
+        .await
+        .expect(201);
     Secrets {
         sdk_key: sdk["secret"].as_str().expect("secret").to_owned(),
         viewer: app.token_with("viewer").await,

@@ -115,6 +115,8 @@ fn concrete(route: &str, fx: &Fixtures) -> (Method, String) {
     };
     let path = path.replace("{key}", key);
     let path = path.replace("{env}", "staging");
+    // The first admin, created on every fresh database.
+    let path = path.replace("{username}", "admin");
     (Method::from_bytes(method.as_bytes()).expect("method"), path)
 }
 
@@ -151,6 +153,8 @@ fn json_routes() -> Vec<(&'static str, Value)> {
         ("POST /experiments", experiment("fresh")),
         ("PUT /experiments/{key}", experiment("x")),
         ("POST /tokens", json!({"name": "ci", "role": "viewer"})),
+        ("POST /users", json!({"username": "fresh", "password": "long enough password", "role": "viewer"})),
+        ("PATCH /users/{username}", json!({"disabled": false})),
     ]
 }
 
@@ -580,6 +584,16 @@ fn specific_cases(fx: &Fixtures) -> Vec<Case> {
         c("POST /experiments/{key}/start", "unknown experiment", Payload::None, 404).path("/experiments/nope/start"),
         c("POST /experiments/{key}/stop", "GET on the path", Payload::None, 405).method(Method::GET),
         c("POST /experiments/{key}/stop", "unknown experiment", Payload::None, 404).path("/experiments/nope/stop"),
+        c("GET /experiments/{key}/results", "unknown experiment", Payload::None, 404).path("/experiments/nope/results"),
+        c("GET /experiments/{key}/results", "unknown format", Payload::None, 400).path("/experiments/x/results?format=xml"),
+        c("GET /experiments/{key}/results", "unknown parameter", Payload::None, 400)
+            .path("/experiments/x/results?fromat=csv"),
+        c("GET /experiments/{key}/results", "POST on the path", Payload::None, 405)
+            .method(Method::POST)
+            .path("/experiments/x/results"),
+        c("GET /environments/{env}/event-counts", "unknown environment", Payload::None, 404)
+            .path("/environments/nope/event-counts"),
+        c("GET /environments/{env}/event-counts", "bad key", Payload::None, 404).path("/environments/no%20pe/event-counts"),
         // GET /tokens: see the wrong methods above. POST /tokens:
         c("POST /tokens", "unknown role", body(json!({"name": "ci", "role": "root"})), 400).names("role"),
         c("POST /tokens", "role is a number", body(json!({"name": "ci", "role": 5})), 400).names("role"),
@@ -601,6 +615,25 @@ fn specific_cases(fx: &Fixtures) -> Vec<Case> {
         c("DELETE /sdk-keys/{id}", "non-numeric id", Payload::None, 400).path("/sdk-keys/abc"),
         c("DELETE /sdk-keys/{id}", "id beyond i64", Payload::None, 400).path("/sdk-keys/99999999999999999999"),
         c("DELETE /sdk-keys/{id}", "unknown id", Payload::None, 404).path("/sdk-keys/987654"),
+        // Users
+        c("GET /users", "PUT on the path", body(json!({})), 405).method(Method::PUT),
+        c("POST /users", "invalid username", body(json!({"username": "a b", "password": "long enough password",
+            "role": "viewer"})), 422).field("username"),
+        c("POST /users", "short password", body(json!({"username": "u", "password": "short", "role": "viewer"})), 422)
+            .field("password"),
+        c("POST /users", "unknown role", body(json!({"username": "u", "password": "long enough password",
+            "role": "root"})), 400).names("role"),
+        c("POST /users", "password missing", body(json!({"username": "u", "role": "viewer"})), 400).names("password"),
+        c("POST /users", "username taken in another case", body(json!({"username": "ADMIN",
+            "password": "long enough password", "role": "viewer"})), 409),
+        c("PATCH /users/{username}", "unknown user", body(json!({"disabled": true})), 404).path("/users/nobody"),
+        c("PATCH /users/{username}", "demoting the last admin", body(json!({"role": "viewer"})), 409),
+        c("PATCH /users/{username}", "disabling the last admin", body(json!({"disabled": true})), 409),
+        c("PATCH /users/{username}", "short password", body(json!({"password": "short"})), 422).field("password"),
+        c("PATCH /users/{username}", "disabled is a string", body(json!({"disabled": "yes"})), 400).names("disabled"),
+        c("DELETE /users/{username}", "the last admin", Payload::None, 409),
+        c("DELETE /users/{username}", "unknown user", Payload::None, 404).path("/users/nobody"),
+        c("DELETE /users/{username}", "username with a NUL", Payload::None, 400).path("/users/a%00b"),
         // GET /audit
         c("GET /audit", "since=garbage", Payload::None, 422).path("/audit?since=garbage").field("since"),
         c("GET /audit", "until=garbage", Payload::None, 422).path("/audit?until=garbage").field("until"),

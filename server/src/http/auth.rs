@@ -226,11 +226,13 @@ impl<B: Backend> FromRequestParts<AppState<B>> for SdkCaller {
     }
 }
 
-/// Both credential caches.
+/// Both credential caches, and the web UI's login rate limiter.
 #[derive(Debug, Default)]
 pub struct Credentials {
     pub admin_tokens: CredentialCache<Caller>,
     pub sdk_keys: CredentialCache<SdkCaller>,
+    /// Failed UI logins per username and address (this replica's).
+    pub logins: super::login_limit::LoginLimiter,
 }
 
 impl Credentials {

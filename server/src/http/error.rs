@@ -54,6 +54,22 @@ pub enum ApiError {
     /// The body is not JSON.
     #[error("expected a JSON body (Content-Type: application/json)")]
     UnsupportedMediaType,
+    /// Too many requests (overload or rate limit): retry after the given seconds.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// What was limited, for humans.
+        detail: String,
+        /// Seconds to wait (`Retry-After`).
+        retry_after_secs: u64,
+    },
+    /// The server cannot take the request now (stopping, database away): retry after the given seconds.
+    #[error("{detail}")]
+    Unavailable {
+        /// Why, for humans.
+        detail: String,
+        /// Seconds to wait (`Retry-After`).
+        retry_after_secs: u64,
+    },
     /// A storage failure.
     #[error("storage error: {0}")]
     Store(#[from] StoreError),
@@ -90,6 +106,8 @@ impl ApiError {
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -111,6 +129,8 @@ impl ApiError {
             ApiError::TooLarge => "payload too large",
             ApiError::UnsupportedMediaType => "unsupported media type",
             ApiError::MethodNotAllowed => "method not allowed",
+            ApiError::TooManyRequests { .. } => "too many requests",
+            ApiError::Unavailable { .. } => "service unavailable",
             ApiError::Store(_) => "internal error",
         }
     }
@@ -135,6 +155,11 @@ impl IntoResponse for ApiError {
         let body = Problem { kind: "about:blank", title: self.title(), status: status.as_u16(), detail, errors };
         let mut response = (status, Json(body)).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let ApiError::TooManyRequests { retry_after_secs, .. } | ApiError::Unavailable { retry_after_secs, .. } =
+            &self
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

@@ -1,12 +1,14 @@
 //! Handlers of the experiment definitions: metrics and experiments.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 
 use super::api::{Answer, base_revision, created, ok};
 use super::auth::{Caller, Role};
-use super::extract::{Json, Path};
+use super::error::ApiError;
+use super::extract::{Json, Path, Query};
 use crate::app::AppState;
 use crate::service::{self, ExperimentInput, MetricInput};
 use crate::store::Backend;
@@ -137,4 +139,47 @@ pub(super) async fn stop_experiment<B: Backend>(
         Box::pin(async move { ok(service::transition_experiment(tx, &caller.actor, &key, false).await?) })
     })
     .await
+}
+
+/// `?format=` of the results.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ResultsParams {
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+pub(super) async fn experiment_results<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Path(key): Path<String>,
+    Query(params): Query<ResultsParams>,
+) -> Answer {
+    caller.require(Role::Viewer)?;
+    let mut tx = s.store.read().await?;
+    let results = service::experiment_results(&mut tx, &key).await?;
+    drop(tx);
+    match params.format.as_deref() {
+        None | Some("json") => ok(results),
+        Some("csv") => {
+            let disposition = format!("attachment; filename=\"{}-results.csv\"", results.experiment);
+            let mut response =
+                ([(CONTENT_TYPE, "text/csv; charset=utf-8")], service::results_csv(&results)).into_response();
+            if let Ok(value) = HeaderValue::from_str(&disposition) {
+                response.headers_mut().insert(CONTENT_DISPOSITION, value);
+            }
+            Ok(response)
+        }
+        Some(other) => Err(ApiError::BadRequest(format!("format: expected `json` or `csv`, not `{other}`"))),
+    }
+}
+
+pub(super) async fn event_counts<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Path(env): Path<String>,
+) -> Answer {
+    caller.require(Role::Viewer)?;
+    let mut tx = s.store.read().await?;
+    ok(service::event_counts(&mut tx, &env).await?)
 }

@@ -7,13 +7,21 @@ mod cache;
 mod error;
 mod experiment_api;
 mod extract;
+mod login_limit;
 mod openapi;
 mod ops;
 mod routes;
+mod session;
+mod user_api;
 
 pub use auth::{ADMIN_TOKEN_PREFIX, Credentials, Role, SDK_KEY_PREFIX, SdkCaller, hash_secret, new_secret};
 pub use cache::AnswerCache;
 pub use error::{ApiError, FieldError};
+pub use login_limit::{Clock, LoginLimiter, LoginLimits, SystemClock};
 pub use openapi::handler as openapi_handler;
 pub use ops::{observe, router as ops_router};
 pub use routes::router as api_router;
+pub use session::{
+    CSRF_FIELD, CSRF_HEADER, LoggedIn, SESSION_COOKIE, UiUser, check_csrf, check_csrf_header, clear_session_cookie,
+    client_ip, login, logout, session_cookie, session_token,
+};

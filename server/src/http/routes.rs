@@ -9,11 +9,12 @@ use utoipa::openapi::{Ref, RefOr};
 use super::api::*;
 use super::auth::Role;
 use super::experiment_api::*;
+use super::user_api::*;
 use crate::app::AppState;
 use crate::service::{
-    AuditView, ConfigView, ConfigWrite, EnvironmentInput, EnvironmentView, ExperimentInput, ExperimentView, FlagInput,
-    FlagPage, FlagPatch, FlagQueryParams, FlagView, MetricInput, MetricView, SdkKeyInput, SdkKeyView, SegmentInput,
-    SegmentView, TokenInput, TokenView,
+    AuditView, ConfigView, ConfigWrite, EnvironmentInput, EnvironmentView, EventCountsView, ExperimentInput,
+    ExperimentView, FlagInput, FlagPage, FlagPatch, FlagQueryParams, FlagView, MetricInput, MetricView, ResultsView,
+    SdkKeyInput, SdkKeyView, SegmentInput, SegmentView, TokenInput, TokenView, UserInput, UserPatch, UserView,
 };
 use crate::store::Backend;
 
@@ -85,6 +86,8 @@ endpoints! {
         query: -, body: -, 200: [EnvironmentView];
     post "/environments" => create_environment, Admin, "Create an environment (every flag starts off in it)",
         query: -, body: (EnvironmentInput), 201: (EnvironmentView);
+    get "/environments/{env}/event-counts" => event_counts, Viewer, "Events accepted by ingest in an environment, per kind",
+        query: -, body: -, 200: (EventCountsView);
     post "/environments/{env}/sdk-keys" => create_sdk_key, Admin, "Create an SDK key for an environment (secret shown once)",
         query: -, body: (SdkKeyInput), 201: (SdkKeyView);
     get "/flags" => list_flags, Viewer, "List flags (search, tag, archived, paging)",
@@ -143,6 +146,8 @@ endpoints! {
         query: -, body: -, 200: (ExperimentView);
     post "/experiments/{key}/stop" => stop_experiment, Editor, "Stop a running experiment",
         query: -, body: -, 200: (ExperimentView);
+    get "/experiments/{key}/results" => experiment_results, Viewer, "Results of a started experiment: JSON, or CSV with ?format=csv",
+        query: (ResultsParams), body: -, 200: (ResultsView);
     get "/tokens" => list_tokens, Admin, "List admin tokens (never their secrets)",
         query: -, body: -, 200: [TokenView];
     post "/tokens" => create_token, Admin, "Create an admin token (secret shown once)",
@@ -152,6 +157,14 @@ endpoints! {
     get "/sdk-keys" => list_sdk_keys, Admin, "List SDK keys (never their secrets)",
         query: (SdkKeyParams), body: -, 200: [SdkKeyView];
     delete "/sdk-keys/{id}" => revoke_sdk_key, Admin, "Revoke an SDK key",
+        query: -, body: -, 204: -;
+    get "/users" => list_users, Admin, "List web UI users (never their password hashes)",
+        query: -, body: -, 200: [UserView];
+    post "/users" => create_user, Admin, "Create a web UI user (password: at least 10 characters)",
+        query: -, body: (UserInput), 201: (UserView);
+    patch "/users/{username}" => update_user, Admin, "Change a user's role, disabled flag or password (not the last active admin's role or flag)",
+        query: -, body: (UserPatch), 200: (UserView);
+    delete "/users/{username}" => delete_user, Admin, "Delete a web UI user and its sessions (not the last active admin)",
         query: -, body: -, 204: -;
     get "/audit" => audit, Viewer, "The audit log, newest first",
         query: (AuditParams), body: -, 200: [AuditView];

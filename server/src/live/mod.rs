@@ -20,7 +20,10 @@ use crate::store::Backend;
 
 /// The `/sdk/v1` routes.
 pub fn router<B: Backend>() -> Router<AppState<B>> {
-    Router::new().route("/snapshot", get(sse::snapshot::<B>)).route("/stream", get(sse::stream::<B>))
+    Router::new()
+        .route("/snapshot", get(sse::snapshot::<B>))
+        .route("/stream", get(sse::stream::<B>))
+        .route("/events", axum::routing::post(crate::ingest::post_events::<B>))
 }
 
 /// The `/ofrep/v1` routes.

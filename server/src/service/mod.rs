@@ -6,28 +6,43 @@
 //! engine's compiler, writes, appends one change record per environment
 //! version, and records an audit entry with the state before and after.
 
+mod accounts;
 mod admin;
 mod configs;
 mod experiment_guards;
 mod experiments;
 mod flags;
 mod metrics;
+mod results;
+mod results_csv;
 pub mod rules;
 mod segments;
+mod sessions;
 mod views;
 
+pub use accounts::{
+    PreparedPatch, PreparedUser, UserInput, UserPatch, UserView, bootstrap_users, check_password, check_username,
+    create_user, create_user_directly, delete_user, get_user, hash_password, list_users, prepare_patch, prepare_user,
+    update_user, verify_password,
+};
 pub use admin::{
     EnvironmentInput, SdkKeyInput, TokenInput, bootstrap, create_environment, create_sdk_key, create_token,
     list_environments, list_sdk_keys, list_tokens, revoke_sdk_key, revoke_token,
 };
 pub use configs::{ConfigWrite, config_history, copy_config, get_config, patch_config, put_config, rollback_config};
 pub use experiments::{
-    ExperimentInput, ExperimentView, create_experiment, delete_experiment, get_experiment, list_experiments,
-    transition as transition_experiment, update_experiment,
+    ExperimentInput, ExperimentView, SplitSnapshot, create_experiment, delete_experiment, get_experiment,
+    list_experiments, transition as transition_experiment, update_experiment,
 };
 pub use flags::{FlagInput, FlagPatch, FlagQueryParams, create_flag, delete_flag, get_flag, list_flags, update_flag};
 pub use metrics::{MetricInput, MetricView, create_metric, delete_metric, get_metric, list_metrics, update_metric};
+pub use results::{EventCountsView, ResultsView, event_counts, experiment_results};
+pub use results_csv::results_csv;
 pub use segments::{SegmentInput, create_segment, delete_segment, get_segment, list_segments, update_segment};
+pub use sessions::{
+    LoginError, NewSession, SESSION_TOKEN_PREFIX, create_session, end_session, is_session_token, needs_touch,
+    purge_sessions, resolve_session, touch_session, verify_login,
+};
 pub use views::{
     AuditView, ConfigView, EnvironmentView, FlagPage, FlagView, SdkKeyView, SegmentView, TokenView, audit_log,
 };

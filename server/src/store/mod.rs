@@ -5,12 +5,20 @@
 //! and is written once, generic over the backend; the backends only run SQL.
 //! Timestamps are epoch milliseconds; JSON documents are stored as text.
 
+mod accounts;
+mod ingest;
 mod postgres;
+mod postgres_accounts;
+mod postgres_ingest;
 #[allow(unused)]
 mod sqlite;
+mod sqlite_accounts;
+mod sqlite_ingest;
 
 use std::future::Future;
 
+pub use accounts::{AccountQueries, NewUser, SessionRecord, SessionUser, UserRecord};
+pub use ingest::{BatchAnswer, IngestQueries, UnitMetricRow, UnitRow, VariantMetricRow, VariantUnitsRow};
 pub use postgres::PgBackend;
 pub use sqlite::SqliteBackend;
 
@@ -550,7 +558,7 @@ impl Topic {
 /// A database: hands out transactions, applies migrations, reports health.
 pub trait Backend: Clone + Send + Sync + 'static {
     /// A transaction.
-    type Tx: Queries + Send + 'static;
+    type Tx: Queries + AccountQueries + IngestQueries + Send + 'static;
     /// The backend's name for logs and metrics (`sqlite`, `postgres`).
     const NAME: &'static str;
 
@@ -558,6 +566,11 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn read(&self) -> impl Future<Output = Result<Self::Tx>> + Send;
     /// A transaction for writes (on SQLite, the single writer's `BEGIN IMMEDIATE`).
     fn write(&self) -> impl Future<Output = Result<Self::Tx>> + Send;
+    /// A transaction for event ingest: a write transaction that, where the
+    /// database allows, does not wait for configuration writes.
+    fn ingest(&self) -> impl Future<Output = Result<Self::Tx>> + Send {
+        self.write()
+    }
     /// Commits; dropping a transaction instead rolls it back.
     fn commit(tx: Self::Tx) -> impl Future<Output = Result<()>> + Send;
     /// Applies pending migrations.

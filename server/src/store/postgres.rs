@@ -35,6 +35,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The advisory lock key every writing transaction holds ("flagyard").
 const WRITE_LOCK: i64 = 0x666c_6167_7961_7264;
+/// The advisory lock every ingest transaction holds ("ingest").
+const INGEST_LOCK: i64 = 0x0000_696e_6765_7374;
 
 /// A Postgres pool.
 #[derive(Clone, Debug)]
@@ -56,7 +58,7 @@ impl PgBackend {
 }
 
 /// A Postgres transaction.
-pub struct PgTx(Transaction<'static, Postgres>, [bool; 2]);
+pub struct PgTx(pub(super) Transaction<'static, Postgres>, [bool; 2]);
 
 impl Backend for PgBackend {
     type Tx = PgTx;
@@ -72,6 +74,14 @@ impl Backend for PgBackend {
         // (group commit) then never lock environments in conflicting orders,
         // so replicas cannot deadlock.
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await?;
+        Ok(PgTx(tx, [false; 2]))
+    }
+
+    async fn ingest(&self) -> Result<PgTx> {
+        let mut tx = self.pool.begin().await?;
+        // Ingest batches serialize among themselves (unit aggregates are
+        // read, changed and written) but not with configuration writes.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INGEST_LOCK).execute(&mut *tx).await?;
         Ok(PgTx(tx, [false; 2]))
     }
 

@@ -52,7 +52,7 @@ impl SqliteBackend {
 }
 
 /// A SQLite transaction.
-pub struct SqliteTx(Transaction<'static, Sqlite>);
+pub struct SqliteTx(pub(super) Transaction<'static, Sqlite>);
 
 impl Backend for SqliteBackend {
     type Tx = SqliteTx;

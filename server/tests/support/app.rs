@@ -210,6 +210,7 @@ macro_rules! api_test {
 pub const ADMIN_ROUTES: &[&str] = &[
     "GET /environments",
     "POST /environments",
+    "GET /environments/{env}/event-counts",
     "POST /environments/{env}/sdk-keys",
     "GET /flags",
     "POST /flags",
@@ -239,10 +240,15 @@ pub const ADMIN_ROUTES: &[&str] = &[
     "DELETE /experiments/{key}",
     "POST /experiments/{key}/start",
     "POST /experiments/{key}/stop",
+    "GET /experiments/{key}/results",
     "GET /tokens",
     "POST /tokens",
     "DELETE /tokens/{id}",
     "GET /sdk-keys",
     "DELETE /sdk-keys/{id}",
+    "GET /users",
+    "POST /users",
+    "PATCH /users/{username}",
+    "DELETE /users/{username}",
     "GET /audit",
 ];

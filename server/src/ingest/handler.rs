@@ -1,0 +1,47 @@
+//! `POST /sdk/v1/events`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+
+use super::pipeline::IngestAnswer;
+use super::validate::parse;
+use crate::app::AppState;
+use crate::http::{ApiError, SdkCaller};
+use crate::service::now_ms;
+use crate::store::Backend;
+
+/// Takes a batch of exposures and track events (`docs/protocol.md`); answers
+/// with the accepted count and each rejected event's index and reason.
+pub async fn post_events<B: Backend>(
+    State(state): State<AppState<B>>,
+    caller: SdkCaller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<IngestAnswer>, ApiError> {
+    if !is_json(&headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    // The body limit is the server's (`FLAGYARD_MAX_BODY_BYTES`).
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::BadRequest(e.body_text())
+        }
+    })?;
+    let received_at = now_ms();
+    let batch = parse(&body, received_at)?;
+    let answer = state.ingest.submit(caller.environment_id, received_at, batch).await?;
+    Ok(Json(answer))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json"))
+}

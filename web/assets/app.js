@@ -1,0 +1,64 @@
+// Flagyard UI enhancements. Everything works without this file; it adds:
+// 1. live updates of lists marked data-live (see web/README.md),
+// 2. copy buttons (data-copy="#selector").
+(function () {
+  "use strict";
+
+  // Live updates: the server sends Server-Sent Events on /ui/events whose
+  // data is {"topic": "flags", "version": N}. When N is newer than the
+  // element's data-version, the element is re-fetched from its data-src and
+  // swapped in place. Without EventSource, or when the stream fails, the
+  // element is polled every 30 s instead.
+  function refresh(el) {
+    if (!window.htmx || !el.dataset.src || !el.id) return;
+    window.htmx.ajax("GET", el.dataset.src, { target: "#" + el.id, swap: "outerHTML" });
+  }
+
+  function live() {
+    var els = function () { return document.querySelectorAll("[data-live]"); };
+    if (els().length === 0) return;
+    var poll = null;
+    function startPolling() {
+      if (poll) return;
+      poll = setInterval(function () { els().forEach(refresh); }, 30000);
+    }
+    if (!("EventSource" in window)) { startPolling(); return; }
+    var source = new EventSource("/ui/events");
+    source.onmessage = function (ev) {
+      var msg;
+      try { msg = JSON.parse(ev.data); } catch (e) { return; }
+      els().forEach(function (el) {
+        var current = Number(el.dataset.version || 0);
+        if (el.dataset.live === msg.topic && Number(msg.version) > current) refresh(el);
+      });
+    };
+    source.onerror = function () {
+      if (source.readyState === EventSource.CLOSED) startPolling();
+    };
+  }
+
+  function copyButtons() {
+    document.addEventListener("click", function (ev) {
+      var btn = ev.target.closest && ev.target.closest("[data-copy]");
+      if (!btn) return;
+      var input = document.querySelector(btn.dataset.copy);
+      if (!input) return;
+      var done = function () {
+        var label = btn.textContent;
+        btn.textContent = "Copied";
+        setTimeout(function () { btn.textContent = label; }, 1500);
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(input.value).then(done, function () { input.select(); });
+      } else {
+        input.select();
+        try { document.execCommand("copy"); done(); } catch (e) { /* selected: the user can copy */ }
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    live();
+    copyButtons();
+  });
+})();

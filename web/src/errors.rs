@@ -1,0 +1,115 @@
+//! Error pages and inline validation errors.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::{Deserialize, Serialize};
+
+use crate::layout::Layout;
+
+/// One validation problem, as in the API's `problem+json` `errors` list:
+/// `path` uses the engine's notation (`rules[2].conditions[0].values`), which
+/// is also the form field name (see the crate README), so the UI can show
+/// each message next to its field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// Where: a form field name, or a prefix of one (`rules[2]`), or empty
+    /// for the form as a whole.
+    pub path: String,
+    /// What is wrong (shown escaped).
+    pub message: String,
+}
+
+impl FieldError {
+    /// A problem at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> FieldError {
+        FieldError { path: path.into(), message: message.into() }
+    }
+
+    /// The element id of the field named `path` (`f-rules-2-conditions-0-values`),
+    /// so the summary can link to it.
+    pub fn anchor(&self) -> String {
+        field_id(&self.path)
+    }
+}
+
+/// The `id` attribute for a field named `name`: `rules[0].id` → `f-rules-0-id`.
+pub fn field_id(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push_str("f-");
+    let mut last_dash = true;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c);
+            last_dash = false;
+        } else if !last_dash {
+            out.push('-');
+            last_dash = true;
+        }
+    }
+    while out.ends_with('-') && out.len() > 2 {
+        out.pop();
+    }
+    out
+}
+
+/// The messages of `errors` whose path is exactly `path`, joined.
+pub(crate) fn message_for(errors: &[FieldError], path: &str) -> Option<String> {
+    let found: Vec<&str> = errors.iter().filter(|e| e.path == path).map(|e| e.message.as_str()).collect();
+    if found.is_empty() { None } else { Some(found.join("; ")) }
+}
+
+/// A full error page (404, 403, 500...).
+#[derive(Debug, Clone, Template, WebTemplate)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    /// The frame (may have no user).
+    pub layout: Layout,
+    /// HTTP status shown to the user.
+    pub status: u16,
+    /// Short title, e.g. "Not found".
+    pub title: String,
+    /// Explanation.
+    pub detail: String,
+    /// Request id to quote to an operator, if any.
+    pub request_id: Option<String>,
+}
+
+/// "Are you sure?" page, served when a form that needs a confirmation (such
+/// as toggling a flag in `production`) was posted without `confirm=yes`
+/// (i.e. without JavaScript). It re-posts the same fields plus `confirm=yes`.
+#[derive(Debug, Clone, Template, WebTemplate)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    /// The frame (its `csrf` is posted).
+    pub layout: Layout,
+    /// The question, e.g. "Turn new-checkout off in production?".
+    pub question: String,
+    /// Where to post.
+    pub action: String,
+    /// Fields to re-post as hidden inputs (name, value), without `csrf`.
+    pub fields: Vec<(String, String)>,
+    /// Label of the confirming button.
+    pub confirm_label: String,
+    /// Where "Cancel" goes.
+    pub cancel_href: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_ids() {
+        assert_eq!(field_id("rules[0].conditions[12].values"), "f-rules-0-conditions-12-values");
+        assert_eq!(field_id("key"), "f-key");
+        assert_eq!(field_id(""), "f-");
+        assert_eq!(FieldError::new("rules[2]", "x").anchor(), "f-rules-2");
+    }
+
+    #[test]
+    fn messages_join() {
+        let errs = vec![FieldError::new("a", "one"), FieldError::new("b", "x"), FieldError::new("a", "two")];
+        assert_eq!(message_for(&errs, "a").as_deref(), Some("one; two"));
+        assert_eq!(message_for(&errs, "c"), None);
+    }
+}

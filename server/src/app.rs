@@ -60,6 +60,7 @@ pub fn router<B: Backend>(state: AppState<B>) -> Router {
         .nest("/sdk/v1", live::router::<B>())
         .nest("/ofrep/v1", live::ofrep_router::<B>())
         .merge(http::ops_router::<B>())
+        .merge(crate::ui::router::<B>())
         .fallback(|uri: axum::http::Uri| async move { ApiError::NotFound(format!("route `{}`", uri.path())) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))

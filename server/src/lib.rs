@@ -20,6 +20,7 @@ mod service;
 mod shutdown;
 pub mod store;
 mod telemetry;
+mod ui;
 mod writer;
 
 pub use app::{AppState, migrate, router, serve};

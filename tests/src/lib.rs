@@ -4,8 +4,10 @@
 //! child process on a free port with a fresh database, exercised by real
 //! clients. This library is the harness; the tests are in `tests/`.
 
+mod browser;
 mod postgres;
 mod server;
 
+pub use browser::{Browser, screenshot_dir};
 pub use postgres::PgDatabase;
 pub use server::{Server, ServerOptions};

@@ -1,6 +1,7 @@
 // Flagyard UI enhancements. Everything works without this file; it adds:
 // 1. live updates of lists marked data-live (see web/README.md),
-// 2. copy buttons (data-copy="#selector").
+// 2. copy buttons (data-copy="#selector"),
+// 3. in-place swaps of 409/422 answers (errors shown where the form was).
 (function () {
   "use strict";
 
@@ -56,6 +57,16 @@
       }
     });
   }
+
+  // Validation errors (422) and conflicts (409) answer with a fragment to
+  // show in place (the editor with its errors, the row as it is now).
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    var status = ev.detail.xhr.status;
+    if (status === 409 || status === 422) {
+      ev.detail.shouldSwap = true;
+      ev.detail.isError = false;
+    }
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     live();

@@ -17,6 +17,7 @@ pub struct CreatedSecret {
 /// `/experiments/{key}/stop`, `/logout`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CsrfForm {
-    /// CSRF token.
+    /// CSRF token (missing = empty: refused as a wrong token, 403).
+    #[serde(default)]
     pub csrf: String,
 }

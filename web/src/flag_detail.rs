@@ -99,7 +99,8 @@ impl FlagPage {
 /// Fields of `POST /flags/{key}/copy`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CopyConfigForm {
-    /// CSRF token.
+    /// CSRF token (missing = empty: refused as a wrong token, 403).
+    #[serde(default)]
     pub csrf: String,
     /// Source environment.
     pub from: String,

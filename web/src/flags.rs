@@ -208,7 +208,8 @@ pub struct NewFlagForm {
 /// Fields of `POST /flags/{key}/environments/{env}/toggle`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ToggleForm {
-    /// CSRF token.
+    /// CSRF token (missing = empty: refused as a wrong token, 403).
+    #[serde(default)]
     pub csrf: String,
     /// The state asked for: `true` or `false` (idempotent on double submit).
     pub enabled: bool,

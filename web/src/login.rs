@@ -12,21 +12,22 @@ use crate::layout::Layout;
 pub struct LoginPage {
     /// The frame (no user; `csrf` from the pre-session).
     pub layout: Layout,
-    /// The e-mail typed last time (kept after a failed attempt).
-    pub email: String,
+    /// The username typed last time (kept after a failed attempt).
+    pub username: String,
     /// Where to go after signing in (hidden field `next`).
     pub next: String,
-    /// "Wrong e-mail or password", etc.
+    /// "Wrong username or password", etc.
     pub error: Option<String>,
 }
 
 /// Fields of `POST /login`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LoginForm {
-    /// CSRF token.
+    /// CSRF token (missing = empty: refused as a wrong token, 403).
+    #[serde(default)]
     pub csrf: String,
-    /// E-mail address.
-    pub email: String,
+    /// Username.
+    pub username: String,
     /// Password.
     pub password: String,
     /// Local path to return to (validate: must start with a single `/`).

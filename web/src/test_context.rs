@@ -40,7 +40,8 @@ pub struct TestContextPanel {
 /// Fields of `POST /flags/{key}/environments/{env}/test`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TestContextForm {
-    /// CSRF token.
+    /// CSRF token (missing = empty: refused as a wrong token, 403).
+    #[serde(default)]
     pub csrf: String,
     /// The context as JSON, e.g. `{"targetingKey": "u1", "plan": "pro"}`.
     pub context: String,

@@ -10,12 +10,9 @@ use crate::layout::{Layout, Role};
 /// A user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
-    /// Id.
-    pub id: String,
-    /// E-mail (sign-in name).
-    pub email: String,
-    /// Display name.
-    pub name: String,
+    /// Username (the sign-in name; it also addresses the user in
+    /// `/users/{username}/...`).
+    pub username: String,
     /// Role.
     pub role: Role,
     /// Whether disabled (cannot sign in).
@@ -43,7 +40,7 @@ pub struct UsersPage {
     pub users: Vec<UserRow>,
     /// The create form as typed (the password is never echoed).
     pub form: NewUserForm,
-    /// Problems by field (`email`, `name`, `password`, `role`).
+    /// Problems by field (`username`, `password`, `role`).
     pub errors: Vec<FieldError>,
 }
 
@@ -66,17 +63,15 @@ impl UsersPage {
 pub struct NewUserForm {
     /// CSRF token.
     pub csrf: String,
-    /// E-mail.
-    pub email: String,
-    /// Display name.
-    pub name: String,
+    /// Username: 1 to 64 ASCII letters, digits, `_`, `.`, `@` or `-`.
+    pub username: String,
     /// Initial password.
     pub password: String,
     /// `viewer`, `editor` or `admin`.
     pub role: String,
 }
 
-/// Fields of `POST /users/{id}/role`.
+/// Fields of `POST /users/{username}/role`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct UserRoleForm {
     /// CSRF token.
@@ -85,7 +80,7 @@ pub struct UserRoleForm {
     pub role: Role,
 }
 
-/// Fields of `POST /users/{id}/disable`.
+/// Fields of `POST /users/{username}/disable`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct UserDisableForm {
     /// CSRF token.

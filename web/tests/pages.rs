@@ -156,6 +156,8 @@ fn pages_show_their_key_content() {
         pages["audit"].contains(r#"<span class="ins">"#) && pages["audit"].contains(r#"action="/audit/a9/rollback""#)
     );
     assert!(pages["users"].contains(r#"name="disabled" value="false""#));
+    assert!(pages["users"].contains(r#"name="username""#) && pages["users"].contains("/disable\""));
+    assert!(!pages["users"].contains(r#"name="email""#));
     assert!(pages["login"].contains(r#"name="next" value="/flags""#) && !pages["login"].contains("Sign out"));
     assert!(pages["test_result"].contains("invalid JSON"));
     assert!(pages["tokens"].contains(r#"<a href="/tokens" aria-current="page">"#));

@@ -23,5 +23,5 @@ pub use ops::{observe, router as ops_router};
 pub use routes::router as api_router;
 pub use session::{
     CSRF_FIELD, CSRF_HEADER, LoggedIn, SESSION_COOKIE, UiUser, check_csrf, check_csrf_header, clear_session_cookie,
-    client_ip, login, logout, session_cookie, session_token,
+    client_ip, login, logout, resolve as resolve_session, session_cookie, session_token, write_value,
 };

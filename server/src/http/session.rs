@@ -129,7 +129,7 @@ fn ttl_ms(config: &Config) -> i64 {
 
 /// A write whose job returns a value: runs it through the writer (group
 /// commit) and hands back the value once committed.
-async fn write_value<B, T, F>(state: &AppState<B>, job: F) -> Result<T, ApiError>
+pub async fn write_value<B, T, F>(state: &AppState<B>, job: F) -> Result<T, ApiError>
 where
     B: Backend,
     T: Send + 'static,

@@ -16,8 +16,8 @@
 //!   when a unit gets its first value; for the other kinds n is the number
 //!   of kept units, which contribute x = 0 until they have events).
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 use super::validate::Event;
 use crate::store::{IngestQueries, StoreError, UnitMetricRow, UnitRow, VariantMetricRow, VariantUnitsRow};
@@ -218,36 +218,53 @@ async fn attribute_one<T: IngestQueries>(
         return Ok(());
     }
 
-    // 2. The stored exposures of every unit involved.
-    let mut involved: Vec<&str> = seen.keys().copied().chain(tracked.iter().flat_map(|t| t.keys().copied())).collect();
-    involved.sort_unstable();
-    involved.dedup();
-    let mut units: HashMap<String, UnitRow> =
-        tx.units(target.id, &involved).await?.into_iter().map(|r| (r.unit.clone(), r)).collect();
-
-    // 3. Exposures: new units, earlier first exposures, exclusions.
+    // 2. First exposures: inserted where the unit has none yet (one probe
+    //    per unit); the units that had one, and tracked units exposed
+    //    earlier, are read.
     let mut deltas = Deltas::default();
+    let mut candidates: Vec<UnitRow> = seen
+        .iter()
+        .map(|(unit, s)| UnitRow {
+            unit: (*unit).to_owned(),
+            variant: s.variant.to_owned(),
+            exposed_at: s.at,
+            excluded: s.conflict,
+        })
+        .collect();
+    candidates.sort_by(|a, b| a.unit.cmp(&b.unit));
+    let inserted: HashSet<String> = tx.insert_units(target.id, &candidates).await?.into_iter().collect();
+    let mut units: HashMap<String, UnitRow> = HashMap::with_capacity(candidates.len());
+    for row in candidates.into_iter().filter(|r| inserted.contains(&r.unit)) {
+        if row.excluded {
+            deltas.units(&row.variant, 0, 1);
+            done.excluded_units += 1;
+        } else {
+            deltas.units(&row.variant, 1, 0);
+            done.new_units += 1;
+        }
+        units.insert(row.unit.clone(), row);
+    }
+    let mut stored: Vec<&str> = seen
+        .keys()
+        .copied()
+        .chain(tracked.iter().flat_map(|t| t.keys().copied()))
+        .filter(|u| !inserted.contains(*u))
+        .collect();
+    stored.sort_unstable();
+    stored.dedup();
+    units.extend(tx.units(target.id, &stored).await?.into_iter().map(|r| (r.unit.clone(), r)));
+
+    // 3. Exposures of units exposed before: earlier first exposures, exclusions.
     let mut changed: Vec<UnitRow> = Vec::new();
     let mut newly_excluded: Vec<(String, String)> = Vec::new();
     for (unit, s) in &seen {
+        if inserted.contains(*unit) {
+            continue;
+        }
         match units.get_mut(*unit) {
-            None => {
-                let row = UnitRow {
-                    unit: (*unit).to_owned(),
-                    variant: s.variant.to_owned(),
-                    exposed_at: s.at,
-                    excluded: s.conflict,
-                };
-                if s.conflict {
-                    deltas.units(s.variant, 0, 1);
-                    done.excluded_units += 1;
-                } else {
-                    deltas.units(s.variant, 1, 0);
-                    done.new_units += 1;
-                }
-                changed.push(row.clone());
-                units.insert(row.unit.clone(), row);
-            }
+            // Inserted by a concurrent transaction and gone again: cannot
+            // happen under the ingest lock; nothing to change.
+            None => {}
             Some(row) if row.excluded => {}
             Some(row) if s.conflict || s.variant != row.variant => {
                 row.excluded = true;
@@ -302,7 +319,8 @@ async fn attribute_one<T: IngestQueries>(
             continue;
         }
         add.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let names: Vec<&str> = add.iter().map(|a| a.0).collect();
+        // Units first exposed in this transaction have no stored aggregate.
+        let names: Vec<&str> = add.iter().map(|a| a.0).filter(|u| !inserted.contains(*u)).collect();
         let stored: HashMap<String, UnitMetricRow> =
             tx.unit_metrics(target.id, metric.id, &names).await?.into_iter().map(|r| (r.unit.clone(), r)).collect();
         let mut rows = Vec::with_capacity(add.len());

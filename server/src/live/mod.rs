@@ -10,7 +10,7 @@ mod hub;
 mod ofrep;
 mod sse;
 
-pub use hub::{Hub, spawn as spawn_hub};
+pub use hub::{Hub, Signal, spawn as spawn_hub};
 
 use axum::Router;
 use axum::routing::get;

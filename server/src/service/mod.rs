@@ -44,7 +44,7 @@ pub use sessions::{
     purge_sessions, resolve_session, touch_session, verify_login,
 };
 pub use views::{
-    AuditView, ConfigView, EnvironmentView, FlagPage, FlagView, SdkKeyView, SegmentView, TokenView, audit_log,
+    AuditView, ConfigView, EnvironmentView, FlagPage, FlagView, SdkKeyView, SegmentView, TokenView, audit_log, rfc3339,
 };
 
 use crate::http::ApiError;

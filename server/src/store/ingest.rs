@@ -74,6 +74,13 @@ pub trait IngestQueries: Send {
 
     /// The stored exposures of `units` (those that have one).
     fn units(&mut self, experiment_id: i64, units: &[&str]) -> impl Future<Output = Result<Vec<UnitRow>>> + Send;
+    /// Inserts the exposures of units that have none yet; returns the units
+    /// inserted (the others already had one and are left as they were).
+    fn insert_units(
+        &mut self,
+        experiment_id: i64,
+        rows: &[UnitRow],
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// Inserts or replaces exposures.
     fn put_units(&mut self, experiment_id: i64, rows: &[UnitRow]) -> impl Future<Output = Result<()>> + Send;
     /// The stored aggregates of `units` for one metric (those that have one).

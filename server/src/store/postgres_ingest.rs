@@ -1,5 +1,12 @@
 //! [`IngestQueries`] on Postgres: slices travel as arrays read with `UNNEST`,
 //! so each bulk read or write is one prepared statement.
+//!
+//! Lookups join the array to the table rather than testing `= ANY($n)`: a
+//! prepared statement's generic plan, made while the table was small or had
+//! no statistics (autovacuum may be off), otherwise used only the leading
+//! key columns and scanned every unit of the metric (seconds per batch at a
+//! few hundred thousand units); the join probes the primary key per unit
+//! whatever the statistics.
 
 use super::Result;
 use super::ingest::{BatchAnswer, IngestQueries, UnitMetricRow, UnitRow, VariantMetricRow, VariantUnitsRow};
@@ -66,11 +73,34 @@ impl IngestQueries for PgTx {
             return Ok(Vec::new());
         }
         Ok(sqlx::query_as(
-            "SELECT unit, variant, exposed_at, excluded FROM experiment_units
-             WHERE experiment_id = $1 AND unit = ANY($2)",
+            "SELECT e.unit, e.variant, e.exposed_at, e.excluded
+             FROM UNNEST($2::text[]) AS u (unit)
+             JOIN experiment_units e ON e.experiment_id = $1 AND e.unit = u.unit",
         )
         .bind(experiment_id)
         .bind(units)
+        .fetch_all(&mut *self.0)
+        .await?)
+    }
+
+    async fn insert_units(&mut self, experiment_id: i64, rows: &[UnitRow]) -> Result<Vec<String>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let units: Vec<&str> = rows.iter().map(|r| r.unit.as_str()).collect();
+        let variants: Vec<&str> = rows.iter().map(|r| r.variant.as_str()).collect();
+        let at: Vec<i64> = rows.iter().map(|r| r.exposed_at).collect();
+        let excluded: Vec<bool> = rows.iter().map(|r| r.excluded).collect();
+        Ok(sqlx::query_scalar(
+            "INSERT INTO experiment_units (experiment_id, unit, variant, exposed_at, excluded)
+             SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::bigint[], $5::boolean[])
+             ON CONFLICT (experiment_id, unit) DO NOTHING RETURNING unit",
+        )
+        .bind(experiment_id)
+        .bind(units)
+        .bind(variants)
+        .bind(at)
+        .bind(excluded)
         .fetch_all(&mut *self.0)
         .await?)
     }
@@ -104,8 +134,9 @@ impl IngestQueries for PgTx {
             return Ok(Vec::new());
         }
         Ok(sqlx::query_as(
-            "SELECT unit, count, total FROM unit_metrics
-             WHERE experiment_id = $1 AND metric_id = $2 AND unit = ANY($3)",
+            "SELECT m.unit, m.count, m.total
+             FROM UNNEST($3::text[]) AS u (unit)
+             JOIN unit_metrics m ON m.experiment_id = $1 AND m.metric_id = $2 AND m.unit = u.unit",
         )
         .bind(experiment_id)
         .bind(metric_id)

@@ -81,6 +81,23 @@ impl IngestQueries for SqliteTx {
         .await?)
     }
 
+    async fn insert_units(&mut self, experiment_id: i64, rows: &[UnitRow]) -> Result<Vec<String>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let data: Vec<_> =
+            rows.iter().map(|r| json!([r.unit, r.variant, r.exposed_at, i64::from(r.excluded)])).collect();
+        Ok(sqlx::query_scalar(
+            "INSERT INTO experiment_units (experiment_id, unit, variant, exposed_at, excluded)
+             SELECT ?1, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM json_each(?2) AS j WHERE true
+             ON CONFLICT (experiment_id, unit) DO NOTHING RETURNING unit",
+        )
+        .bind(experiment_id)
+        .bind(json_text(&serde_json::Value::Array(data))?)
+        .fetch_all(&mut *self.0)
+        .await?)
+    }
+
     async fn put_units(&mut self, experiment_id: i64, rows: &[UnitRow]) -> Result<()> {
         if rows.is_empty() {
             return Ok(());

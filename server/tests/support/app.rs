@@ -13,6 +13,10 @@ use tokio::sync::oneshot;
 
 use super::db::{PgTestDb, SqliteTestDb, unique_suffix};
 
+/// The password of the web UI user `admin` every test app starts with
+/// (`FLAGYARD_ADMIN_PASSWORD`).
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
+
 /// A running app.
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
@@ -58,6 +62,7 @@ impl TestApp {
         let mut vars = vec![
             ("DATABASE_URL", database_url),
             ("FLAGYARD_ADMIN_TOKEN", token.clone()),
+            ("FLAGYARD_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
             ("FLAGYARD_LOG_FORMAT", "json".to_owned()),
             ("FLAGYARD_LOG", "warn".to_owned()),
             ("FLAGYARD_DB_MAX_CONNECTIONS", "4".to_owned()),

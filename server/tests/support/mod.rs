@@ -5,6 +5,7 @@
 #![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod app;
+pub mod browser;
 pub mod db;
 pub mod sse;
 

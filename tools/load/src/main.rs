@@ -1,6 +1,7 @@
 //! `flagyard-load`: a bounded load generator for a Flagyard server on this
 //! machine. See `--help` and `docs/benchmarks.md`.
 
+mod ingest;
 mod ofrep;
 mod rawhttp;
 mod reads;
@@ -27,6 +28,8 @@ USAGE:
                           [--env production] [--server-pid PID]
     flagyard-load ofrep   --base URL --sdk-key K --flag KEY [--concurrency 32] [--duration-secs 10]
                           [--rounds 2] [--mode both|ofrep|baseline] [--server-pid PID]
+    flagyard-load ingest  --base URL --token T --sdk-key K [--units 1000000] [--batch 500] [--concurrency 8]
+                          [--env production] [--results-requests 50] [--max-secs 300] [--server-pid PID]
 
 COMMANDS:
     updates   Setup: creates flags load-0 .. load-<4*writers-1> (boolean) if missing, and reads each
@@ -56,6 +59,24 @@ COMMANDS:
               OFREP, healthz, OFREP, healthz ... for --rounds rounds and reports both and the ratio of
               throughputs; `ofrep` or `baseline` (healthz) runs only one. Each OFREP 200 must carry
               \"value\"; with --server-pid the server's CPU time per request is reported too.
+    ingest    Event ingest, on a FRESH database (a 409 on setup fails: the figures are checked exactly).
+              Setup: flag ingest-bench (boolean) with a 50/50 on/off split in rule `exp` of --env, metrics
+              bench-conv (conversion, bench-buy), bench-clicks (count, bench-click), bench-revenue (sum,
+              bench-buy), experiment ingest-bench on it (control off), started. Workload: unit i in
+              0..units is `u<i>`, variant on if i is even; its events stay together in order: one exposure
+              at T, i%3 bench-click tracks at T+1, and if i%5==0 one bench-buy track at T+2 with value
+              i%100 (T = epoch ms after setup). The stream is cut into batches of exactly --batch events;
+              --concurrency tasks (raw HTTP/1.1, one keep-alive connection each) take batch numbers from a
+              shared counter, write the body and POST /sdk/v1/events (SDK key as Bearer). 200 must say
+              accepted = batch size, nothing rejected, not duplicate; 429/503: wait Retry-After, send the
+              same body again (a retry); anything else: an error. Then checks exactly (whole numbers, as
+              f64 equality) GET /api/v1/environments/<env>/event-counts and the experiment's results
+              (units per variant, 0 excluded, n/sum/sumSq of each metric and variant) against the values
+              computed locally, printing VERIFY OK or each mismatch; then times --results-requests
+              sequential GETs of /api/v1/experiments/ingest-bench/results on one connection.
+              Note: a track that reaches the server before its unit's exposure is not counted
+              (docs/experiments.md); a unit split over two batches in flight at once can lose its tail,
+              which the report bounds and notes.
 
 OPTIONS:
     --base URL            server, http://127.0.0.1:PORT (no other host is accepted)      [required]
@@ -64,11 +85,17 @@ OPTIONS:
     --max-requests N      stop earlier after N timed requests in all                      [default: 5000000]
     --timeout-secs S      per-request timeout                                             [default: 10]
     --writers N           updates: concurrent writers, 1..=1024                           [default: 32]
-    --env KEY             updates: environment to write                                   [default: production]
+    --env KEY             updates, ingest: environment to write                           [default: production]
     --flags N             reads: flags per page and minimum flag count, 1..=1000          [default: 1000]
     --concurrency N       reads: concurrent readers, 1..=256                              [default: 8]
                           ofrep: concurrent connections, 1..=1024                         [default: 32]
-    --sdk-key K           sse, ofrep: an SDK key of the environment                        [required]
+                          ingest: concurrent connections, 1..=256                         [default: 8]
+    --units N             ingest: exposed units, 1..=100000000                            [default: 1000000]
+    --batch N             ingest: events per batch, 1..=5000                              [default: 500]
+    --results-requests N  ingest: timed GETs of the results, 1..=100000                   [default: 50]
+    --max-secs S          ingest: no batch is started after S s (the check then covers the
+                          batches sent), 1..=3600                                         [default: 300]
+    --sdk-key K           sse, ofrep, ingest: an SDK key of the environment                [required]
     --flag KEY            sse: the flag to toggle; ofrep: the flag to evaluate             [required]
     --clients N           sse: streams, 1..=60000                                         [default: 1000]
     --changes N           sse: changes, 1..=1000                                          [default: 20]
@@ -80,7 +107,7 @@ OPTIONS:
     --threads N           sse: Tokio worker threads, 1..=64                               [default: 1]
     --rounds N            ofrep: rounds of (OFREP, healthz) phases, 1..=20                [default: 2]
     --mode M              ofrep: both, ofrep or baseline (healthz only)                    [default: both]
-    --server-pid PID      sse, ofrep: the server's process id, to read its RSS and CPU time
+    --server-pid PID      sse, ofrep, ingest: the server's process id, to read its RSS and CPU time
     -h, --help            this text
 
 MEASUREMENT:
@@ -99,10 +126,17 @@ MEASUREMENT:
     CPU time during the changes is printed). Needs an open-files limit above --clients + 64.
     Bounded: --connect-timeout-secs, then --changes x (--change-timeout-secs + --gap-ms).
     ofrep: --rounds x phases x --duration-secs, and --max-requests per phase.
+    ingest: --max-secs (plus the batches in flight) and the check; progress goes to stderr every
+    10 s. Each request has --timeout-secs; a batch gets at most 100 retries (429/503) and 3 transport
+    failures (after each it is sent again on a new connection, same batchId, and a `duplicate`
+    answer is then right).
+    Latency is per request (each attempt), send to last byte; elapsed runs from the first send to
+    the last answer. One Tokio worker thread, as above.
 
 EXIT STATUS:
     0 done; 1 bad arguments or setup failed; 3 done, but a reads answer had the wrong item count
-    (or an OFREP answer had no value).
+    (or an OFREP answer had no value; or ingest: a batch failed, a figure did not match, or a
+    results GET failed).
 ";
 
 /// Options shared by both benchmarks.
@@ -351,7 +385,42 @@ fn run(args: &[String]) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        other => bail!("unknown command `{other}` (expected updates, reads, sse or ofrep; see --help)"),
+        "ingest" => {
+            let allowed = [
+                "base",
+                "token",
+                "sdk-key",
+                "units",
+                "batch",
+                "concurrency",
+                "env",
+                "results-requests",
+                "max-secs",
+                "timeout-secs",
+                "server-pid",
+            ];
+            let args = Args::parse(rest, &allowed)?;
+            let options = ingest::Options {
+                common: args.common()?,
+                addr: args.addr()?,
+                sdk_key: args.string("sdk-key", None)?,
+                env: args.string("env", Some("production"))?,
+                units: args.number("units", 1_000_000, 1..=100_000_000)?,
+                batch: args.number("batch", 500, 1..=5000)?,
+                concurrency: args.number("concurrency", 8, 1..=256)? as usize,
+                results_requests: args.number("results-requests", 50, 1..=100_000)? as usize,
+                server_pid: args.server_pid()?,
+                max_time: Duration::from_secs(args.number("max-secs", 300, 1..=3600)?),
+            };
+            let (report, ok) = runtime(1)?.block_on(ingest::run(options))?;
+            print!("{report}");
+            if !ok {
+                eprintln!("CHECK FAILED: a batch failed, a stored figure did not match, or a results GET failed");
+                return Ok(3);
+            }
+            Ok(0)
+        }
+        other => bail!("unknown command `{other}` (expected updates, reads, sse, ofrep or ingest; see --help)"),
     }
 }
 

@@ -222,9 +222,9 @@ pub fn all_pages() -> Vec<(&'static str, String)> {
             "login",
             ok(LoginPage {
                 layout: login_layout.clone(),
-                email: EVIL.into(),
+                username: EVIL.into(),
                 next: "/flags".into(),
-                error: Some("Wrong e-mail or password".into()),
+                error: Some("Wrong username or password".into()),
             }
             .render()),
         ),
@@ -348,18 +348,14 @@ pub fn all_pages() -> Vec<(&'static str, String)> {
                 layout: layout(Section::Users),
                 users: vec![
                     UserRow {
-                        id: "u1".into(),
-                        email: "ada@example.com".into(),
-                        name: "Ada".into(),
+                        username: "ada@example.com".into(),
                         role: Role::Admin,
                         disabled: false,
                         is_self: true,
                         created: "today".into(),
                     },
                     UserRow {
-                        id: "u2".into(),
-                        email: "bob@example.com".into(),
-                        name: EVIL.into(),
+                        username: EVIL.into(),
                         role: Role::Viewer,
                         disabled: true,
                         is_self: false,

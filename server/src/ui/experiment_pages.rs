@@ -1,0 +1,281 @@
+//! Experiment pages: the list, the create form, and the experiment page
+//! (status, allocation, dates, and results with verdicts, SRM banner,
+//! progress and forest plots; a draft shows its allocation only), start and
+//! stop, and the results as CSV — over the same services as the admin API.
+//! The figures' mapping is in `experiment_view.rs`.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use flagyard_eval::{FlagConfig, Serve};
+use flagyard_web::{
+    ExperimentPage, ExperimentRow, ExperimentsPage, FieldError, FlashKind, NewExperimentForm, NewExperimentPage,
+    Section,
+};
+
+use super::common::{Posted, Signed, UiError, authorize, field, frame, page, write_value};
+use super::experiment_view::{analysis, draft_allocation, figures};
+use super::page_kit::{Pairs, done, form_errors, when, with_status};
+use crate::app::AppState;
+use crate::http::{ApiError, Role, UiUser};
+use crate::service::{self, ExperimentInput};
+use crate::store::{Backend, FlagQuery, Queries};
+
+pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
+    Router::new()
+        .route("/experiments", get(list::<B>).post(create::<B>))
+        .route("/experiments/new", get(new::<B>))
+        .route("/experiments/{key}", get(show::<B>))
+        .route("/experiments/{key}/start", post(start::<B>))
+        .route("/experiments/{key}/stop", post(stop::<B>))
+        .route("/experiments/{key}/results.csv", get(results_csv::<B>))
+}
+
+async fn list<B: Backend>(
+    State(s): State<AppState<B>>,
+    Signed(user): Signed,
+    headers: HeaderMap,
+) -> Result<Response, UiError> {
+    let mut tx = s.store.read().await?;
+    let records = tx.experiments().await?;
+    drop(tx);
+    let experiments = records
+        .into_iter()
+        .map(|x| ExperimentRow {
+            key: x.key,
+            name: x.name,
+            flag: x.flag_key,
+            environment: x.environment_key,
+            state: x.state,
+            primary_metric: x.primary_metric_key,
+            started: x.started_at.map(when),
+        })
+        .collect();
+    let layout = frame(&user, &headers, "Experiments", Section::Experiments);
+    Ok(page(&user, &ExperimentsPage { layout, experiments }))
+}
+
+async fn new_page<B: Backend>(
+    s: &AppState<B>,
+    user: &UiUser,
+    headers: &HeaderMap,
+    form: NewExperimentForm,
+    errors: Vec<FieldError>,
+) -> Result<NewExperimentPage, UiError> {
+    let mut tx = s.store.read().await?;
+    let all = FlagQuery { limit: i64::MAX, archived: Some(false), ..FlagQuery::default() };
+    let flags = tx.flags(&all).await?.0.into_iter().map(|f| f.key).collect();
+    let environments = tx.environments().await?.into_iter().map(|e| e.key).collect();
+    let metrics = tx.metrics().await?.into_iter().map(|m| m.key).collect();
+    drop(tx);
+    let layout = frame(user, headers, "New experiment", Section::Experiments);
+    Ok(NewExperimentPage { layout, form, errors, flags, environments, metrics })
+}
+
+async fn new<B: Backend>(
+    State(s): State<AppState<B>>,
+    Signed(user): Signed,
+    headers: HeaderMap,
+) -> Result<Response, UiError> {
+    let view = new_page(&s, &user, &headers, NewExperimentForm::default(), Vec::new()).await?;
+    Ok(page(&user, &view))
+}
+
+/// The create form as the service's input, or the form's problems.
+fn input_of(form: &NewExperimentForm) -> Result<ExperimentInput, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let optional = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+    let alpha = match form.alpha.as_str() {
+        "" => None,
+        text => text.parse::<f64>().map_or_else(
+            |_| {
+                errors.push(FieldError::new("alpha", "a number such as 0.05"));
+                None
+            },
+            Some,
+        ),
+    };
+    let mde = match form.minimum_detectable_effect.trim_end_matches('%').trim() {
+        "" => None,
+        text => text.parse::<f64>().map_or_else(
+            |_| {
+                errors.push(FieldError::new("minimumDetectableEffect", "a percentage such as 2"));
+                None
+            },
+            |p| Some(p / 100.0),
+        ),
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ExperimentInput {
+        key: Some(form.key.clone()),
+        name: optional(&form.name),
+        hypothesis: form.hypothesis.trim().to_owned(),
+        flag: form.flag.trim().to_owned(),
+        environment: form.environment.trim().to_owned(),
+        rule_id: form.rule_id.clone(),
+        control_variant: form.control_variant.clone(),
+        primary_metric: form.primary_metric.trim().to_owned(),
+        secondary_metrics: form.secondary_metrics.clone(),
+        guardrail_metrics: form.guardrail_metrics.clone(),
+        analysis: optional(&form.analysis),
+        alpha,
+        minimum_detectable_effect: mde,
+        base_revision: None,
+    })
+}
+
+async fn create<B: Backend>(
+    State(s): State<AppState<B>>,
+    Signed(user): Signed,
+    headers: HeaderMap,
+    Posted(pairs): Posted<Pairs>,
+) -> Result<Response, UiError> {
+    authorize(&user, &headers, field(&pairs, "csrf"), Role::Editor)?;
+    let form = NewExperimentForm::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let created = match input_of(&form) {
+        Ok(input) => {
+            let actor = user.actor();
+            write_value(&s, move |tx| Box::pin(async move { service::create_experiment(tx, &actor, input).await }))
+                .await
+                .map_err(|e| form_errors(e, ""))
+        }
+        Err(errors) => Err(Ok((StatusCode::UNPROCESSABLE_ENTITY, errors))),
+    };
+    match created {
+        Ok(x) => {
+            let message = format!("Experiment {} created as a draft.", x.key);
+            Ok(done(&headers, &format!("/experiments/{}", x.key), FlashKind::Success, &message))
+        }
+        Err(problems) => {
+            let (status, errors) = problems?;
+            let view = new_page(&s, &user, &headers, form, errors).await?;
+            Ok(with_status(status, page(&user, &view)))
+        }
+    }
+}
+
+/// The split of rule `rule_id` in `config`: variants and coverage.
+fn split_of(config: &FlagConfig, rule_id: &str) -> Option<(Vec<flagyard_eval::WeightedVariant>, u32)> {
+    let rule = config.rules.iter().find(|r| r.id.as_deref() == Some(rule_id))?;
+    match &rule.serve {
+        Serve::Split(split) => Some((split.variants.clone(), split.coverage)),
+        Serve::Variant(_) => None,
+    }
+}
+
+async fn show<B: Backend>(
+    State(s): State<AppState<B>>,
+    Signed(user): Signed,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+) -> Result<Response, UiError> {
+    let mut tx = s.store.read().await?;
+    let x = service::get_experiment(&mut tx, &key).await?;
+    let (allocation, coverage_bp, results) = if x.state == "draft" {
+        // Not started: the split as configured now, and no results.
+        let config = service::get_config(&mut tx, &x.flag, &x.environment).await?;
+        let (split, coverage) = split_of(&config.config, &x.rule_id).unwrap_or_default();
+        (draft_allocation(&x, &split), coverage, None)
+    } else {
+        let results = service::experiment_results(&mut tx, &key).await?;
+        let f = figures(&results);
+        (f.allocation.clone(), x.split.as_ref().map_or(10_000, |s| s.coverage), Some((f, results.computed_at)))
+    };
+    drop(tx);
+    let (srm, progress, metrics, computed_at) = match results {
+        Some((f, at)) => (f.srm, f.progress, f.metrics, Some(at)),
+        None => (None, None, Vec::new(), None),
+    };
+    let title = if x.name.is_empty() { x.key.clone() } else { x.name.clone() };
+    let view = ExperimentPage {
+        layout: frame(&user, &headers, title, Section::Experiments),
+        analysis: analysis(&x.analysis),
+        key: x.key,
+        name: x.name,
+        hypothesis: x.hypothesis,
+        flag: x.flag,
+        environment: x.environment,
+        rule_id: x.rule_id,
+        state: x.state,
+        alpha: x.alpha,
+        started_at: x.started_at,
+        stopped_at: x.stopped_at,
+        coverage_bp,
+        allocation,
+        srm,
+        progress,
+        metrics,
+        computed_at,
+    };
+    Ok(page(&user, &view))
+}
+
+async fn transition<B: Backend>(
+    s: AppState<B>,
+    user: UiUser,
+    headers: HeaderMap,
+    key: String,
+    pairs: Pairs,
+    start: bool,
+) -> Result<Response, UiError> {
+    authorize(&user, &headers, field(&pairs, "csrf"), Role::Editor)?;
+    let (actor, path) = (user.actor(), format!("/experiments/{key}"));
+    let changed = write_value(&s, move |tx| {
+        Box::pin(async move { service::transition_experiment(tx, &actor, &key, start).await })
+    })
+    .await;
+    match changed {
+        Ok(x) => {
+            let message = if start { format!("{} started.", x.key) } else { format!("{} stopped.", x.key) };
+            Ok(done(&headers, &path, FlashKind::Success, &message))
+        }
+        Err(e @ (ApiError::Conflict(_) | ApiError::Invalid { .. } | ApiError::BadRequest(_))) => {
+            Ok(done(&headers, &path, FlashKind::Error, &e.to_string()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn start<B: Backend>(
+    State(s): State<AppState<B>>,
+    Signed(user): Signed,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    Posted(pairs): Posted<Pairs>,
+) -> Result<Response, UiError> {
+    transition(s, user, headers, key, pairs, true).await
+}
+
+async fn stop<B: Backend>(
+    State(s): State<AppState<B>>,
+    Signed(user): Signed,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    Posted(pairs): Posted<Pairs>,
+) -> Result<Response, UiError> {
+    transition(s, user, headers, key, pairs, false).await
+}
+
+async fn results_csv<B: Backend>(
+    State(s): State<AppState<B>>,
+    Signed(user): Signed,
+    Path(key): Path<String>,
+) -> Result<Response, UiError> {
+    let mut tx = s.store.read().await?;
+    let results = service::experiment_results(&mut tx, &key).await?;
+    drop(tx);
+    let disposition = format!("attachment; filename=\"{}-results.csv\"", results.experiment);
+    let mut response = ([(CONTENT_TYPE, "text/csv; charset=utf-8")], service::results_csv(&results)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        response.headers_mut().insert(CONTENT_DISPOSITION, value);
+    }
+    if let Some([(name, value)]) = user.cookie_renewal() {
+        response.headers_mut().append(name, value);
+    }
+    Ok(response)
+}

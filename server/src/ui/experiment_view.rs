@@ -1,0 +1,137 @@
+//! The experiment page's figures, mapped from the results the admin API
+//! serves (`service::experiment_results`): allocation and units, the SRM
+//! check, sample-size progress, and per metric and variant the rate or
+//! mean, the absolute effect, the relative effect with the interval of the
+//! experiment's analysis (confidence, always-valid or credible), its
+//! p-value or, for Bayesian analyses, the chance to beat control.
+
+use flagyard_eval::WeightedVariant;
+use flagyard_stats::Comparison;
+use flagyard_web::{AllocationRow, Analysis, GoodDirection, Interval, MetricResult, Progress, SrmCheck, VariantResult};
+
+use crate::service::{ExperimentView, ResultsView};
+
+/// The analysis named `name` (frequentist when unknown).
+pub fn analysis(name: &str) -> Analysis {
+    match name {
+        "sequential" => Analysis::Sequential,
+        "bayesian" => Analysis::Bayesian,
+        _ => Analysis::Frequentist,
+    }
+}
+
+fn units(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or_default()
+}
+
+/// An interval from an estimate and optional bounds (undefined figures as
+/// NaN, which the page shows as "—" and the chart as "not enough data").
+fn interval(estimate: Option<f64>, ci: Option<flagyard_stats::Interval>) -> Option<Interval> {
+    let estimate = estimate?;
+    let (lower, upper) = ci.map_or((f64::NAN, f64::NAN), |c| (c.lower, c.upper));
+    Some(Interval { estimate, lower, upper })
+}
+
+/// The relative effect as the experiment's analysis reads it.
+fn relative(c: &Comparison, analysis: Analysis) -> Option<Interval> {
+    match analysis {
+        Analysis::Frequentist => interval(c.relative.estimate, c.relative.ci),
+        Analysis::Sequential => interval(c.sequential.estimate, c.sequential.ci),
+        Analysis::Bayesian => interval(c.bayesian.posterior_mean, c.bayesian.ci),
+    }
+}
+
+/// The p-value shown for the analysis (none for Bayesian analyses).
+fn p_value(c: &Comparison, analysis: Analysis) -> Option<f64> {
+    match analysis {
+        Analysis::Frequentist => c.relative.p_value.or(c.absolute.p_value),
+        Analysis::Sequential => c.sequential.p_value,
+        Analysis::Bayesian => None,
+    }
+}
+
+/// Allocation rows of a draft: the split's current weights, control first.
+pub fn draft_allocation(x: &ExperimentView, split: &[WeightedVariant]) -> Vec<AllocationRow> {
+    let mut rows: Vec<AllocationRow> = split
+        .iter()
+        .map(|v| AllocationRow {
+            variant: v.variant.clone(),
+            weight_bp: v.weight,
+            control: v.variant == x.control_variant,
+            units: 0,
+            excluded: 0,
+        })
+        .collect();
+    rows.sort_by_key(|r| !r.control);
+    rows
+}
+
+/// Everything the page shows from the results.
+pub struct Figures {
+    pub allocation: Vec<AllocationRow>,
+    pub srm: Option<SrmCheck>,
+    pub progress: Option<Progress>,
+    pub metrics: Vec<MetricResult>,
+}
+
+/// Maps the results of a started experiment.
+pub fn figures(r: &ResultsView) -> Figures {
+    let analysis = analysis(&r.analysis);
+    let allocation = r
+        .variants
+        .iter()
+        .map(|v| AllocationRow {
+            variant: v.variant.clone(),
+            weight_bp: v.weight,
+            control: v.variant == r.control,
+            units: units(v.units),
+            excluded: units(v.excluded),
+        })
+        .collect();
+    let srm = r.srm.p_value.map(|p_value| SrmCheck { p_value, tripped: r.srm.warning });
+    let smallest = r.variants.iter().map(|v| units(v.units)).min().unwrap_or(0);
+    let progress =
+        r.power.as_ref().and_then(|p| p.units_per_variant).map(|required| Progress { units: smallest, required });
+    let metrics = r
+        .metrics
+        .iter()
+        .map(|m| {
+            let control = m.variants.iter().find(|v| v.control);
+            let variants = m
+                .variants
+                .iter()
+                .filter(|v| !v.control)
+                .map(|v| {
+                    let c = v.comparison.as_ref();
+                    VariantResult {
+                        variant: v.variant.clone(),
+                        units: units(v.n),
+                        value: v.summary.mean.unwrap_or(0.0),
+                        absolute: c.and_then(|c| interval(c.absolute.estimate, c.absolute.ci)),
+                        relative: c.and_then(|c| relative(c, analysis)),
+                        p_value: c.and_then(|c| p_value(c, analysis)),
+                        chance_to_beat: c
+                            .and_then(|c| c.bayesian.chance_to_win)
+                            .filter(|_| analysis == Analysis::Bayesian),
+                    }
+                })
+                .collect();
+            MetricResult {
+                key: m.metric.clone(),
+                name: if m.name.is_empty() { m.metric.clone() } else { m.name.clone() },
+                kind: m.kind.clone(),
+                role: m.role.clone(),
+                good_direction: if m.good_direction == "decrease" {
+                    GoodDirection::Decrease
+                } else {
+                    GoodDirection::Increase
+                },
+                control_variant: control.map_or_else(|| r.control.clone(), |c| c.variant.clone()),
+                control_units: control.map_or(0, |c| units(c.n)),
+                control_value: control.and_then(|c| c.summary.mean).unwrap_or(0.0),
+                variants,
+            }
+        })
+        .collect();
+    Figures { allocation, srm, progress, metrics }
+}

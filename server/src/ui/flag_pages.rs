@@ -1,0 +1,309 @@
+//! The flags list: `GET /flags` (search, filters, a kill switch per
+//! environment, the create form), `GET /flags/rows` (the table body, for
+//! searches and live updates), `POST /flags` (create) and
+//! `POST /flags/{key}/environments/{env}/toggle`.
+//!
+//! Toggling goes through the same service as the API's `PATCH` (audit actor
+//! `user:<name>`). It is idempotent (asking for the current state changes
+//! nothing); a stale `baseRevision` is a 409, shown as an error flash (or,
+//! to htmx, with the row as it is now); in production it needs
+//! `confirm=yes`, else the answer is a confirmation page. The flag page and
+//! its forms are in `flag_detail.rs` and `rules_pages.rs`.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use flagyard_eval::{FlagType, Variant};
+use flagyard_web::{
+    ConfirmPage, FieldError, FlagRowFragment, FlagsFilter, FlagsPage, FlagsTable, FlashKind, NewFlagForm, NewFlagView,
+    Section, ToggleForm,
+};
+
+use super::common::{
+    Params, Posted, Signed, UiError, authorize, frame, is_htmx, is_production, page, referer_path, see_other_with,
+    write_value,
+};
+use super::{catalog_cache, flag_detail, flag_rows, rules_pages};
+use crate::app::AppState;
+use crate::http::{ApiError, Role, UiUser};
+use crate::service::{self, ConfigWrite, FlagInput};
+use crate::store::Backend;
+
+pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
+    Router::new()
+        .route("/flags", get(list::<B>).post(create::<B>))
+        .route("/flags/rows", get(rows::<B>))
+        .route("/flags/{key}", get(flag_detail::show::<B>))
+        .route("/flags/{key}/environments/{env}/toggle", post(toggle::<B>))
+        .route("/flags/{key}/environments/{env}/rules", post(rules_pages::save::<B>))
+        .route("/flags/{key}/environments/{env}/test", post(flag_detail::test::<B>))
+        .route("/flags/{key}/copy", post(flag_detail::copy::<B>))
+}
+
+/// The table for `filter`, and the tags and total for the page around it.
+async fn table<B: Backend>(
+    state: &AppState<B>,
+    user: &UiUser,
+    filter: FlagsFilter,
+) -> Result<(FlagsTable, Vec<String>, usize), UiError> {
+    let catalog = catalog_cache::load(state).await?;
+    let rows = flag_rows::filter(&catalog, &filter, service::now_ms());
+    let total = rows.len();
+    let (columns, version, can_edit) = (catalog.columns.clone(), catalog.version, user.role >= Role::Editor);
+    let table = FlagsTable { csrf: user.csrf.clone(), columns, rows, version, filter, can_edit };
+    Ok((table, catalog.tags.clone(), total))
+}
+
+/// The list page (also re-rendered with the create form's errors).
+async fn list_page<B: Backend>(
+    state: &AppState<B>,
+    user: &UiUser,
+    headers: &HeaderMap,
+    filter: FlagsFilter,
+    new_flag: NewFlagView,
+) -> Result<FlagsPage, UiError> {
+    let (table, tags, total) = table(state, user, filter.clone()).await?;
+    Ok(FlagsPage { layout: frame(user, headers, "Flags", Section::Flags), filter, tags, table, total, new_flag })
+}
+
+async fn list<B: Backend>(
+    State(state): State<AppState<B>>,
+    Signed(user): Signed,
+    headers: HeaderMap,
+    Params(filter): Params<FlagsFilter>,
+) -> Result<Response, UiError> {
+    let view = list_page(&state, &user, &headers, filter, NewFlagView::default()).await?;
+    Ok(page(&user, &view))
+}
+
+async fn rows<B: Backend>(
+    State(state): State<AppState<B>>,
+    Signed(user): Signed,
+    Params(filter): Params<FlagsFilter>,
+) -> Result<Response, UiError> {
+    let (table, _, _) = table(&state, &user, filter).await?;
+    let mut response = super::common::render(&table);
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some([(name, value)]) = user.cookie_renewal() {
+        response.headers_mut().append(name, value);
+    }
+    Ok(response)
+}
+
+/// The create form as the service's input, or the problems by field.
+fn flag_input(form: &NewFlagForm) -> Result<FlagInput, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let type_name = if form.value_type.is_empty() { "boolean" } else { form.value_type.as_str() };
+    let kind = serde_json::from_value::<FlagType>(serde_json::Value::String(type_name.to_owned()));
+    if kind.is_err() {
+        errors.push(FieldError::new("type", "choose boolean, string, number or json"));
+    }
+    let mut variants = Vec::new();
+    for (n, line) in form.variants.lines().map(str::trim).enumerate().filter(|(_, l)| !l.is_empty()) {
+        let Some((key, value)) = line.split_once('=') else {
+            errors.push(FieldError::new("variants", format!("line {}: expected key=value", n + 1)));
+            continue;
+        };
+        let value = value.trim();
+        let parsed = match serde_json::from_str(value) {
+            Ok(v) => v,
+            // Plain text is a fine string value.
+            Err(_) if type_name == "string" => serde_json::Value::String(value.to_owned()),
+            Err(e) => {
+                errors.push(FieldError::new("variants", format!("line {}: the value is not JSON ({e})", n + 1)));
+                continue;
+            }
+        };
+        variants.push(Variant { key: key.trim().to_owned(), value: parsed });
+    }
+    let Ok(kind) = kind else { return Err(errors) };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(FlagInput {
+        key: form.key.trim().to_owned(),
+        name: Some(form.name.trim().to_owned()).filter(|n| !n.is_empty()),
+        description: form.description.trim().to_owned(),
+        kind,
+        variants: if variants.is_empty() && kind == FlagType::Boolean { None } else { Some(variants) },
+        tags: form.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+        off_variant: None,
+        default_variant: None,
+    })
+}
+
+/// The create form's field for a service error path.
+fn form_field(path: &str) -> &'static str {
+    let head = path.split(['.', '[']).next().unwrap_or_default();
+    match head {
+        "key" => "key",
+        "name" => "name",
+        "type" => "type",
+        "description" => "description",
+        "tags" => "tags",
+        _ => "variants",
+    }
+}
+
+/// Problems of a failed create, by form field (`None`: not the input's fault).
+pub(super) fn create_errors(e: &ApiError) -> Option<Vec<FieldError>> {
+    match e {
+        ApiError::Invalid { errors, .. } => Some(
+            errors.iter().map(|f| FieldError::new(form_field(&f.path), format!("{}: {}", f.path, f.message))).collect(),
+        ),
+        ApiError::BadRequest(m) => Some(vec![FieldError::new("key", m.clone())]),
+        ApiError::Conflict(_) | ApiError::Store(crate::store::StoreError::Duplicate) => {
+            Some(vec![FieldError::new("key", "a flag with this key already exists")])
+        }
+        _ => None,
+    }
+}
+
+async fn create<B: Backend>(
+    State(state): State<AppState<B>>,
+    Signed(user): Signed,
+    headers: HeaderMap,
+    Posted(form): Posted<NewFlagForm>,
+) -> Result<Response, UiError> {
+    authorize(&user, &headers, &form.csrf, Role::Editor)?;
+    let result = match flag_input(&form) {
+        Ok(input) => {
+            let actor = user.actor();
+            write_value(&state, move |tx| Box::pin(async move { service::create_flag(tx, &actor, input).await }))
+                .await
+                .map_err(|e| create_errors(&e).ok_or(e))
+        }
+        Err(errors) => Err(Ok(errors)),
+    };
+    match result {
+        Ok(view) => {
+            let message = format!("Flag {} created (off everywhere).", view.key);
+            Ok(see_other_with(&format!("/flags/{}", view.key), FlashKind::Success, &message))
+        }
+        Err(Ok(errors)) => {
+            let new_flag = NewFlagView { form: NewFlagForm { csrf: String::new(), ..form }, errors };
+            let view = list_page(&state, &user, &headers, FlagsFilter::default(), new_flag).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&user, &view)).into_response())
+        }
+        Err(Err(e)) => Err(e.into()),
+    }
+}
+
+/// Where a plain (non-htmx) form goes back to: the page it came from.
+pub(super) fn back(headers: &HeaderMap) -> String {
+    referer_path(headers, "/flags").unwrap_or_else(|| "/flags".to_owned())
+}
+
+/// A redirect with a flash; to htmx, an `HX-Redirect` (a 303 would be
+/// followed inside the XHR and swapped into the target).
+pub(super) fn go_back(headers: &HeaderMap, to: &str, kind: FlashKind, message: &str) -> Response {
+    let mut response = see_other_with(to, kind, message);
+    if is_htmx(headers) {
+        *response.status_mut() = StatusCode::OK;
+        if let Some(location) = response.headers_mut().remove(header::LOCATION) {
+            response.headers_mut().insert("hx-redirect", location);
+        }
+    }
+    response
+}
+
+/// A "turn on / off?" page for a production toggle posted without `confirm=yes`.
+fn confirm_toggle(user: &UiUser, headers: &HeaderMap, key: &str, env: &str, form: &ToggleForm) -> Response {
+    let verb = if form.enabled { "on" } else { "off" };
+    let mut fields = vec![("enabled".to_owned(), form.enabled.to_string())];
+    if let Some(rev) = form.base_revision {
+        fields.push(("baseRevision".to_owned(), rev.to_string()));
+    }
+    let view = ConfirmPage {
+        layout: frame(user, headers, "Confirm", Section::Flags),
+        question: format!("Turn {key} {verb} in {env}?"),
+        action: format!("/flags/{key}/environments/{env}/toggle"),
+        fields,
+        confirm_label: format!("Turn {verb} in {env}"),
+        cancel_href: back(headers),
+    };
+    page(user, &view)
+}
+
+async fn toggle<B: Backend>(
+    State(state): State<AppState<B>>,
+    Signed(user): Signed,
+    headers: HeaderMap,
+    Path((key, env)): Path<(String, String)>,
+    Posted(form): Posted<ToggleForm>,
+) -> Result<Response, UiError> {
+    authorize(&user, &headers, &form.csrf, Role::Editor)?;
+    if is_production(&env) && form.confirm != "yes" {
+        return Ok(confirm_toggle(&user, &headers, &key, &env, &form));
+    }
+    let (actor, flag, environment, wanted) = (user.actor(), key.clone(), env.clone(), form.enabled);
+    let base = form.base_revision.map(|r| i64::try_from(r).unwrap_or(i64::MAX));
+    let outcome = write_value(&state, move |tx| {
+        Box::pin(async move {
+            let current = service::get_config(tx, &flag, &environment).await?;
+            if current.config.enabled == wanted {
+                return Ok(false);
+            }
+            let patch = ConfigWrite { enabled: Some(wanted), base_revision: base, ..ConfigWrite::default() };
+            service::patch_config(tx, &actor, &flag, &environment, patch).await?;
+            Ok(true)
+        })
+    })
+    .await;
+    let row_swap =
+        is_htmx(&headers) && headers.get("hx-target").is_some_and(|t| t.as_bytes() == format!("flag-{key}").as_bytes());
+    let verb = if form.enabled { "on" } else { "off" };
+    let (status, kind, message) = match outcome {
+        Ok(changed) => {
+            let message = if changed {
+                format!("Turned {key} {verb} in {env}.")
+            } else {
+                format!("{key} was already {verb} in {env}.")
+            };
+            (StatusCode::OK, FlashKind::Success, message)
+        }
+        Err(ApiError::Conflict(m)) => (StatusCode::CONFLICT, FlashKind::Error, m),
+        Err(e) => return Err(e.into()),
+    };
+    if row_swap {
+        let mut tx = state.store.read().await?;
+        let row = flag_rows::load_row(&mut tx, &key).await?;
+        drop(tx);
+        let fragment = FlagRowFragment { csrf: user.csrf.clone(), row, can_edit: true };
+        return Ok((status, page(&user, &fragment)).into_response());
+    }
+    Ok(go_back(&headers, &back(&headers), kind, &message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(kind: &str, variants: &str) -> NewFlagForm {
+        NewFlagForm {
+            key: "k".into(),
+            value_type: kind.into(),
+            variants: variants.into(),
+            tags: " a, ,b ".into(),
+            ..NewFlagForm::default()
+        }
+    }
+
+    #[test]
+    fn create_form_parsing() {
+        let input = flag_input(&form("", "")).expect("boolean");
+        assert!(input.variants.is_none() && input.kind == FlagType::Boolean && input.tags == ["a", "b"]);
+        let input = flag_input(&form("string", "blue=\"blue\"\ngreen=green\n")).expect("string");
+        let values: Vec<_> = input.variants.unwrap_or_default().into_iter().map(|v| v.value).collect();
+        assert_eq!(values, [serde_json::json!("blue"), serde_json::json!("green")]);
+        let errors = flag_input(&form("number", "one=1\ntwo=zwei\nthree")).err().unwrap_or_default();
+        assert_eq!(errors.len(), 2);
+        assert!(errors.iter().all(|e| e.path == "variants"));
+        assert_eq!(flag_input(&form("float", "")).err().unwrap_or_default()[0].path, "type");
+        assert_eq!(form_field("variants[1].value"), "variants");
+        assert_eq!(form_field("offVariant"), "variants");
+        assert_eq!(form_field("key"), "key");
+    }
+}

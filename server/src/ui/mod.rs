@@ -1,0 +1,40 @@
+//! The web UI at `/`: server-rendered pages (templates and view models in
+//! `flagyard-web`) over the same services as the admin API. Every page needs
+//! a session (else a redirect to `/login`); every state-changing form is
+//! checked for the session's CSRF token and the user's role; htmx requests
+//! get fragments, plain ones a redirect or a re-rendered page.
+
+mod assets;
+mod audit_pages;
+mod auth_pages;
+mod catalog_cache;
+mod common;
+mod experiment_pages;
+mod experiment_view;
+mod flag_detail;
+mod flag_pages;
+mod flag_rows;
+mod live;
+mod manage_pages;
+mod page_kit;
+mod rules_pages;
+mod segment_pages;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::app::AppState;
+use crate::store::Backend;
+
+/// The UI routes.
+pub fn router<B: Backend>() -> Router<AppState<B>> {
+    Router::new()
+        .route("/", get(|| async { common::see_other("/flags") }))
+        .merge(assets::routes::<B>())
+        .merge(auth_pages::routes::<B>())
+        .merge(flag_pages::routes::<B>())
+        .merge(live::routes::<B>())
+        .merge(manage_pages::routes::<B>())
+        .merge(experiment_pages::routes::<B>())
+        .merge(audit_pages::routes::<B>())
+}

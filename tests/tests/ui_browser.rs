@@ -1,0 +1,323 @@
+//! The web UI in a real headless Chromium (WebDriver), against the real
+//! binary: a product person logs in, creates a flag, adds a rule with two
+//! conditions and a 25 % canary, toggles it in production while an SDK
+//! watches; experiment results as displayed match the results API; stale
+//! forms and viewers are refused. Screenshots of each main page are kept in
+//! `target/ui-screenshots/`. Skipped (loudly) without Chromium unless
+//! `FLAGYARD_REQUIRE_BROWSER=1`.
+
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use flagyard::Context;
+use flagyard_tests::{Browser, Server, ServerOptions};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn server() -> Server {
+    Server::start(ServerOptions {
+        env: vec![("FLAGYARD_ADMIN_PASSWORD".into(), PASSWORD.into())],
+        ..ServerOptions::default()
+    })
+    .await
+}
+
+async fn css(c: &Client, selector: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(selector))
+        .await
+        .unwrap_or_else(|e| panic!("no element {selector}: {e}"))
+}
+
+/// Replaces the text of the form control named `name`.
+async fn fill(c: &Client, name: &str, value: &str) {
+    let e = css(c, &format!("[name=\"{name}\"]")).await;
+    e.clear().await.expect("clear");
+    e.send_keys(value).await.expect("type");
+}
+
+/// Picks `value` in the select named `name`.
+async fn pick(c: &Client, name: &str, value: &str) {
+    css(c, &format!("select[name=\"{name}\"]")).await.select_by_value(value).await.expect("select");
+}
+
+async fn click(c: &Client, selector: &str) {
+    css(c, selector).await.click().await.unwrap_or_else(|e| panic!("click {selector}: {e}"));
+}
+
+async fn login(b: &Browser, server: &Server, user: &str, password: &str) {
+    let c = &b.client;
+    c.goto(&format!("{}/login", server.base)).await.expect("login page");
+    fill(c, "username", user).await;
+    fill(c, "password", password).await;
+    click(c, "form[action=\"/login\"] button[type=submit]").await;
+    css(c, "nav").await;
+    let url = c.current_url().await.expect("url");
+    assert!(url.path().starts_with("/flags"), "after login: {url}");
+}
+
+/// Waits for the rules editor after an htmx swap (or a full reload).
+async fn settle(c: &Client) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    css(c, "#rules-editor").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_person_targets_rolls_out_and_toggles_a_flag() {
+    let Some(b) = Browser::start("a_product_person_targets_rolls_out_and_toggles_a_flag").await else { return };
+    let server = server().await;
+    let c = &b.client;
+    c.goto(&format!("{}/login", server.base)).await.expect("login page");
+    b.screenshot("login").await;
+    login(&b, &server, "admin", PASSWORD).await;
+
+    // Create a flag (the form is folded away until asked for).
+    click(c, "#new-flag summary").await;
+    fill(c, "key", "new-checkout").await;
+    fill(c, "name", "New checkout").await;
+    click(c, "form[method=post][action=\"/flags\"] button[type=submit]").await;
+    let created = Instant::now();
+    loop {
+        let res = server.http.get(format!("{}/api/v1/flags/new-checkout", server.base)).bearer_auth(&server.token);
+        if res.send().await.expect("flag").status() == 200 {
+            break;
+        }
+        assert!(created.elapsed() < Duration::from_secs(5), "the flag was not created");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Its page in production: a rule with two conditions serving `on`.
+    c.goto(&format!("{}/flags/new-checkout?env=production", server.base)).await.expect("flag page");
+    click(c, "button[name=action][value=add_rule]").await;
+    settle(c).await;
+    fill(c, "rules[0].id", "beta-nz").await;
+    for _ in 0..2 {
+        click(c, "button[name=action][value=\"add_condition:0\"]").await;
+        settle(c).await;
+    }
+    fill(c, "rules[0].conditions[0].attribute", "country").await;
+    pick(c, "rules[0].conditions[0].op", "in").await;
+    settle(c).await;
+    fill(c, "rules[0].conditions[0].values", "NZ\nAU").await;
+    fill(c, "rules[0].conditions[1].attribute", "appVersion").await;
+    pick(c, "rules[0].conditions[1].op", "semver_gte").await;
+    settle(c).await;
+    fill(c, "rules[0].conditions[1].values", "2.0.0").await;
+    pick(c, "rules[0].serve.variant", "on").await;
+    click(c, "#f-confirm").await;
+    click(c, "#rules-editor .toolbar button[name=action][value=save]").await;
+    settle(c).await;
+    let config = server.admin(Method::GET, "/flags/new-checkout/environments/production", None, 200).await;
+    let rule = &config["rules"][0];
+    assert_eq!(rule["id"], "beta-nz", "{config}");
+    assert_eq!(rule["conditions"].as_array().map(Vec::len), Some(2), "{config}");
+    assert_eq!(rule["conditions"][0]["values"], json!(["NZ", "AU"]), "{config}");
+    assert_eq!(rule["serve"]["variant"], "on", "{config}");
+
+    // A 25 % canary for everyone else.
+    click(c, "button[name=action][value=add_rule]").await;
+    settle(c).await;
+    click(c, "input[name=\"rules[1].serve.kind\"][value=split]").await;
+    for _ in 0..2 {
+        click(c, "button[name=action][value=\"add_split_variant:1\"]").await;
+        settle(c).await;
+    }
+    pick(c, "rules[1].serve.split.variants[0].variant", "on").await;
+    fill(c, "rules[1].serve.split.variants[0].weight", "25").await;
+    pick(c, "rules[1].serve.split.variants[1].variant", "off").await;
+    fill(c, "rules[1].serve.split.variants[1].weight", "75").await;
+    click(c, "#f-confirm").await;
+    click(c, "#rules-editor .toolbar button[name=action][value=save]").await;
+    settle(c).await;
+    let config = server.admin(Method::GET, "/flags/new-checkout/environments/production", None, 200).await;
+    assert_eq!(
+        config["rules"][1]["serve"]["split"]["variants"],
+        json!([{"variant": "on", "weight": 2500}, {"variant": "off", "weight": 7500}]),
+        "{config}"
+    );
+    b.screenshot("flag").await;
+
+    // An SDK on the same server; the UI toggles production on.
+    let key = server.sdk_key("production").await;
+    let sdk = flagyard::Client::builder(server.base.clone(), &key)
+        .send_events(false)
+        .init_timeout(Duration::from_secs(5))
+        .build()
+        .await
+        .expect("sdk");
+    let kiwi = Context::new("kiwi").with("country", "NZ").with("appVersion", "2.1.0");
+    assert!(!sdk.bool_value("new-checkout", &kiwi, false));
+    c.goto(&format!("{}/flags", server.base)).await.expect("flags page");
+    b.screenshot("flags").await;
+    let toggle = "form[action=\"/flags/new-checkout/environments/production/toggle\"] button";
+    click(c, toggle).await;
+    // Production asks first (htmx's confirm dialog).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    c.accept_alert().await.expect("confirmation dialog");
+    let clicked = Instant::now();
+    while !sdk.bool_value("new-checkout", &kiwi, false) {
+        assert!(clicked.elapsed() < Duration::from_secs(1), "the SDK did not see the UI toggle within 1 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!("UI toggle -> SDK: {:?}", clicked.elapsed());
+    let config = server.admin(Method::GET, "/flags/new-checkout/environments/production", None, 200).await;
+    assert_eq!(config["enabled"], true);
+    sdk.close().await;
+    b.close().await;
+}
+
+/// Formats as the UI does (web/src/format.rs).
+fn signed_pct(x: f64) -> String {
+    let s = format!("{:.1}", (x * 100.0).abs());
+    if s.bytes().all(|b| b == b'0' || b == b'.') {
+        format!("{s}%")
+    } else if x > 0.0 {
+        format!("+{s}%")
+    } else {
+        format!("−{s}%")
+    }
+}
+
+fn p_value(p: f64) -> String {
+    if p < 0.001 { "< 0.001".to_owned() } else { format!("{p:.3}") }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn experiment_results_on_the_page_match_the_api() {
+    let Some(b) = Browser::start("experiment_results_on_the_page_match_the_api").await else { return };
+    let server = server().await;
+    server.admin(Method::POST, "/flags", Some(json!({"key": "checkout", "type": "boolean"})), 201).await;
+    server
+        .admin(
+            Method::PUT,
+            "/flags/checkout/environments/production",
+            Some(json!({"enabled": true, "offVariant": "off", "defaultVariant": "off", "rules": [
+                {"id": "exp", "serve": {"split": {"variants": [{"variant": "on", "weight": 5000}, {"variant": "off", "weight": 5000}]}}}
+            ]})),
+            200,
+        )
+        .await;
+    server
+        .admin(Method::POST, "/metrics", Some(json!({"key": "purchase", "event": "buy", "kind": "conversion"})), 201)
+        .await;
+    server
+        .admin(
+            Method::POST,
+            "/experiments",
+            Some(json!({"key": "checkout-test", "flag": "checkout", "environment": "production", "ruleId": "exp",
+                        "controlVariant": "off", "primaryMetric": "purchase", "minimumDetectableEffect": 0.2,
+                        "hypothesis": "The new checkout converts better"})),
+            201,
+        )
+        .await;
+    server.admin(Method::POST, "/experiments/checkout-test/start", None, 200).await;
+    // Seed: 600 units see `on` (20 % convert), 400 see `off` (10 %): an SRM too.
+    let key = server.sdk_key("production").await;
+    let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let mut events = Vec::new();
+    for i in 0..1000 {
+        let (variant, converts) = if i < 600 { ("on", i % 5 == 0) } else { ("off", i % 10 == 0) };
+        events.push(json!({"kind": "exposure", "at": at, "flag": "checkout", "variant": variant, "rule": "exp", "unit": format!("u{i}")}));
+        if converts {
+            events.push(json!({"kind": "track", "at": at + 1, "event": "buy", "unit": format!("u{i}")}));
+        }
+    }
+    let res = server
+        .http
+        .post(format!("{}/sdk/v1/events", server.base))
+        .bearer_auth(&key)
+        .json(&json!({"batchId": "seed", "events": events}))
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(res.status(), 200);
+    let api = server.admin(Method::GET, "/experiments/checkout-test/results", None, 200).await;
+
+    login(&b, &server, "admin", PASSWORD).await;
+    let c = &b.client;
+    c.goto(&format!("{}/experiments/checkout-test", server.base)).await.expect("experiment page");
+    let text = css(c, "main").await.text().await.expect("text");
+    assert!(text.contains("Sample ratio mismatch"), "SRM banner missing:\n{text}");
+    let row = css(c, "section.metric tbody tr:nth-child(2)").await.text().await.expect("row");
+    let t: &Value = &api["metrics"][0]["variants"][1];
+    assert_eq!(t["variant"], "on");
+    let relative = &t["comparison"]["relative"];
+    let expected = [
+        "600".to_owned(),
+        format!("{:.2}%", t["summary"]["mean"].as_f64().unwrap() * 100.0),
+        format!(
+            "{} ({} to {})",
+            signed_pct(relative["estimate"].as_f64().unwrap()),
+            signed_pct(relative["ci"]["lower"].as_f64().unwrap()),
+            signed_pct(relative["ci"]["upper"].as_f64().unwrap())
+        ),
+        format!("p = {}", p_value(relative["pValue"].as_f64().unwrap())),
+    ];
+    for e in &expected {
+        assert!(row.contains(e.as_str()), "expected {e:?} in the row {row:?} (API: {t})");
+    }
+    assert!(css(c, "section.metric svg").await.text().await.is_ok());
+    b.screenshot("experiment").await;
+    for (path, name) in [
+        ("/experiments", "experiments"),
+        ("/segments", "segments"),
+        ("/environments", "environments"),
+        ("/tokens", "tokens"),
+        ("/users", "users"),
+        ("/audit", "audit"),
+    ] {
+        c.goto(&format!("{}{path}", server.base)).await.expect("page");
+        css(c, "main h1").await;
+        b.screenshot(name).await;
+    }
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_forms_and_viewers_are_refused() {
+    let Some(b) = Browser::start("stale_forms_and_viewers_are_refused").await else { return };
+    let server = server().await;
+    server.admin(Method::POST, "/flags", Some(json!({"key": "guarded", "type": "boolean"})), 201).await;
+    server
+        .admin(Method::POST, "/users", Some(json!({"username": "vera", "password": PASSWORD, "role": "viewer"})), 201)
+        .await;
+    login(&b, &server, "admin", PASSWORD).await;
+    let c = &b.client;
+    // A stale page: its CSRF token no longer matches; submitted without htmx.
+    let form = "form[action=\"/flags/guarded/environments/development/toggle\"]";
+    css(c, form).await;
+    c.execute(
+        &format!("const f = document.querySelector('{form}'); f.querySelector('input[name=csrf]').value = 'stale'; f.submit();"),
+        vec![],
+    )
+    .await
+    .expect("submit");
+    let text = css(c, "main").await.text().await.expect("text");
+    assert!(text.contains("403") || text.to_lowercase().contains("forbidden"), "{text}");
+    b.screenshot("csrf-refused").await;
+    let config = server.admin(Method::GET, "/flags/guarded/environments/development", None, 200).await;
+    assert_eq!(config["enabled"], false, "a stale form changed the flag");
+
+    // A viewer sees no toggles, and a forged toggle with a valid token is refused.
+    c.delete_all_cookies().await.expect("log out");
+    login(&b, &server, "vera", PASSWORD).await;
+    assert!(c.find(Locator::Css(&format!("{form} button"))).await.is_err(), "a viewer got a toggle");
+    b.screenshot("viewer-flags").await;
+    let status = c
+        .execute(
+            "const csrf = document.querySelector('meta[name=csrf-token]')?.content \
+               ?? document.querySelector('input[name=csrf]')?.value ?? ''; \
+             const body = new URLSearchParams({csrf, enabled: 'true', baseRevision: '1'}); \
+             return fetch('/flags/guarded/environments/development/toggle', {method: 'POST', body}).then(r => r.status);",
+            vec![],
+        )
+        .await
+        .expect("forged toggle");
+    assert_eq!(status, json!(403), "a viewer's toggle was not refused");
+    let config = server.admin(Method::GET, "/flags/guarded/environments/development", None, 200).await;
+    assert_eq!(config["enabled"], false);
+    b.close().await;
+}

@@ -286,6 +286,28 @@ async fn stale_forms_and_viewers_are_refused() {
         .await;
     login(&b, &server, "admin", PASSWORD).await;
     let c = &b.client;
+    // A change made elsewhere (the API) shows on the open list without a reload.
+    let marker = "live-marker";
+    c.execute(&format!("window['{marker}'] = true;"), vec![]).await.expect("mark the page");
+    let switch = "form[action=\"/flags/guarded/environments/staging/toggle\"] button";
+    assert_eq!(css(c, switch).await.attr("aria-pressed").await.expect("attr").as_deref(), Some("false"));
+    server.admin(Method::PATCH, "/flags/guarded/environments/staging", Some(json!({"enabled": true})), 200).await;
+    let changed = Instant::now();
+    loop {
+        let pressed = css(c, switch).await.attr("aria-pressed").await.ok().flatten();
+        if pressed.as_deref() == Some("true") {
+            break;
+        }
+        assert!(changed.elapsed() < Duration::from_secs(5), "the list did not show the API change");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("API change -> open flags list: {:?}", changed.elapsed());
+    let same_page = c.execute(&format!("return window['{marker}'] === true;"), vec![]).await.expect("marker");
+    assert_eq!(same_page, json!(true), "the page was reloaded instead of updated in place");
+    // Down to a phone's width.
+    c.set_window_size(390, 844).await.expect("resize");
+    b.screenshot("flags-phone").await;
+    c.set_window_size(1280, 1000).await.expect("resize");
     // A stale page: its CSRF token no longer matches; submitted without htmx.
     let form = "form[action=\"/flags/guarded/environments/development/toggle\"]";
     css(c, form).await;

@@ -60,14 +60,15 @@ seed() {
     api POST /experiments '{"key": "checkout", "flag": "read-0", "environment": "production", "ruleId": "exp",
         "controlVariant": "off", "primaryMetric": "purchase", "minimumDetectableEffect": 0.1}' >/dev/null
     api POST /experiments/checkout/start '{}' >/dev/null
-    local key at events
+    local key at
     key="$(api POST /environments/production/sdk-keys '{"name": "bench"}' | sed -n 's/.*"secret":"\([^"]*\)".*/\1/p')"
     at="$(($(date +%s) * 1000))"
-    events="$(awk -v at="$at" 'BEGIN { for (i = 0; i < 2000; i++) {
+    awk -v at="$at" 'BEGIN { printf "{\"batchId\": \"seed\", \"events\": ["; for (i = 0; i < 2000; i++) {
         printf "%s{\"kind\":\"exposure\",\"at\":%d,\"flag\":\"read-0\",\"variant\":\"%s\",\"rule\":\"exp\",\"unit\":\"u%d\"}", (i ? "," : ""), at, (i % 2 ? "on" : "off"), i;
-        if (i % 7 == 0) printf ",{\"kind\":\"track\",\"at\":%d,\"event\":\"buy\",\"unit\":\"u%d\"}", at + 1, i } }')"
+        if (i % 7 == 0) printf ",{\"kind\":\"track\",\"at\":%d,\"event\":\"buy\",\"unit\":\"u%d\"}", at + 1, i }
+        printf "]}" }' >"$work/events.json"
     curl -fsS --max-time 10 -H "Authorization: Bearer $key" -H 'content-type: application/json' \
-        -d "{\"batchId\": \"seed\", \"events\": [$events]}" "$base/sdk/v1/events" >/dev/null
+        -d @"$work/events.json" "$base/sdk/v1/events" >/dev/null
 }
 
 login() {
@@ -82,17 +83,17 @@ login() {
 # `measure BACKEND PATH`: 3 warm-up requests, then 30 timed ones on one connection.
 measure() {
     local backend="$1" path="$2" urls=() times status
-    for _ in $(seq 1 33); do urls+=("$base$path"); done
-    times="$(curl -sS -b "$work/cookies" -o /dev/null -w '%{http_code} %{time_starttransfer} %{time_total} %{size_download}\n' \
+    for _ in $(seq 1 33); do urls+=(-o /dev/null "$base$path"); done
+    times="$(curl -sS -b "$work/cookies" -w '%{http_code} %{time_starttransfer} %{time_total} %{size_download}\n' \
         "${urls[@]}")"
     status="$(awk 'NR > 3 && $1 != 200 {bad++} END {print bad + 0}' <<<"$times")"
-    awk -v b="$backend" -v p="$path" -v bad="$status" -v load="$(loadavg)" 'NR > 3 {
+    awk -v b="$backend" -v p="$path" -v bad="$status" -v ld="$(loadavg)" 'NR > 3 {
             ttfb[n] = $2 * 1000; total[n] = $3 * 1000; size = $4; n++ }
         function sort(a, k,   i, j, t) { for (i = 1; i < k; i++) for (j = i; j > 0 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t } }
         END { sort(ttfb, n); sort(total, n);
               m = ttfb[int(n / 2)]; p99 = ttfb[n - 1];
               printf "%s\t%s\t%.2f\t%.2f\t%.2f\t%d KiB\t%s\t%s\t%s\n", b, p, m, p99, total[int(n / 2)], size / 1024,
-                  (bad ? bad " non-200" : "0"), (p99 < 20 && !bad ? "PASS" : "FAIL"), load }' <<<"$times"
+                  (bad ? bad " non-200" : "0"), (p99 < 20 && !bad ? "PASS" : "FAIL"), ld }' <<<"$times"
 }
 
 bench() {

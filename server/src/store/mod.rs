@@ -422,6 +422,11 @@ pub trait Queries: Send {
         environment_id: i64,
     ) -> impl Future<Output = Result<Vec<(FlagRecord, ConfigRecord)>>> + Send;
 
+    /// `(flag key, configuration JSON)` of every configuration, in any
+    /// environment, whose text mentions a segment condition (a superset:
+    /// callers parse what they get).
+    fn segment_conditions(&mut self) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+
     // Segments.
     fn segments(&mut self) -> impl Future<Output = Result<Vec<SegmentRecord>>> + Send;
     fn segment(&mut self, key: &str) -> impl Future<Output = Result<Option<SegmentRecord>>> + Send;

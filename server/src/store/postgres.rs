@@ -425,6 +425,15 @@ impl Queries for PgTx {
         Ok(rows.into_iter().map(EnvironmentFlagRow::split).collect())
     }
 
+    async fn segment_conditions(&mut self) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT f.key, c.config FROM flags f JOIN flag_configs c ON c.flag_id = f.id
+             WHERE c.config LIKE '%segment\"%' ORDER BY f.key",
+        )
+        .fetch_all(&mut *self.0)
+        .await?)
+    }
+
     async fn segments(&mut self) -> Result<Vec<SegmentRecord>> {
         Ok(sqlx::query_as(
             "SELECT id, key, description, definition, revision, created_at, updated_at FROM segments ORDER BY key",

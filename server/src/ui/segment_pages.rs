@@ -26,25 +26,20 @@ pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
 }
 
 /// Segment keys used by each flag's configurations (any environment): one
-/// query per environment, and only configurations naming a segment parsed.
+/// query that returns only configurations naming a segment, which are parsed.
 async fn segment_users<T: Queries>(tx: &mut T) -> Result<BTreeMap<String, BTreeSet<String>>, ApiError> {
     let mut users: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for env in tx.environments().await? {
-        for (flag, config) in tx.environment_flags(env.id).await? {
-            if !config.config.contains("segment\"") {
-                continue;
-            }
-            let Ok(value) = serde_json::from_str::<serde_json::Value>(&config.config) else { continue };
-            let conditions = value["rules"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .flat_map(|r| r["conditions"].as_array().map(|c| c.as_slice()).unwrap_or_default().iter());
-            for c in conditions {
-                if matches!(c["op"].as_str(), Some("segment" | "not_segment")) {
-                    for key in c["values"].as_array().into_iter().flatten().filter_map(|v| v.as_str()) {
-                        users.entry(key.to_owned()).or_default().insert(flag.key.clone());
-                    }
+    for (flag, config) in tx.segment_conditions().await? {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(&config) else { continue };
+        let conditions = value["rules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r["conditions"].as_array().map(|c| c.as_slice()).unwrap_or_default().iter());
+        for c in conditions {
+            if matches!(c["op"].as_str(), Some("segment" | "not_segment")) {
+                for key in c["values"].as_array().into_iter().flatten().filter_map(|v| v.as_str()) {
+                    users.entry(key.to_owned()).or_default().insert(flag.clone());
                 }
             }
         }

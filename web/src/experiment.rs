@@ -259,9 +259,13 @@ impl ExperimentPage {
         format::bp(self.coverage_bp)
     }
 
-    /// The SRM p-value as text.
+    /// The SRM p-value as text: `p = 0.012`, `p < 0.001`, or `p —`.
     pub fn srm_p(&self) -> String {
-        self.srm.map_or_else(|| "—".to_owned(), |s| format::p_value(s.p_value))
+        match self.srm.map(|s| format::p_value(s.p_value)) {
+            Some(p) if p.starts_with('<') => format!("p {p}"),
+            Some(p) => format!("p = {p}"),
+            None => "p —".to_owned(),
+        }
     }
 
     /// What the evidence column is called.

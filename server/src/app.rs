@@ -39,6 +39,8 @@ pub struct AppState<B: Backend> {
     pub credentials: Arc<http::Credentials>,
     /// Event ingest (`POST /sdk/v1/events`).
     pub ingest: Arc<Ingest>,
+    /// The web UI's flag catalog, kept between requests.
+    pub ui_catalog: Arc<crate::ui::CatalogCache>,
 }
 
 impl<B: Backend> AppState<B> {
@@ -143,6 +145,7 @@ async fn serve_with<B: Backend>(
         flag_lists: Arc::default(),
         credentials: Arc::default(),
         ingest: Arc::new(Ingest::start(store.clone(), config_ingest_queue)),
+        ui_catalog: Arc::default(),
     };
     // Any revocation, here or on another replica, empties the credential caches.
     let keys = state.credentials.clone();

@@ -46,6 +46,7 @@ async fn fixture(vars: &[(&str, &str)]) -> Fixture {
         writer: Arc::new(Writer::start(store.clone(), || {})),
         credentials: Arc::default(),
         ingest: Arc::new(crate::ingest::Ingest::start(store.clone(), 1000)),
+        ui_catalog: Arc::default(),
     };
     for (username, role, disabled) in [("alice", Role::Editor, false), ("mallory", Role::Viewer, true)] {
         let input = UserInput { username: username.into(), password: PASSWORD.into(), role };

@@ -108,6 +108,13 @@ async fn worker<B: Backend>(store: B, mut rx: mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
+        // A request whose client went away (timeout, shutdown) needs no
+        // answer; its batch is not stored, and a retry will send it again.
+        jobs.retain(|job| !job.reply.is_closed());
+        if jobs.is_empty() {
+            continue;
+        }
+        let events: usize = jobs.iter().map(|job| job.batch.events.len()).sum();
         let prune = last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
         let started = Instant::now();
         match run(&store, &jobs, prune).await {

@@ -9,51 +9,35 @@
 //! or a long gap falls back to a full load. Versions are read before rows,
 //! so a catalog is never older than its key.
 //!
-//! One catalog is kept per server (its hub identifies it; the `Weak` pins
-//! the address so another server in the same process cannot match it).
+//! One catalog is kept per server, in its state (`AppState::ui_catalog`).
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::flag_rows::{self, Catalog};
 use crate::app::AppState;
 use crate::http::ApiError;
-use crate::live::Hub;
 use crate::store::{Backend, Environment, Queries};
 
-/// Servers whose catalog is kept (more than one only in tests).
-const KEPT: usize = 4;
 /// More changes than this since the kept catalog: load it all again.
 const PATCH_LIMIT: i64 = 200;
 
 /// Environment ids and versions, in environment order.
 type Key = Vec<(i64, i64)>;
 
-struct Kept {
-    owner: Weak<Hub>,
-    key: Key,
-    catalog: Arc<Catalog>,
-}
+/// The catalog kept between requests, with the key it was read at (one per
+/// server, in its state).
+#[derive(Default)]
+pub struct CatalogCache(Mutex<Option<(Key, Arc<Catalog>)>>);
 
-static KEPT_CATALOGS: Mutex<Vec<Kept>> = Mutex::new(Vec::new());
-
-fn is_owner(kept: &Kept, hub: &Arc<Hub>) -> bool {
-    std::ptr::eq(kept.owner.as_ptr(), Arc::as_ptr(hub))
-}
-
-/// The kept catalog of `hub`'s server and its key.
-fn kept(hub: &Arc<Hub>) -> Option<(Key, Arc<Catalog>)> {
-    let kept = KEPT_CATALOGS.lock().unwrap_or_else(PoisonError::into_inner);
-    kept.iter().find(|k| is_owner(k, hub)).map(|k| (k.key.clone(), k.catalog.clone()))
-}
-
-fn keep(hub: &Arc<Hub>, key: Key, catalog: Arc<Catalog>) {
-    let mut kept = KEPT_CATALOGS.lock().unwrap_or_else(PoisonError::into_inner);
-    kept.retain(|k| k.owner.strong_count() > 0 && !is_owner(k, hub));
-    if kept.len() >= KEPT {
-        kept.remove(0);
+impl CatalogCache {
+    fn get(&self) -> Option<(Key, Arc<Catalog>)> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
-    kept.push(Kept { owner: Arc::downgrade(hub), key, catalog });
+
+    fn put(&self, key: Key, catalog: Arc<Catalog>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((key, catalog));
+    }
 }
 
 /// The current catalog: kept, brought up to date, or loaded.
@@ -61,7 +45,7 @@ pub async fn load<B: Backend>(state: &AppState<B>) -> Result<Arc<Catalog>, ApiEr
     let mut tx = state.store.read().await?;
     let environments = tx.environments().await?;
     let key: Key = environments.iter().map(|e| (e.id, e.version)).collect();
-    let old = kept(&state.hub);
+    let old = state.ui_catalog.get();
     if let Some((old_key, catalog)) = &old
         && *old_key == key
     {
@@ -77,7 +61,7 @@ pub async fn load<B: Backend>(state: &AppState<B>) -> Result<Arc<Catalog>, ApiEr
     };
     drop(tx);
     let catalog = Arc::new(catalog);
-    keep(&state.hub, key, catalog.clone());
+    state.ui_catalog.put(key, catalog.clone());
     Ok(catalog)
 }
 

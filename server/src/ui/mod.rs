@@ -20,6 +20,8 @@ mod page_kit;
 mod rules_pages;
 mod segment_pages;
 
+pub use catalog_cache::CatalogCache;
+
 use axum::Router;
 use axum::routing::get;
 

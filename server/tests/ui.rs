@@ -155,7 +155,7 @@ api_test!(flags_list_toggles_and_roles, |app| async move {
     assert!(
         body.starts_with(r#"<tbody id="flag-rows""#) && body.contains("flag-checkout") && !body.contains("flag-banner")
     );
-    assert_eq!(data_version(body), list_version(app).await);
+    assert_eq!(data_version(&body), list_version(app).await);
     let off = admin.get("/flags/rows?env=production&state=off").await;
     assert!(off.body.contains("flag-banner") && !off.body.contains("flag-checkout"));
     assert!(admin.get("/flags?tag=pay").await.body.contains("flag-checkout"));

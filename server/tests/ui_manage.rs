@@ -4,17 +4,15 @@
 //! page rendered for a signed-in user, every post checked for its CSRF
 //! token and role, and the figures shown equal to the admin API's.
 
-#[path = "ui_manage/browser.rs"]
-mod browser;
 mod support;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use browser::{Browser, PASSWORD, cookie_value};
 use reqwest::header::{CONTENT_DISPOSITION, LOCATION};
 use reqwest::{Method, redirect};
 use serde_json::{Value, json};
 use support::app::TestApp;
+use support::browser::{Browser, PASSWORD, cookie_value};
 
 /// A boolean flag `checkout` with a 50/50 split rule `exp` in production.
 async fn split_flag(app: &TestApp) {
@@ -57,7 +55,7 @@ api_test!(every_page_renders_for_an_admin, |app| async move {
     .await
     .expect(201);
 
-    let admin = Browser::new(app, "root", "admin").await;
+    let admin = Browser::with_role(app, "root", "admin").await;
     for (path, needles) in [
         ("/segments", vec!["beta", "testers", r#"href="/flags/beta-only""#]),
         ("/segments/new", vec![r#"action="/segments""#, r#"name="key""#]),
@@ -84,21 +82,24 @@ api_test!(every_page_renders_for_an_admin, |app| async move {
 });
 
 api_test!(posts_need_the_csrf_token_and_the_role, |app| async move {
-    let admin = Browser::new(app, "root", "admin").await;
+    let admin = Browser::with_role(app, "root", "admin").await;
     let tokens = app.get("/api/v1/tokens").await.expect(200).as_array().unwrap().len();
-    let no_token = admin.post_raw("/tokens", &[("name", "ci"), ("role", "admin")]).await;
+    let no_token = admin.post_raw("/tokens", &[("name", "ci"), ("role", "admin")], None).await;
     assert_eq!(no_token.status, 403);
-    let wrong = admin.post_raw("/tokens", &[("csrf", "forged"), ("name", "ci"), ("role", "admin")]).await;
+    let wrong = admin.post_raw("/tokens", &[("csrf", "forged"), ("name", "ci"), ("role", "admin")], None).await;
     assert_eq!(wrong.status, 403);
     assert_eq!(app.get("/api/v1/tokens").await.expect(200).as_array().unwrap().len(), tokens, "nothing created");
-    admin.post_raw("/users", &[("username", "mallory"), ("password", PASSWORD), ("role", "admin")]).await.expect(403);
-    admin.post_raw("/environments", &[("key", "qa")]).await.expect(403);
-    admin.post_raw("/segments", &[("key", "s"), ("action", "save")]).await.expect(403);
+    admin
+        .post_raw("/users", &[("username", "mallory"), ("password", PASSWORD), ("role", "admin")], None)
+        .await
+        .expect(403);
+    admin.post_raw("/environments", &[("key", "qa")], None).await.expect(403);
+    admin.post_raw("/segments", &[("key", "s"), ("action", "save")], None).await.expect(403);
     assert!(user(app, "mallory").await.is_null());
     assert_eq!(app.get("/api/v1/environments").await.expect(200).as_array().unwrap().len(), 3);
     assert_eq!(app.get("/api/v1/segments").await.expect(200).as_array().unwrap().len(), 0);
 
-    let viewer = Browser::new(app, "vera", "viewer").await;
+    let viewer = Browser::with_role(app, "vera", "viewer").await;
     viewer.get("/environments").await.expect(200);
     viewer.get("/segments").await.expect(200);
     viewer.get("/audit").await.expect(200);
@@ -116,7 +117,7 @@ api_test!(posts_need_the_csrf_token_and_the_role, |app| async move {
 });
 
 api_test!(segments_are_created_and_edited_with_errors_kept, |app| async move {
-    let editor = Browser::new(app, "eddie", "editor").await;
+    let editor = Browser::with_role(app, "eddie", "editor").await;
     // The editor's buttons re-render without saving.
     let added = editor.post("/segments", &[("key", "beta"), ("action", "add_condition")]).await.expect(200);
     assert!(added.contains(r#"name="conditions[0].op""#));
@@ -149,7 +150,7 @@ api_test!(segments_are_created_and_edited_with_errors_kept, |app| async move {
 });
 
 api_test!(sdk_keys_and_tokens_show_their_secret_once, |app| async move {
-    let admin = Browser::new(app, "root", "admin").await;
+    let admin = Browser::with_role(app, "root", "admin").await;
     let created = admin.post("/sdk-keys", &[("environment", "production"), ("name", "checkout-svc")]).await;
     assert_eq!(created.headers["cache-control"], "no-store");
     let html = created.expect(200);
@@ -183,7 +184,7 @@ api_test!(sdk_keys_and_tokens_show_their_secret_once, |app| async move {
 });
 
 api_test!(users_are_created_and_change_role, |app| async move {
-    let admin = Browser::new(app, "root", "admin").await;
+    let admin = Browser::with_role(app, "root", "admin").await;
     let short = admin.post("/users", &[("username", "carol"), ("password", "short"), ("role", "viewer")]).await;
     let html = short.expect(422);
     assert!(html.contains(r#"value="carol""#) && html.contains("at least 10 characters"));
@@ -209,7 +210,7 @@ api_test!(users_are_created_and_change_role, |app| async move {
 });
 
 api_test!(audit_shows_diffs_and_rolls_back, |app| async move {
-    let editor = Browser::new(app, "eddie", "editor").await;
+    let editor = Browser::with_role(app, "eddie", "editor").await;
     split_flag(app).await;
     let path = "/api/v1/flags/checkout/environments/production";
     let first = app.get(path).await.expect(200);
@@ -271,7 +272,7 @@ api_test!(experiment_page_matches_the_results_api, |app| async move {
     split_flag(app).await;
     app.post("/api/v1/metrics", json!({"key": "purchase", "event": "buy", "kind": "conversion"})).await.expect(201);
     app.post("/api/v1/metrics", json!({"key": "basket", "event": "buy", "kind": "mean"})).await.expect(201);
-    let editor = Browser::new(app, "eddie", "editor").await;
+    let editor = Browser::with_role(app, "eddie", "editor").await;
     let bad = editor
         .post(
             "/experiments",
@@ -387,7 +388,7 @@ api_test!(pages_stay_fast_with_a_thousand_flags, |app| async move {
     let config = json!({"enabled": true, "offVariant": "off", "defaultVariant": "off", "rules": [
         {"conditions": [{"op": "segment", "values": ["beta"]}], "serve": {"variant": "on"}}]});
     app.put("/api/v1/flags/flag-0001/environments/staging", config).await.expect(200);
-    let admin = Browser::new(app, "root", "admin").await;
+    let admin = Browser::with_role(app, "root", "admin").await;
     for path in [
         "/segments",
         "/environments",

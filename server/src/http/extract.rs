@@ -15,7 +15,8 @@ use super::error::ApiError;
 
 const NUL_MESSAGE: &str = "text may not contain NUL characters";
 
-fn is_json(headers: &HeaderMap) -> bool {
+/// Whether the request says its body is JSON (`application/json` or `application/*+json`).
+pub fn is_json(headers: &HeaderMap) -> bool {
     headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
         let mime = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
         mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))

@@ -17,11 +17,12 @@ mod user_api;
 pub use auth::{ADMIN_TOKEN_PREFIX, Credentials, Role, SDK_KEY_PREFIX, SdkCaller, hash_secret, new_secret};
 pub use cache::AnswerCache;
 pub use error::{ApiError, FieldError};
+pub use extract::is_json;
 pub use login_limit::{Clock, LoginLimiter, LoginLimits, SystemClock};
 pub use openapi::handler as openapi_handler;
 pub use ops::{observe, router as ops_router};
 pub use routes::router as api_router;
 pub use session::{
     CSRF_FIELD, CSRF_HEADER, LoggedIn, SESSION_COOKIE, UiUser, check_csrf, check_csrf_header, clear_session_cookie,
-    client_ip, login, logout, resolve as resolve_session, session_cookie, session_token, write_value,
+    client_ip, login, logout, request_cookie, resolve as resolve_session, session_cookie, session_token, write_value,
 };

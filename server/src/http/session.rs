@@ -73,16 +73,21 @@ impl UiUser {
     }
 }
 
-/// The session token in the request's cookies, if any.
-pub fn session_token(headers: &HeaderMap) -> Option<&str> {
+/// The value of cookie `name` in the request, if any.
+pub fn request_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.trim().trim_matches('"'))
+}
+
+/// The session token in the request's cookies, if any.
+pub fn session_token(headers: &HeaderMap) -> Option<&str> {
+    request_cookie(headers, SESSION_COOKIE)
 }
 
 fn cookie(config: &Config, value: &str, max_age_secs: u64) -> HeaderValue {

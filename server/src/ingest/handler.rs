@@ -4,13 +4,12 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 
 use super::pipeline::IngestAnswer;
 use super::validate::parse;
 use crate::app::AppState;
-use crate::http::{ApiError, SdkCaller};
+use crate::http::{ApiError, SdkCaller, is_json};
 use crate::service::now_ms;
 use crate::store::Backend;
 
@@ -37,11 +36,4 @@ pub async fn post_events<B: Backend>(
     let batch = parse(&body, received_at)?;
     let answer = state.ingest.submit(caller.environment_id, received_at, batch).await?;
     Ok(Json(answer))
-}
-
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json"))
 }

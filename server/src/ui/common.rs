@@ -154,15 +154,7 @@ pub fn see_other_with(path: &str, kind: FlashKind, message: &str) -> Response {
 
 /// The flash message the previous redirect left, if any.
 pub fn flashes(headers: &HeaderMap) -> Vec<Flash> {
-    let raw = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == FLASH_COOKIE)
-        .map(|(_, value)| value);
-    let Some(raw) = raw.filter(|r| !r.is_empty()) else { return Vec::new() };
+    let Some(raw) = cookie(headers, FLASH_COOKIE).filter(|r| !r.is_empty()) else { return Vec::new() };
     let kind = match raw.as_bytes()[0] {
         b's' => FlashKind::Success,
         b'e' => FlashKind::Error,
@@ -297,17 +289,7 @@ pub fn local_path(next: &str) -> &str {
     if local { next } else { "/flags" }
 }
 
-/// The value of cookie `name` in the request, if any.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value.trim().trim_matches('"'))
-}
+pub use crate::http::request_cookie as cookie;
 
 /// The local path of the page a form was posted from (`Referer` on this
 /// host), if it starts with `prefix`.

@@ -172,12 +172,25 @@ async fn revoke_sdk_key<B: Backend>(
     authorize(&user, &headers, field(&pairs, "csrf"), Role::Admin)?;
     let id = parse_id(&id)?;
     let actor = user.actor();
-    match write_value(&s, move |tx| Box::pin(async move { service::revoke_sdk_key(tx, &actor, id).await })).await {
+    let revoked = write_value(&s, move |tx| Box::pin(async move { service::revoke_sdk_key(tx, &actor, id).await }));
+    after_revoke(&s, &headers, revoked.await, "/environments", "SDK key revoked.")
+}
+
+/// The answer to a revocation: cached credentials go at once (other
+/// replicas hear the NOTIFY), then back to `back` with a flash.
+fn after_revoke<B: Backend>(
+    s: &AppState<B>,
+    headers: &HeaderMap,
+    revoked: Result<(), ApiError>,
+    back: &str,
+    message: &str,
+) -> Result<Response, UiError> {
+    match revoked {
         Ok(()) => {
             s.hub.keys_changed();
-            Ok(done(&headers, "/environments", FlashKind::Success, "SDK key revoked."))
+            Ok(done(headers, back, FlashKind::Success, message))
         }
-        Err(e) => refused(&headers, "/environments", e),
+        Err(e) => refused(headers, back, e),
     }
 }
 
@@ -256,14 +269,8 @@ async fn revoke_token<B: Backend>(
     authorize(&user, &headers, field(&pairs, "csrf"), Role::Admin)?;
     let id = parse_id(&id)?;
     let actor = user.actor();
-    match write_value(&s, move |tx| Box::pin(async move { service::revoke_token(tx, &actor, id).await })).await {
-        Ok(()) => {
-            // Cached credentials go at once (other replicas hear the NOTIFY).
-            s.hub.keys_changed();
-            Ok(done(&headers, "/tokens", FlashKind::Success, "Token revoked."))
-        }
-        Err(e) => refused(&headers, "/tokens", e),
-    }
+    let revoked = write_value(&s, move |tx| Box::pin(async move { service::revoke_token(tx, &actor, id).await }));
+    after_revoke(&s, &headers, revoked.await, "/tokens", "Token revoked.")
 }
 
 async fn users_page<B: Backend>(

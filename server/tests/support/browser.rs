@@ -45,9 +45,9 @@ pub struct Page {
 
 impl Page {
     #[track_caller]
-    pub fn expect(&self, status: u16) -> &str {
+    pub fn expect(&self, status: u16) -> String {
         assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
-        &self.body
+        self.body.clone()
     }
 
     pub fn location(&self) -> &str {
@@ -92,7 +92,7 @@ impl Browser {
             cookie: format!("flagyard_session={session}"),
             csrf: String::new(),
         };
-        browser.csrf = csrf_of(browser.get("/flags").await.expect(200));
+        browser.csrf = csrf_of(&browser.get("/flags").await.expect(200));
         browser
     }
 

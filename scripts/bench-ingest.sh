@@ -41,6 +41,9 @@
 #                                      the 8 x 500 events in flight)
 #   BENCH_SKIP_BUILD=1                 use the binaries already built
 #   BENCH_PG_HOST / BENCH_PG_PORT / BENCH_PG_USER   (127.0.0.1 / 5432 / postgres)
+#   BENCH_PG_PARAMS                    query string appended to the server's Postgres URL, e.g.
+#                                      'options=-c%20log_min_duration_statement%3D0' to have Postgres log
+#                                      every statement's duration (in the Postgres server's log)
 #
 # Bounded: every step has a timeout (the load tool BENCH_MAX_SECS + 5
 # minutes per backend); about 1 minute per backend at 100,000 events/s. Exit status 0 when every
@@ -175,7 +178,7 @@ for backend in $backends; do
         fi
         pg_db="flagyard_ingest_$$_$RANDOM"
         psql -h "$pg_host" -p "$pg_port" -U "$pg_user" -d postgres -qc "CREATE DATABASE $pg_db" >/dev/null
-        bench postgres "postgres://$pg_user@$pg_host:$pg_port/$pg_db" || failed=1
+        bench postgres "postgres://$pg_user@$pg_host:$pg_port/$pg_db${BENCH_PG_PARAMS:+?$BENCH_PG_PARAMS}" || failed=1
         psql -h "$pg_host" -p "$pg_port" -U "$pg_user" -d postgres -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" \
             >/dev/null && pg_db=""
         ;;

@@ -20,7 +20,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use super::validate::Event;
-use crate::store::{IngestQueries, StoreError, UnitMetricRow, UnitRow, VariantMetricRow, VariantUnitsRow};
+use crate::store::{IngestQueries, StoreError, UnitRow, VariantMetricRow, VariantUnitsRow};
 
 /// How a metric turns a unit's events into its value x.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +83,8 @@ pub struct Target {
     pub variants: Vec<String>,
     pub start: i64,
     pub stop: Option<i64>,
-    /// Each metric once.
+    /// Each metric once, ordered by id: a unit's aggregates are stored in
+    /// this order.
     pub metrics: Vec<TargetMetric>,
 }
 
@@ -111,6 +112,26 @@ struct Seen<'e> {
     conflict: bool,
 }
 
+/// A track event one of the experiment's metrics reads.
+struct Tracked {
+    /// The metric's position in [`Target::metrics`].
+    metric: usize,
+    at: i64,
+    value: f64,
+}
+
+/// Adds the `events` at or after the row's exposure to its aggregates;
+/// returns how many there were.
+fn count_events(row: &mut UnitRow, events: &[Tracked]) -> u64 {
+    let mut counted = 0;
+    for e in events.iter().filter(|e| e.at >= row.exposed_at) {
+        row.counts[e.metric] += 1;
+        row.totals[e.metric] += e.value;
+        counted += 1;
+    }
+    counted
+}
+
 /// Per-variant changes, accumulated then written once.
 #[derive(Default)]
 struct Deltas {
@@ -123,6 +144,17 @@ impl Deltas {
         let e = self.units.entry(variant.to_owned()).or_default();
         e.0 += units;
         e.1 += excluded;
+    }
+
+    /// The unit `row`'s aggregates went from `before` (per metric: count,
+    /// total) to the row's.
+    fn unit(&mut self, target: &Target, before: &[(i64, f64)], row: &UnitRow) {
+        for (i, (metric, &(count, total))) in target.metrics.iter().zip(before).enumerate() {
+            if row.counts[i] != count {
+                let after = metric.kind.value(row.counts[i], row.totals[i]);
+                self.metric(metric.id, &row.variant, metric.kind.value(count, total), after);
+            }
+        }
     }
 
     /// The unit's value for a metric went from `before` to `after`.
@@ -176,8 +208,9 @@ async fn attribute_one<T: IngestQueries>(
     done: &mut Attributed,
 ) -> Result<(), StoreError> {
     // 1. This batch's exposures and metric events for the experiment.
+    let width = target.metrics.len();
     let mut seen: HashMap<&str, Seen<'_>> = HashMap::new();
-    let mut tracked: Vec<HashMap<&str, Vec<(i64, f64)>>> = vec![HashMap::new(); target.metrics.len()];
+    let mut tracked: HashMap<&str, Vec<Tracked>> = HashMap::new();
     for event in events {
         match event {
             Event::Exposure { at, flag, variant, rule, unit } => {
@@ -208,134 +241,100 @@ async fn attribute_one<T: IngestQueries>(
                 }
                 for (m, metric) in target.metrics.iter().enumerate() {
                     if metric.event == *event && (value.is_some() || !metric.kind.needs_value()) {
-                        tracked[m].entry(unit.as_str()).or_default().push((*at, value.unwrap_or(0.0)));
+                        let t = Tracked { metric: m, at: *at, value: value.unwrap_or(0.0) };
+                        tracked.entry(unit.as_str()).or_default().push(t);
                     }
                 }
             }
         }
     }
-    if seen.is_empty() && tracked.iter().all(HashMap::is_empty) {
+    if seen.is_empty() && tracked.is_empty() {
         return Ok(());
     }
 
-    // 2. First exposures: inserted where the unit has none yet (one probe
-    //    per unit); the units that had one, and tracked units exposed
-    //    earlier, are read.
+    // 2. The stored rows of every unit the batch touches (one probe per unit).
+    let mut touched: Vec<&str> = seen.keys().chain(tracked.keys()).copied().collect();
+    touched.sort_unstable();
+    touched.dedup();
+    let stored = tx.units(target.id, &touched).await?;
+    let known: HashSet<String> = stored.iter().map(|r| r.unit.clone()).collect();
     let mut deltas = Deltas::default();
-    let mut candidates: Vec<UnitRow> = seen
-        .iter()
-        .map(|(unit, s)| UnitRow {
+
+    // 3. Units exposed for the first time: their row, with their events
+    //    since the exposure.
+    let zero = vec![(0, 0.0); width];
+    let mut fresh: Vec<UnitRow> = Vec::new();
+    for (unit, s) in seen.iter().filter(|(unit, _)| !known.contains(**unit)) {
+        let mut row = UnitRow {
             unit: (*unit).to_owned(),
             variant: s.variant.to_owned(),
             exposed_at: s.at,
             excluded: s.conflict,
-        })
-        .collect();
-    candidates.sort_by(|a, b| a.unit.cmp(&b.unit));
-    let inserted: HashSet<String> = tx.insert_units(target.id, &candidates).await?.into_iter().collect();
-    let mut units: HashMap<String, UnitRow> = HashMap::with_capacity(candidates.len());
-    for row in candidates.into_iter().filter(|r| inserted.contains(&r.unit)) {
+            counts: vec![0; width],
+            totals: vec![0.0; width],
+        };
         if row.excluded {
             deltas.units(&row.variant, 0, 1);
             done.excluded_units += 1;
         } else {
             deltas.units(&row.variant, 1, 0);
             done.new_units += 1;
+            if let Some(events) = tracked.get(unit) {
+                done.metric_events += count_events(&mut row, events);
+                deltas.unit(target, &zero, &row);
+            }
         }
-        units.insert(row.unit.clone(), row);
+        fresh.push(row);
     }
-    let mut stored: Vec<&str> = seen
-        .keys()
-        .copied()
-        .chain(tracked.iter().flat_map(|t| t.keys().copied()))
-        .filter(|u| !inserted.contains(*u))
-        .collect();
-    stored.sort_unstable();
-    stored.dedup();
-    units.extend(tx.units(target.id, &stored).await?.into_iter().map(|r| (r.unit.clone(), r)));
+    fresh.sort_by(|a, b| a.unit.cmp(&b.unit));
+    tx.insert_units(target.id, width, &fresh).await?;
 
-    // 3. Exposures of units exposed before: earlier first exposures, exclusions.
+    // 4. Units with a row from an earlier batch: an earlier-stamped exposure
+    //    moves it back, a second variant excludes the unit (taking back what
+    //    it contributed), and events at or after the exposure count.
     let mut changed: Vec<UnitRow> = Vec::new();
-    let mut newly_excluded: Vec<(String, String)> = Vec::new();
-    for (unit, s) in &seen {
-        if inserted.contains(*unit) {
+    for mut row in stored {
+        if row.excluded {
             continue;
         }
-        match units.get_mut(*unit) {
-            // Inserted by a concurrent transaction and gone again: cannot
-            // happen under the ingest lock; nothing to change.
-            None => {}
-            Some(row) if row.excluded => {}
-            Some(row) if s.conflict || s.variant != row.variant => {
+        row.pad(width);
+        let mut dirty = false;
+        if let Some(s) = seen.get(row.unit.as_str()) {
+            if s.conflict || s.variant != row.variant {
                 row.excluded = true;
                 deltas.units(&row.variant, -1, 1);
                 done.excluded_units += 1;
-                newly_excluded.push((row.unit.clone(), row.variant.clone()));
-                changed.push(row.clone());
+                for (i, metric) in target.metrics.iter().enumerate() {
+                    // A `mean` metric's n loses the unit; for the other kinds
+                    // n is the kept units (already decremented) and x becomes 0.
+                    let after = (metric.kind != Kind::Mean).then_some(0.0);
+                    deltas.metric(metric.id, &row.variant, metric.kind.value(row.counts[i], row.totals[i]), after);
+                }
+                changed.push(row);
+                continue;
             }
-            Some(row) if s.at < row.exposed_at => {
+            if s.at < row.exposed_at {
                 row.exposed_at = s.at;
-                changed.push(row.clone());
+                dirty = true;
             }
-            Some(_) => {}
+        }
+        if let Some(events) = tracked.get(row.unit.as_str()) {
+            let before: Vec<(i64, f64)> = row.counts.iter().copied().zip(row.totals.iter().copied()).collect();
+            let counted = count_events(&mut row, events);
+            if counted > 0 {
+                deltas.unit(target, &before, &row);
+                done.metric_events += counted;
+                dirty = true;
+            }
+        }
+        if dirty {
+            changed.push(row);
         }
     }
     changed.sort_by(|a, b| a.unit.cmp(&b.unit));
-    tx.put_units(target.id, &changed).await?;
+    tx.put_units(target.id, width, &changed).await?;
 
-    // 4. Take back what newly excluded units contributed.
-    if !newly_excluded.is_empty() {
-        let names: Vec<&str> = newly_excluded.iter().map(|(u, _)| u.as_str()).collect();
-        let variant_of: HashMap<&str, &str> = newly_excluded.iter().map(|(u, v)| (u.as_str(), v.as_str())).collect();
-        for metric in &target.metrics {
-            for row in tx.unit_metrics(target.id, metric.id, &names).await? {
-                if let Some(variant) = variant_of.get(row.unit.as_str()) {
-                    // A `mean` metric's n loses the unit; for the other kinds n is
-                    // the kept units (already decremented) and x becomes 0.
-                    let after = (metric.kind != Kind::Mean).then_some(0.0);
-                    deltas.metric(metric.id, variant, metric.kind.value(row.count, row.total), after);
-                }
-            }
-        }
-    }
-
-    // 5. Metric events of kept units at or after their exposure.
-    for (metric, by_unit) in target.metrics.iter().zip(&tracked) {
-        let mut add: Vec<(&str, &UnitRow, i64, f64)> = Vec::new();
-        for (unit, events) in by_unit {
-            let Some(row) = units.get(*unit).filter(|r| !r.excluded) else { continue };
-            let (mut count, mut total) = (0i64, 0.0);
-            for (at, value) in events {
-                if *at >= row.exposed_at {
-                    count += 1;
-                    total += value;
-                }
-            }
-            if count > 0 {
-                add.push((unit, row, count, total));
-            }
-        }
-        if add.is_empty() {
-            continue;
-        }
-        add.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        // Units first exposed in this transaction have no stored aggregate.
-        let names: Vec<&str> = add.iter().map(|a| a.0).filter(|u| !inserted.contains(*u)).collect();
-        let stored: HashMap<String, UnitMetricRow> =
-            tx.unit_metrics(target.id, metric.id, &names).await?.into_iter().map(|r| (r.unit.clone(), r)).collect();
-        let mut rows = Vec::with_capacity(add.len());
-        for (unit, row, count, total) in add {
-            let (old_count, old_total) = stored.get(unit).map_or((0, 0.0), |s| (s.count, s.total));
-            let (new_count, new_total) = (old_count + count, old_total + total);
-            let (before, after) = (metric.kind.value(old_count, old_total), metric.kind.value(new_count, new_total));
-            deltas.metric(metric.id, &row.variant, before, after);
-            done.metric_events += count as u64;
-            rows.push(UnitMetricRow { unit: unit.to_owned(), count: new_count, total: new_total });
-        }
-        tx.put_unit_metrics(target.id, metric.id, &rows).await?;
-    }
-
-    // 6. The per-variant statistics.
+    // 5. The per-variant statistics.
     deltas.write(tx, target.id).await
 }
 

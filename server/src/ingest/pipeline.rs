@@ -208,11 +208,18 @@ pub async fn targets<T: Queries + IngestQueries>(
         ids.extend(tx.experiment_metrics(x.id).await?.into_iter().map(|m| m.metric_id));
         ids.sort_unstable();
         ids.dedup();
+        // Every metric keeps its place: a unit's aggregates are stored in this order.
         let metrics = ids
             .into_iter()
-            .filter_map(|id| all.iter().find(|m| m.id == id))
-            .filter_map(|m| Some(TargetMetric { id: m.id, event: m.event.clone(), kind: Kind::parse(&m.kind)? }))
-            .collect();
+            .map(|id| {
+                let m = all.iter().find(|m| m.id == id);
+                let kind = m.and_then(|m| Kind::parse(&m.kind));
+                match (m, kind) {
+                    (Some(m), Some(kind)) => Ok(TargetMetric { id, event: m.event.clone(), kind }),
+                    _ => Err(StoreError::Corrupt(format!("metric {id} of experiment {} is missing or unknown", x.key))),
+                }
+            })
+            .collect::<Result<_, _>>()?;
         out.push(Target {
             id: x.id,
             flag: x.flag_key,

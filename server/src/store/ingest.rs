@@ -1,6 +1,6 @@
 //! Storage for event ingest and attribution (`docs/experiments.md`): batch
-//! idempotence, accepted-event counters, each unit's first exposure, per-unit
-//! metric aggregates and the per-variant sufficient statistics.
+//! idempotence, accepted-event counters, each unit's first exposure with its
+//! metric aggregates, and the per-variant sufficient statistics.
 //!
 //! Bulk reads and writes take whole slices so a backend can run one
 //! statement per slice (SQLite `json_each`, Postgres `UNNEST`).
@@ -18,22 +18,46 @@ pub struct BatchAnswer {
     pub rejected: String,
 }
 
-/// A unit's first exposure in an experiment.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+/// A unit's first exposure in an experiment and its metric aggregates
+/// (decoded as a row where the backend has array columns).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct UnitRow {
     pub unit: String,
     pub variant: String,
     pub exposed_at: i64,
     /// Exposed to more than one variant: left out of every figure.
     pub excluded: bool,
+    /// Per metric of the experiment (ordered by metric id): the unit's
+    /// events since its exposure. Stored rows may be shorter (zeros).
+    pub counts: Vec<i64>,
+    /// Per metric: the sum of those events' values.
+    pub totals: Vec<f64>,
 }
 
-/// A unit's events for one metric since its exposure.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct UnitMetricRow {
-    pub unit: String,
-    pub count: i64,
-    pub total: f64,
+impl UnitRow {
+    /// Pads the aggregates to `metrics` entries (missing ones are zero).
+    pub fn pad(&mut self, metrics: usize) {
+        if self.counts.len() < metrics {
+            self.counts.resize(metrics, 0);
+        }
+        if self.totals.len() < metrics {
+            self.totals.resize(metrics, 0.0);
+        }
+    }
+
+    /// Checks that the row carries exactly `metrics` aggregates, as every
+    /// row written must (a bulk write lays them out at that width).
+    pub fn check_width(&self, metrics: usize) -> Result<()> {
+        if self.counts.len() == metrics && self.totals.len() == metrics {
+            return Ok(());
+        }
+        Err(super::StoreError::Corrupt(format!(
+            "unit `{}` carries {} counts and {} totals for {metrics} metrics",
+            self.unit,
+            self.counts.len(),
+            self.totals.len()
+        )))
+    }
 }
 
 /// Units of one variant (or a change to them).
@@ -72,30 +96,23 @@ pub trait IngestQueries: Send {
     /// Accepted events per kind in the environment.
     fn event_counts(&mut self, environment_id: i64) -> impl Future<Output = Result<Vec<(String, i64)>>> + Send;
 
-    /// The stored exposures of `units` (those that have one).
+    /// The stored rows of `units` (those that have one).
     fn units(&mut self, experiment_id: i64, units: &[&str]) -> impl Future<Output = Result<Vec<UnitRow>>> + Send;
-    /// Inserts the exposures of units that have none yet; returns the units
-    /// inserted (the others already had one and are left as they were).
+    /// Inserts rows of units that have none (fails on a unit that has one:
+    /// callers read the units first, under the ingest lock). Every row
+    /// carries exactly `metrics` aggregates.
     fn insert_units(
         &mut self,
         experiment_id: i64,
+        metrics: usize,
         rows: &[UnitRow],
-    ) -> impl Future<Output = Result<Vec<String>>> + Send;
-    /// Inserts or replaces exposures.
-    fn put_units(&mut self, experiment_id: i64, rows: &[UnitRow]) -> impl Future<Output = Result<()>> + Send;
-    /// The stored aggregates of `units` for one metric (those that have one).
-    fn unit_metrics(
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Inserts or replaces rows, each carrying exactly `metrics` aggregates.
+    fn put_units(
         &mut self,
         experiment_id: i64,
-        metric_id: i64,
-        units: &[&str],
-    ) -> impl Future<Output = Result<Vec<UnitMetricRow>>> + Send;
-    /// Inserts or replaces aggregates for one metric.
-    fn put_unit_metrics(
-        &mut self,
-        experiment_id: i64,
-        metric_id: i64,
-        rows: &[UnitMetricRow],
+        metrics: usize,
+        rows: &[UnitRow],
     ) -> impl Future<Output = Result<()>> + Send;
     /// Adds the given changes to the per-variant unit counts.
     fn add_variant_units(

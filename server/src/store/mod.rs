@@ -18,7 +18,7 @@ mod sqlite_ingest;
 use std::future::Future;
 
 pub use accounts::{AccountQueries, NewUser, SessionRecord, SessionUser, UserRecord};
-pub use ingest::{BatchAnswer, IngestQueries, UnitMetricRow, UnitRow, VariantMetricRow, VariantUnitsRow};
+pub use ingest::{BatchAnswer, IngestQueries, UnitRow, VariantMetricRow, VariantUnitsRow};
 pub use postgres::PgBackend;
 pub use sqlite::SqliteBackend;
 

@@ -1,15 +1,20 @@
 //! [`IngestQueries`] on Postgres: slices travel as arrays read with `UNNEST`,
 //! so each bulk read or write is one prepared statement.
 //!
-//! Lookups join the array to the table rather than testing `= ANY($n)`: a
-//! prepared statement's generic plan, made while the table was small or had
-//! no statistics (autovacuum may be off), otherwise used only the leading
-//! key columns and scanned every unit of the metric (seconds per batch at a
-//! few hundred thousand units); the join probes the primary key per unit
-//! whatever the statistics.
+//! The unit lookup probes the primary key once per unit under any plan: a
+//! `LATERAL` subquery with `LIMIT 1` per array element. A prepared
+//! statement's generic plan is made while the table is small or has no
+//! statistics (autovacuum may be off); `unit = ANY($n)` then used only the
+//! leading key columns and a plain join may hash the whole table, either
+//! costing time that grows with the table.
+//!
+//! Unit rows are written with plain `INSERT`s: attribution reads every unit
+//! it touches first, under the ingest lock, so it knows which are new.
+
+use sqlx::AssertSqlSafe;
 
 use super::Result;
-use super::ingest::{BatchAnswer, IngestQueries, UnitMetricRow, UnitRow, VariantMetricRow, VariantUnitsRow};
+use super::ingest::{BatchAnswer, IngestQueries, UnitRow, VariantMetricRow, VariantUnitsRow};
 use super::postgres::PgTx;
 
 impl IngestQueries for PgTx {
@@ -73,9 +78,11 @@ impl IngestQueries for PgTx {
             return Ok(Vec::new());
         }
         Ok(sqlx::query_as(
-            "SELECT e.unit, e.variant, e.exposed_at, e.excluded
+            "SELECT e.unit, e.variant, e.exposed_at, e.excluded, e.counts, e.totals
              FROM UNNEST($2::text[]) AS u (unit)
-             JOIN experiment_units e ON e.experiment_id = $1 AND e.unit = u.unit",
+             CROSS JOIN LATERAL (
+                 SELECT * FROM experiment_units e WHERE e.experiment_id = $1 AND e.unit = u.unit LIMIT 1
+             ) AS e",
         )
         .bind(experiment_id)
         .bind(units)
@@ -83,125 +90,63 @@ impl IngestQueries for PgTx {
         .await?)
     }
 
-    async fn insert_units(&mut self, experiment_id: i64, rows: &[UnitRow]) -> Result<Vec<String>> {
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let units: Vec<&str> = rows.iter().map(|r| r.unit.as_str()).collect();
-        let variants: Vec<&str> = rows.iter().map(|r| r.variant.as_str()).collect();
-        let at: Vec<i64> = rows.iter().map(|r| r.exposed_at).collect();
-        let excluded: Vec<bool> = rows.iter().map(|r| r.excluded).collect();
-        Ok(sqlx::query_scalar(
-            "INSERT INTO experiment_units (experiment_id, unit, variant, exposed_at, excluded)
-             SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::bigint[], $5::boolean[])
-             ON CONFLICT (experiment_id, unit) DO NOTHING RETURNING unit",
-        )
-        .bind(experiment_id)
-        .bind(units)
-        .bind(variants)
-        .bind(at)
-        .bind(excluded)
-        .fetch_all(&mut *self.0)
-        .await?)
+    async fn insert_units(&mut self, experiment_id: i64, metrics: usize, rows: &[UnitRow]) -> Result<()> {
+        write_units(self, experiment_id, metrics, rows, "").await
     }
 
-    async fn put_units(&mut self, experiment_id: i64, rows: &[UnitRow]) -> Result<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let units: Vec<&str> = rows.iter().map(|r| r.unit.as_str()).collect();
-        let variants: Vec<&str> = rows.iter().map(|r| r.variant.as_str()).collect();
-        let at: Vec<i64> = rows.iter().map(|r| r.exposed_at).collect();
-        let excluded: Vec<bool> = rows.iter().map(|r| r.excluded).collect();
-        sqlx::query(
-            "INSERT INTO experiment_units (experiment_id, unit, variant, exposed_at, excluded)
-             SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::bigint[], $5::boolean[])
-             ON CONFLICT (experiment_id, unit) DO UPDATE
-             SET variant = excluded.variant, exposed_at = excluded.exposed_at, excluded = excluded.excluded",
-        )
-        .bind(experiment_id)
-        .bind(units)
-        .bind(variants)
-        .bind(at)
-        .bind(excluded)
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
-    }
-
-    async fn unit_metrics(&mut self, experiment_id: i64, metric_id: i64, units: &[&str]) -> Result<Vec<UnitMetricRow>> {
-        if units.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(sqlx::query_as(
-            "SELECT m.unit, m.count, m.total
-             FROM UNNEST($3::text[]) AS u (unit)
-             JOIN unit_metrics m ON m.experiment_id = $1 AND m.metric_id = $2 AND m.unit = u.unit",
-        )
-        .bind(experiment_id)
-        .bind(metric_id)
-        .bind(units)
-        .fetch_all(&mut *self.0)
-        .await?)
-    }
-
-    async fn put_unit_metrics(&mut self, experiment_id: i64, metric_id: i64, rows: &[UnitMetricRow]) -> Result<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let units: Vec<&str> = rows.iter().map(|r| r.unit.as_str()).collect();
-        let counts: Vec<i64> = rows.iter().map(|r| r.count).collect();
-        let totals: Vec<f64> = rows.iter().map(|r| r.total).collect();
-        sqlx::query(
-            "INSERT INTO unit_metrics (experiment_id, metric_id, unit, count, total)
-             SELECT $1, $2, * FROM UNNEST($3::text[], $4::bigint[], $5::float8[])
-             ON CONFLICT (experiment_id, metric_id, unit) DO UPDATE SET count = excluded.count, total = excluded.total",
-        )
-        .bind(experiment_id)
-        .bind(metric_id)
-        .bind(units)
-        .bind(counts)
-        .bind(totals)
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
+    async fn put_units(&mut self, experiment_id: i64, metrics: usize, rows: &[UnitRow]) -> Result<()> {
+        let upsert = "ON CONFLICT (experiment_id, unit) DO UPDATE
+             SET variant = excluded.variant, exposed_at = excluded.exposed_at, excluded = excluded.excluded,
+                 counts = excluded.counts, totals = excluded.totals";
+        write_units(self, experiment_id, metrics, rows, upsert).await
     }
 
     async fn add_variant_units(&mut self, experiment_id: i64, deltas: &[VariantUnitsRow]) -> Result<()> {
-        for d in deltas {
-            sqlx::query(
-                "INSERT INTO variant_units (experiment_id, variant, units, excluded) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (experiment_id, variant) DO UPDATE
-                 SET units = variant_units.units + excluded.units, excluded = variant_units.excluded + excluded.excluded",
-            )
-            .bind(experiment_id)
-            .bind(&d.variant)
-            .bind(d.units)
-            .bind(d.excluded)
-            .execute(&mut *self.0)
-            .await?;
+        if deltas.is_empty() {
+            return Ok(());
         }
+        let variants: Vec<&str> = deltas.iter().map(|d| d.variant.as_str()).collect();
+        let units: Vec<i64> = deltas.iter().map(|d| d.units).collect();
+        let excluded: Vec<i64> = deltas.iter().map(|d| d.excluded).collect();
+        sqlx::query(
+            "INSERT INTO variant_units (experiment_id, variant, units, excluded)
+             SELECT $1, * FROM UNNEST($2::text[], $3::bigint[], $4::bigint[])
+             ON CONFLICT (experiment_id, variant) DO UPDATE
+             SET units = variant_units.units + excluded.units, excluded = variant_units.excluded + excluded.excluded",
+        )
+        .bind(experiment_id)
+        .bind(variants)
+        .bind(units)
+        .bind(excluded)
+        .execute(&mut *self.0)
+        .await?;
         Ok(())
     }
 
     async fn add_variant_metrics(&mut self, experiment_id: i64, deltas: &[VariantMetricRow]) -> Result<()> {
-        for d in deltas {
-            sqlx::query(
-                "INSERT INTO variant_metrics (experiment_id, metric_id, variant, n, sum, sum_sq)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (experiment_id, metric_id, variant) DO UPDATE
-                 SET n = variant_metrics.n + excluded.n, sum = variant_metrics.sum + excluded.sum,
-                     sum_sq = variant_metrics.sum_sq + excluded.sum_sq",
-            )
-            .bind(experiment_id)
-            .bind(d.metric_id)
-            .bind(&d.variant)
-            .bind(d.n)
-            .bind(d.sum)
-            .bind(d.sum_sq)
-            .execute(&mut *self.0)
-            .await?;
+        if deltas.is_empty() {
+            return Ok(());
         }
+        let metric_ids: Vec<i64> = deltas.iter().map(|d| d.metric_id).collect();
+        let variants: Vec<&str> = deltas.iter().map(|d| d.variant.as_str()).collect();
+        let n: Vec<i64> = deltas.iter().map(|d| d.n).collect();
+        let sum: Vec<f64> = deltas.iter().map(|d| d.sum).collect();
+        let sum_sq: Vec<f64> = deltas.iter().map(|d| d.sum_sq).collect();
+        sqlx::query(
+            "INSERT INTO variant_metrics (experiment_id, metric_id, variant, n, sum, sum_sq)
+             SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::float8[], $6::float8[])
+             ON CONFLICT (experiment_id, metric_id, variant) DO UPDATE
+             SET n = variant_metrics.n + excluded.n, sum = variant_metrics.sum + excluded.sum,
+                 sum_sq = variant_metrics.sum_sq + excluded.sum_sq",
+        )
+        .bind(experiment_id)
+        .bind(metric_ids)
+        .bind(variants)
+        .bind(n)
+        .bind(sum)
+        .bind(sum_sq)
+        .execute(&mut *self.0)
+        .await?;
         Ok(())
     }
 
@@ -223,4 +168,58 @@ impl IngestQueries for PgTx {
         .fetch_all(&mut *self.0)
         .await?)
     }
+}
+
+/// Writes unit rows in one statement, `tail` appended (an `ON CONFLICT`
+/// clause or nothing).
+///
+/// Every column travels as one array, each metric's counts and totals too
+/// (`metrics` columns each, so the statement's text depends on the width):
+/// the rows' arrays are built from them by `ARRAY[…]`, which costs a third
+/// of slicing one flat array per row.
+async fn write_units(tx: &mut PgTx, experiment_id: i64, metrics: usize, rows: &[UnitRow], tail: &str) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    for r in rows {
+        r.check_width(metrics)?;
+    }
+    let param = |i: usize| format!("${}", i + 6);
+    let counts: Vec<String> = (0..metrics).map(|m| format!("{}::bigint[]", param(m))).collect();
+    let totals: Vec<String> = (0..metrics).map(|m| format!("{}::float8[]", param(metrics + m))).collect();
+    let names = |prefix: &str| (0..metrics).map(|m| format!("{prefix}{m}")).collect::<Vec<_>>();
+    let (count_names, total_names) = (names("c"), names("t"));
+    let sql = format!(
+        "INSERT INTO experiment_units (experiment_id, unit, variant, exposed_at, excluded, counts, totals)
+         SELECT $1, u.unit, u.variant, u.exposed_at, u.excluded, ARRAY[{}]::bigint[], ARRAY[{}]::float8[]
+         FROM UNNEST($2::text[], $3::text[], $4::bigint[], $5::boolean[]{}{})
+              AS u (unit, variant, exposed_at, excluded{}{})
+         {tail}",
+        prefixed("u.", &count_names, ", "),
+        prefixed("u.", &total_names, ", "),
+        prefixed(", ", &counts, ""),
+        prefixed(", ", &totals, ""),
+        prefixed(", ", &count_names, ""),
+        prefixed(", ", &total_names, ""),
+    );
+    // Built from integers and the fixed clauses above only.
+    let mut query = sqlx::query(AssertSqlSafe(sql))
+        .bind(experiment_id)
+        .bind(rows.iter().map(|r| r.unit.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.variant.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.exposed_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.excluded).collect::<Vec<_>>());
+    for m in 0..metrics {
+        query = query.bind(rows.iter().map(|r| r.counts[m]).collect::<Vec<_>>());
+    }
+    for m in 0..metrics {
+        query = query.bind(rows.iter().map(|r| r.totals[m]).collect::<Vec<_>>());
+    }
+    query.execute(&mut *tx.0).await?;
+    Ok(())
+}
+
+/// Each item with `prefix` before it, joined by `separator`.
+fn prefixed(prefix: &str, items: &[String], separator: &str) -> String {
+    items.iter().map(|i| format!("{prefix}{i}")).collect::<Vec<_>>().join(separator)
 }

@@ -1,14 +1,31 @@
 //! [`IngestQueries`] on SQLite: slices travel as one JSON parameter read
 //! with `json_each`, so each bulk read or write is one cached statement.
+//!
+//! A unit's aggregates are stored as JSON arrays written by this module
+//! (`serde_json`, which prints every `f64` so that it reads back exactly);
+//! they travel inside the bulk parameter as strings so SQLite never
+//! re-renders the numbers.
 
 use serde_json::json;
 
-use super::ingest::{BatchAnswer, IngestQueries, UnitMetricRow, UnitRow, VariantMetricRow, VariantUnitsRow};
+use super::ingest::{BatchAnswer, IngestQueries, UnitRow, VariantMetricRow, VariantUnitsRow};
 use super::sqlite::SqliteTx;
 use super::{Result, StoreError};
 
 fn json_text(value: &serde_json::Value) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("cannot encode a bulk parameter: {e}")))
+}
+
+/// Unit rows as one JSON parameter: `[unit, variant, exposed_at, excluded,
+/// "counts", "totals"]` per row, each with exactly `metrics` aggregates.
+fn unit_rows(metrics: usize, rows: &[UnitRow]) -> Result<String> {
+    let mut data = Vec::with_capacity(rows.len());
+    for r in rows {
+        r.check_width(metrics)?;
+        let (counts, totals) = (json_text(&json!(r.counts))?, json_text(&json!(r.totals))?);
+        data.push(json!([r.unit, r.variant, r.exposed_at, i64::from(r.excluded), counts, totals]));
+    }
+    json_text(&serde_json::Value::Array(data))
 }
 
 impl IngestQueries for SqliteTx {
@@ -71,80 +88,54 @@ impl IngestQueries for SqliteTx {
         if units.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(sqlx::query_as(
-            "SELECT unit, variant, exposed_at, excluded FROM experiment_units
+        let rows: Vec<(String, String, i64, bool, String, String)> = sqlx::query_as(
+            "SELECT unit, variant, exposed_at, excluded, counts, totals FROM experiment_units
              WHERE experiment_id = ?1 AND unit IN (SELECT value FROM json_each(?2))",
         )
         .bind(experiment_id)
         .bind(json_text(&json!(units))?)
         .fetch_all(&mut *self.0)
-        .await?)
+        .await?;
+        rows.into_iter()
+            .map(|(unit, variant, exposed_at, excluded, counts, totals)| {
+                let bad = |e: serde_json::Error| StoreError::Corrupt(format!("aggregates of unit `{unit}`: {e}"));
+                let counts = serde_json::from_str(&counts).map_err(bad)?;
+                let totals = serde_json::from_str(&totals).map_err(bad)?;
+                Ok(UnitRow { unit, variant, exposed_at, excluded, counts, totals })
+            })
+            .collect()
     }
 
-    async fn insert_units(&mut self, experiment_id: i64, rows: &[UnitRow]) -> Result<Vec<String>> {
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let data: Vec<_> =
-            rows.iter().map(|r| json!([r.unit, r.variant, r.exposed_at, i64::from(r.excluded)])).collect();
-        Ok(sqlx::query_scalar(
-            "INSERT INTO experiment_units (experiment_id, unit, variant, exposed_at, excluded)
-             SELECT ?1, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM json_each(?2) AS j WHERE true
-             ON CONFLICT (experiment_id, unit) DO NOTHING RETURNING unit",
-        )
-        .bind(experiment_id)
-        .bind(json_text(&serde_json::Value::Array(data))?)
-        .fetch_all(&mut *self.0)
-        .await?)
-    }
-
-    async fn put_units(&mut self, experiment_id: i64, rows: &[UnitRow]) -> Result<()> {
+    async fn insert_units(&mut self, experiment_id: i64, metrics: usize, rows: &[UnitRow]) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
-        let data: Vec<_> =
-            rows.iter().map(|r| json!([r.unit, r.variant, r.exposed_at, i64::from(r.excluded)])).collect();
         sqlx::query(
-            "INSERT INTO experiment_units (experiment_id, unit, variant, exposed_at, excluded)
-             SELECT ?1, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM json_each(?2) AS j WHERE true
-             ON CONFLICT (experiment_id, unit) DO UPDATE
-             SET variant = excluded.variant, exposed_at = excluded.exposed_at, excluded = excluded.excluded",
+            "INSERT INTO experiment_units (experiment_id, unit, variant, exposed_at, excluded, counts, totals)
+             SELECT ?1, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5
+             FROM json_each(?2) AS j",
         )
         .bind(experiment_id)
-        .bind(json_text(&serde_json::Value::Array(data))?)
+        .bind(unit_rows(metrics, rows)?)
         .execute(&mut *self.0)
         .await?;
         Ok(())
     }
 
-    async fn unit_metrics(&mut self, experiment_id: i64, metric_id: i64, units: &[&str]) -> Result<Vec<UnitMetricRow>> {
-        if units.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(sqlx::query_as(
-            "SELECT unit, count, total FROM unit_metrics
-             WHERE experiment_id = ?1 AND metric_id = ?2 AND unit IN (SELECT value FROM json_each(?3))",
-        )
-        .bind(experiment_id)
-        .bind(metric_id)
-        .bind(json_text(&json!(units))?)
-        .fetch_all(&mut *self.0)
-        .await?)
-    }
-
-    async fn put_unit_metrics(&mut self, experiment_id: i64, metric_id: i64, rows: &[UnitMetricRow]) -> Result<()> {
+    async fn put_units(&mut self, experiment_id: i64, metrics: usize, rows: &[UnitRow]) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
-        let data: Vec<_> = rows.iter().map(|r| json!([r.unit, r.count, r.total])).collect();
         sqlx::query(
-            "INSERT INTO unit_metrics (experiment_id, metric_id, unit, count, total)
-             SELECT ?1, ?2, j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each(?3) AS j WHERE true
-             ON CONFLICT (experiment_id, metric_id, unit) DO UPDATE SET count = excluded.count, total = excluded.total",
+            "INSERT INTO experiment_units (experiment_id, unit, variant, exposed_at, excluded, counts, totals)
+             SELECT ?1, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5
+             FROM json_each(?2) AS j WHERE true
+             ON CONFLICT (experiment_id, unit) DO UPDATE
+             SET variant = excluded.variant, exposed_at = excluded.exposed_at, excluded = excluded.excluded,
+                 counts = excluded.counts, totals = excluded.totals",
         )
         .bind(experiment_id)
-        .bind(metric_id)
-        .bind(json_text(&serde_json::Value::Array(data))?)
+        .bind(unit_rows(metrics, rows)?)
         .execute(&mut *self.0)
         .await?;
         Ok(())

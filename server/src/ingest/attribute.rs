@@ -201,16 +201,15 @@ pub async fn attribute<T: IngestQueries>(
     Ok(done)
 }
 
-async fn attribute_one<T: IngestQueries>(
-    tx: &mut T,
-    target: &Target,
-    events: &[&Event],
-    done: &mut Attributed,
-) -> Result<(), StoreError> {
-    // 1. This batch's exposures and metric events for the experiment.
-    let width = target.metrics.len();
-    let mut seen: HashMap<&str, Seen<'_>> = HashMap::new();
-    let mut tracked: HashMap<&str, Vec<Tracked>> = HashMap::new();
+/// A batch's exposures for an experiment, per unit.
+type Exposures<'e> = HashMap<&'e str, Seen<'e>>;
+/// A batch's events for an experiment's metrics, per unit.
+type Tracks<'e> = HashMap<&'e str, Vec<Tracked>>;
+
+/// The exposures and the metric events of `events` that count for `target`.
+fn collect<'e>(target: &Target, events: &[&'e Event]) -> (Exposures<'e>, Tracks<'e>) {
+    let mut seen = Exposures::new();
+    let mut tracked = Tracks::new();
     for event in events {
         match event {
             Event::Exposure { at, flag, variant, rule, unit } => {
@@ -248,6 +247,18 @@ async fn attribute_one<T: IngestQueries>(
             }
         }
     }
+    (seen, tracked)
+}
+
+async fn attribute_one<T: IngestQueries>(
+    tx: &mut T,
+    target: &Target,
+    events: &[&Event],
+    done: &mut Attributed,
+) -> Result<(), StoreError> {
+    // 1. This batch's exposures and metric events for the experiment.
+    let width = target.metrics.len();
+    let (seen, tracked) = collect(target, events);
     if seen.is_empty() && tracked.is_empty() {
         return Ok(());
     }

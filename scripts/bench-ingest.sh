@@ -15,7 +15,8 @@
 # which creates the flag `ingest-bench` (50/50 split), three metrics and a
 # started experiment, sends every unit's exposure and track events
 # (2,199,999 events for 1,000,000 units) in batches of 500 over 8 keep-alive
-# connections, checks the event counts and the experiment's per-variant
+# connections (8 lanes of 125,000 units, each sending its batches in order,
+# one at a time, like an SDK), checks the event counts and the experiment's per-variant
 # units, n, Σx and Σx² exactly against the values computed locally, and
 # times 50 sequential GETs of the results. No batch is started after
 # --max-secs; the check then covers exactly the batches sent (the table says

@@ -65,9 +65,11 @@ COMMANDS:
               bench-buy), experiment ingest-bench on it (control off), started. Workload: unit i in
               0..units is `u<i>`, variant on if i is even; its events stay together in order: one exposure
               at T, i%3 bench-click tracks at T+1, and if i%5==0 one bench-buy track at T+2 with value
-              i%100 (T = epoch ms after setup). The stream is cut into batches of exactly --batch events;
-              --concurrency tasks (raw HTTP/1.1, one keep-alive connection each) take batch numbers from a
-              shared counter, write the body and POST /sdk/v1/events (SDK key as Bearer). 200 must say
+              i%100 (T = epoch ms after setup). The units are split into --concurrency lanes of
+              consecutive units, like SDK instances with users of their own; each lane's events are cut into
+              batches of exactly --batch events (its last one may be shorter) and one task per lane (raw
+              HTTP/1.1, one keep-alive connection) sends them one at a time, in order, as the SDK does:
+              it writes the body and POSTs /sdk/v1/events (SDK key as Bearer).              shared counter, write the body and POST /sdk/v1/events (SDK key as Bearer). 200 must say
               accepted = batch size, nothing rejected, not duplicate; 429/503: wait Retry-After, send the
               same body again (a retry); anything else: an error. Then checks exactly (whole numbers, as
               f64 equality) GET /api/v1/environments/<env>/event-counts and the experiment's results
@@ -75,8 +77,8 @@ COMMANDS:
               computed locally, printing VERIFY OK or each mismatch; then times --results-requests
               sequential GETs of /api/v1/experiments/ingest-bench/results on one connection.
               Note: a track that reaches the server before its unit's exposure is not counted
-              (docs/experiments.md); a unit split over two batches in flight at once can lose its tail,
-              which the report bounds and notes.
+              (docs/experiments.md); should a lane's batch be sent before the one before it was answered,
+              a unit split over the two could lose its tail, which the report bounds and notes.
 
 OPTIONS:
     --base URL            server, http://127.0.0.1:PORT (no other host is accepted)      [required]

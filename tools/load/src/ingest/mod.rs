@@ -6,9 +6,12 @@
 //! and `off` when it is odd. Its events stay together, in order: one
 //! exposure at `T`, then `i % 3` `bench-click` tracks at `T + 1`, then, when
 //! `i % 5 == 0`, one `bench-buy` track at `T + 2` with value `i % 100`. The
-//! stream is cut into batches of exactly `--batch` events (the last may be
-//! smaller); the sending tasks write each batch's body when they take its
-//! number, from the event index alone (the pattern repeats every 15 units).
+//! units are split into `--concurrency` lanes of consecutive units, one per
+//! connection, like SDK instances with users of their own: each lane's
+//! events are cut into batches of exactly `--batch` events (its last may be
+//! smaller) that its connection sends one at a time, in order, as the SDK
+//! does. The sending tasks write each batch's body when they take it, from
+//! the event index alone (the pattern repeats every 15 units).
 //!
 //! Modules: [`workload`] (the stream and the batch bodies), [`conn`] (the
 //! keep-alive connection with `Retry-After`), [`setup`] (admin API),
@@ -62,7 +65,7 @@ pub async fn run(options: Options) -> anyhow::Result<(String, bool)> {
     let client = crate::client(&options.common)?;
     setup::setup(&client, &options).await?;
     // After the start answer: every exposure falls inside the experiment's window.
-    let workload = Workload::new(options.units, options.batch, now_ms());
+    let workload = Workload::new(options.units, options.batch, now_ms(), options.concurrency as u64);
     let (total, batches) = (workload.total_events(), workload.batches());
     let run_id = format!(
         "{:x}{:x}",
@@ -72,9 +75,9 @@ pub async fn run(options: Options) -> anyhow::Result<(String, bool)> {
     let sent = run::send(&options, &workload, &run_id).await?;
 
     // Exact check.
-    let expected = verify::Expected::of(&workload, sent.sent_events);
+    let expected = verify::Expected::of(&workload, &workload.covered(&sent.lanes_taken));
     let (counts, results) = verify::server_figures(&client, &options).await?;
-    let straddle = verify::straddles(&workload, sent.taken, &sent.timings);
+    let straddle = verify::straddles(&workload, &sent.lanes_taken, &sent.timings);
     let (mismatches, notes, fits_reorder) = verify::compare(&expected, &counts, &results, &straddle);
 
     let (results_lat, results_non_200, results_transport, results_bytes) =

@@ -60,8 +60,19 @@ pub(super) fn render(report: Report<'_>) -> (String, bool) {
         results_bytes,
         server_rss,
     } = report;
-    let Sent { all, timings, taken, sent_events, complete, elapsed, client_cpu, server_cpu, load_before, load_after } =
-        sent;
+    let Sent {
+        all,
+        timings,
+        taken,
+        sent_events,
+        complete,
+        elapsed,
+        client_cpu,
+        server_cpu,
+        load_before,
+        load_after,
+        ..
+    } = sent;
 
     let mut lat = all.tally.latencies.clone();
     lat.sort_unstable();

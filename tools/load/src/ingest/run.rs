@@ -1,6 +1,7 @@
-//! Sending: the tasks that take batch numbers in order and post them on their
-//! connections (retrying 429/503 after `Retry-After`, reconnecting after
-//! transport failures), the progress lines, and the timed GETs of the results.
+//! Sending: one task per lane of the workload, like one SDK instance with
+//! its own users, posting the lane's batches one at a time and in order on
+//! its connection (retrying 429/503 after `Retry-After`, reconnecting after
+//! transport failures); the progress lines, and the timed GETs of the results.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -56,8 +57,6 @@ fn check_answer(body: &[u8], count: u64, after_transport_failure: bool) -> Resul
 struct Shared {
     workload: Workload,
     run_id: String,
-    next: AtomicU64,
-    batches: u64,
     /// No batch is taken after this instant (batches taken are finished).
     deadline: Instant,
     /// Events accepted so far (for the progress lines).
@@ -89,6 +88,8 @@ pub(super) struct TaskResult {
     pub(super) samples: Vec<String>,
     pub(super) events_ok: u64,
     timings: Vec<BatchTiming>,
+    /// Batches of its lane taken (always its first ones).
+    taken: u64,
 }
 
 impl TaskResult {
@@ -100,14 +101,15 @@ impl TaskResult {
     }
 }
 
-async fn sender(shared: Arc<Shared>, mut conn: Option<Conn>) -> TaskResult {
+async fn sender(shared: Arc<Shared>, mut conn: Option<Conn>, lane: u64) -> (u64, TaskResult) {
     let mut out = TaskResult::default();
     let (mut body, mut request, mut answer) = (Vec::with_capacity(96 * 1024), Vec::new(), Vec::new());
-    while Instant::now() < shared.deadline {
-        let n = shared.next.fetch_add(1, Ordering::Relaxed);
-        if n >= shared.batches {
+    let (first, end) = shared.workload.lane_batches(lane);
+    for n in first..end {
+        if Instant::now() >= shared.deadline {
             break;
         }
+        out.taken += 1;
         let count = shared.workload.write_batch(n, &shared.run_id, now_ms(), &mut body);
         request.clear();
         request.extend_from_slice(shared.head.as_bytes());
@@ -179,7 +181,7 @@ async fn sender(shared: Arc<Shared>, mut conn: Option<Conn>) -> TaskResult {
             Err(message) => out.error(message),
         }
     }
-    out
+    (lane, out)
 }
 
 /// Times `n` sequential GETs of the results on one keep-alive connection:
@@ -235,7 +237,9 @@ pub(super) struct Sent {
     pub(super) all: TaskResult,
     /// Batch number -> (first send, final answer).
     pub(super) timings: BTreeMap<u64, (Instant, Instant)>,
-    /// Batches are taken in order and every one taken is finished: the run covers batches `0..taken`.
+    /// Per lane: its first batches taken, each finished (the run covers those).
+    pub(super) lanes_taken: Vec<u64>,
+    /// Batches taken in all.
     pub(super) taken: u64,
     /// Events of those batches.
     pub(super) sent_events: u64,
@@ -251,8 +255,8 @@ pub(super) struct Sent {
     pub(super) load_after: String,
 }
 
-/// Sends the batches of `workload` on `options.concurrency` connections until
-/// the stream ends or `options.max_time` has passed.
+/// Sends the batches of `workload`, one lane per connection, until the
+/// stream ends or `options.max_time` has passed.
 pub(super) async fn send(options: &Options, workload: &Workload, run_id: &str) -> anyhow::Result<Sent> {
     let (total, batches) = (workload.total_events(), workload.batches());
     // Connections are opened before the clock starts.
@@ -271,22 +275,22 @@ pub(super) async fn send(options: &Options, workload: &Workload, run_id: &str) -
         ),
         workload: workload.clone(),
         run_id: run_id.to_string(),
-        next: AtomicU64::new(0),
-        batches,
         deadline: start + options.max_time,
         accepted: AtomicU64::new(0),
         addr: options.addr,
         timeout: options.common.timeout,
     });
     let mut tasks = tokio::task::JoinSet::new();
-    for conn in conns {
-        tasks.spawn(sender(shared.clone(), Some(conn)));
+    for (lane, conn) in (0..workload.lanes).zip(conns) {
+        tasks.spawn(sender(shared.clone(), Some(conn), lane));
     }
     let progress = tokio::spawn(progress(shared.clone(), start, total));
     let mut all = TaskResult::default();
     let mut timings = BTreeMap::new();
+    let mut lanes_taken = vec![0; workload.lanes as usize];
     while let Some(done) = tasks.join_next().await {
-        let r = done?;
+        let (lane, r) = done?;
+        lanes_taken[lane as usize] = r.taken;
         all.tally.merge(r.tally);
         all.retries += r.retries;
         all.errors += r.errors;
@@ -299,16 +303,28 @@ pub(super) async fn send(options: &Options, workload: &Workload, run_id: &str) -
         timings.extend(r.timings.into_iter().map(|t| (t.n, (t.sent, t.answered))));
     }
     progress.abort();
-    // Batches are taken in order and every one taken is finished: the run covers batches 0..taken.
-    let taken = shared.next.load(Ordering::Relaxed).min(batches);
-    let sent_events = workload.batch_range(taken).0;
+    // Each lane's batches are taken in order and every one taken is finished.
+    let taken = lanes_taken.iter().sum();
+    let sent_events = workload.covered(&lanes_taken).iter().map(|(start, end)| end - start).sum();
     let complete = taken == batches;
     let last = timings.values().map(|&(_, answered)| answered).max().unwrap_or(start);
     let elapsed = last.saturating_duration_since(start);
     let client_cpu = stats::cpu_secs() - cpu_before;
     let server_cpu = options.server_pid.map(|pid| stats::process_cpu_secs(pid) - server_before.unwrap_or(0.0));
     let load_after = stats::loadavg();
-    Ok(Sent { all, timings, taken, sent_events, complete, elapsed, client_cpu, server_cpu, load_before, load_after })
+    Ok(Sent {
+        all,
+        timings,
+        lanes_taken,
+        taken,
+        sent_events,
+        complete,
+        elapsed,
+        client_cpu,
+        server_cpu,
+        load_before,
+        load_after,
+    })
 }
 
 #[cfg(test)]

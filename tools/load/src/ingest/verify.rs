@@ -32,26 +32,30 @@ pub struct Expected {
 }
 
 impl Expected {
-    /// After the first `events` events of the stream (all of it, or the
-    /// batches sent before the deadline: always a prefix).
-    pub fn of(w: &Workload, events: u64) -> Expected {
-        let events = events.min(w.total_events());
+    /// After the events `start..end` of each of `ranges` were sent (each
+    /// begins at a unit's exposure: a lane's start; every lane's whole
+    /// stream, or the batches it sent before the deadline).
+    pub fn of(w: &Workload, ranges: &[(u64, u64)]) -> Expected {
         let mut out = Expected { exposures: 0, tracks: 0, units: [0; 2], sums: [[Sums::default(); 3]; 2] };
-        let mut first = 0;
-        for i in 0..w.units {
-            if first >= events {
-                break;
+        let mut events = 0;
+        for &(start, end) in ranges {
+            let end = end.min(w.total_events());
+            let (mut i, _) = w.locate(start);
+            let mut first = start;
+            while first < end && i < w.units {
+                let kept = events_of(i).min(end - first);
+                first += events_of(i);
+                let v = (i % 2) as usize;
+                out.units[v] += 1;
+                for (m, x) in Workload::unit_values(i, kept).into_iter().enumerate() {
+                    let s = &mut out.sums[v][m];
+                    s.n += 1;
+                    s.sum += x;
+                    s.sum_sq += x * x;
+                }
+                i += 1;
             }
-            let kept = events_of(i).min(events - first);
-            first += events_of(i);
-            let v = (i % 2) as usize;
-            out.units[v] += 1;
-            for (m, x) in Workload::unit_values(i, kept).into_iter().enumerate() {
-                let s = &mut out.sums[v][m];
-                s.n += 1;
-                s.sum += x;
-                s.sum_sq += x * x;
-            }
+            events += end.saturating_sub(start);
         }
         out.exposures = out.units.iter().sum();
         out.tracks = events as i64 - out.exposures;
@@ -138,33 +142,43 @@ pub(super) struct Straddles {
     bound: [[(f64, f64); 3]; 2],
 }
 
-/// Over batches `0..taken`.
-pub(super) fn straddles(w: &Workload, taken: u64, timings: &BTreeMap<u64, (Instant, Instant)>) -> Straddles {
+/// Over each lane's first `lanes_taken[l]` batches. A lane's batches go one
+/// at a time, so each is normally answered before the next is sent; the
+/// timings say whether that held.
+pub(super) fn straddles(w: &Workload, lanes_taken: &[u64], timings: &BTreeMap<u64, (Instant, Instant)>) -> Straddles {
     let mut out = Straddles::default();
     // Unit -> events counted at least (those before the first unordered boundary).
     let mut kept: BTreeMap<u64, u64> = BTreeMap::new();
-    for b in 1..taken {
-        let (start, _) = w.batch_range(b);
-        let (unit, offset) = w.locate(start);
-        if offset == 0 {
-            continue;
-        }
-        let exposure_batch = (start - offset) / w.batch;
-        if exposure_batch + 1 == b {
-            out.units += 1;
-        }
-        let ordered = match (timings.get(&exposure_batch), timings.get(&b)) {
-            (Some(&(_, answered)), Some(&(sent, _))) => answered < sent,
-            _ => false,
-        };
-        if !ordered {
-            kept.entry(unit).or_insert(offset);
+    let covered = w.covered(lanes_taken);
+    // Unit -> the end of the events its lane sent.
+    let mut sent_until: BTreeMap<u64, u64> = BTreeMap::new();
+    for (l, &taken) in lanes_taken.iter().enumerate() {
+        let (first, _) = w.lane_batches(l as u64);
+        let lane_start = covered[l].0;
+        for b in first + 1..first + taken {
+            let (start, _) = w.batch_range(b);
+            let (unit, offset) = w.locate(start);
+            if offset == 0 {
+                continue;
+            }
+            let exposure_batch = first + (start - offset - lane_start) / w.batch;
+            if exposure_batch + 1 == b {
+                out.units += 1;
+            }
+            let ordered = match (timings.get(&exposure_batch), timings.get(&b)) {
+                (Some(&(_, answered)), Some(&(sent, _))) => answered < sent,
+                _ => false,
+            };
+            if !ordered {
+                kept.entry(unit).or_insert(offset);
+                sent_until.insert(unit, covered[l].1);
+            }
         }
     }
     out.unordered = kept.len() as u64;
-    let sent = w.batch_range(taken).0;
     for (&unit, &k) in &kept {
         // The unit's events that were sent at all (the last unit may be cut by the deadline).
+        let sent = sent_until.get(&unit).copied().unwrap_or(0);
         let full = Workload::unit_values(unit, events_of(unit).min(sent.saturating_sub(w.unit_start(unit))));
         let less = Workload::unit_values(unit, k);
         for m in 0..3 {
@@ -270,8 +284,11 @@ mod tests {
 
     #[test]
     fn expected_sums_by_brute_force() {
-        let w = Workload::new(1000, 500, 1);
-        let e = Expected::of(&w, w.total_events());
+        let w = Workload::new(1000, 500, 1, 1);
+        let e = Expected::of(&w, &[(0, w.total_events())]);
+        // Lanes cover the same stream.
+        let lanes = Workload::new(1000, 500, 1, 3);
+        assert_eq!(Expected::of(&lanes, &lanes.covered(&[u64::MAX; 3])), e);
         assert_eq!((e.exposures, e.tracks), (1000, w.total_events() as i64 - 1000));
         assert_eq!(e.units, [500, 500]);
         for v in 0..2u64 {
@@ -290,37 +307,52 @@ mod tests {
 
     #[test]
     fn expected_of_a_prefix() {
-        let w = Workload::new(100, 7, 1);
+        let w = Workload::new(100, 7, 1, 1);
         assert_eq!(w.unit_start(0), 0);
         assert_eq!(w.unit_start(15), 33);
         assert_eq!(w.unit_start(100), w.total_events());
         // Units 0..=4 have 2, 2, 3, 1, 2 events: unit 4 starts at event 8, so the first 9 events keep
         // only its exposure.
-        let e = Expected::of(&w, 9);
+        let e = Expected::of(&w, &[(0, 9)]);
         assert_eq!((e.exposures, e.tracks, e.units), (5, 4, [3, 2]));
         // on = units 0, 2, 4: conv 1 (unit 0), clicks 0 + 2 + 0.
         assert_eq!(e.sums[0][0], Sums { n: 3, sum: 1.0, sum_sq: 1.0 });
         assert_eq!(e.sums[0][1], Sums { n: 3, sum: 2.0, sum_sq: 4.0 });
-        assert_eq!(Expected::of(&w, 0).units, [0, 0]);
-        assert_eq!(Expected::of(&w, w.total_events()), Expected::of(&Workload::new(100, 500, 1), 1_000_000));
+        assert_eq!(Expected::of(&w, &[(0, 0)]).units, [0, 0]);
+        assert_eq!(
+            Expected::of(&w, &[(0, w.total_events())]),
+            Expected::of(&Workload::new(100, 500, 1, 1), &[(0, 1 << 40)])
+        );
+        // Two lanes (units 0..50 and 50..100), each cut after its first batch of 7 events: units 0..=2
+        // (2 + 2 + 3 events) and 50..=52 (4 + 1 + 2); on: 0, 2, 50, 52.
+        let two = Workload::new(100, 7, 1, 2);
+        let covered = two.covered(&[1, 1]);
+        assert_eq!(covered, vec![(0, 7), (two.unit_start(50), two.unit_start(50) + 7)]);
+        let e = Expected::of(&two, &covered);
+        assert_eq!((e.exposures, e.tracks, e.units), (6, 8, [4, 2]));
+        assert_eq!(
+            two.covered(&[u64::MAX, 0]),
+            vec![(0, two.unit_start(50)), (two.unit_start(50), two.unit_start(50))]
+        );
     }
 
     #[test]
     fn straddling_units_and_bounds() {
         // 16 units, 33 + 2 events; batches of 4.
-        let w = Workload::new(16, 4, 1);
+        let w = Workload::new(16, 4, 1, 1);
+        let all = [w.batches()];
         let t = Instant::now();
         let late = t + Duration::from_secs(1);
         // Every batch answered before the next was sent: all ordered.
         let ordered: BTreeMap<u64, (Instant, Instant)> = (0..w.batches())
             .map(|b| (b, (t + Duration::from_millis(2 * b), t + Duration::from_millis(2 * b + 1))))
             .collect();
-        let s = straddles(&w, w.batches(), &ordered);
+        let s = straddles(&w, &all, &ordered);
         assert_eq!(s.unordered, 0);
         assert!(s.units > 0);
         // Everything in flight at once: each straddling unit may lose its tail.
         let unordered: BTreeMap<u64, (Instant, Instant)> = (0..w.batches()).map(|b| (b, (t, late))).collect();
-        let s = straddles(&w, w.batches(), &unordered);
+        let s = straddles(&w, &all, &unordered);
         assert_eq!(s.unordered, s.units);
         // Batch 3 starts at event 12: unit 5 (events 10..=13: exposure, 2 clicks, a purchase of 5) at
         // offset 2, so one click and the purchase may be lost.

@@ -13,15 +13,22 @@ pub(super) fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
-/// The deterministic event stream.
+/// The deterministic event stream, split into lanes: lane `l` of `L` holds
+/// units `l * units / L .. (l + 1) * units / L` (its events form one
+/// contiguous part of the stream) and is cut into batches of its own, so a
+/// unit's events never share a batch with another lane's. Batch numbers run
+/// over lane 0's batches, then lane 1's, and so on.
 #[derive(Debug, Clone)]
 pub struct Workload {
     pub units: u64,
     pub batch: u64,
     /// Exposure time (epoch ms); clicks are stamped `t0 + 1`, purchases `t0 + 2`.
     pub t0: u64,
+    pub lanes: u64,
     /// Events of a period before its unit `j` (`j` in 0..=15).
     prefix: [u64; PERIOD as usize + 1],
+    /// Per lane and one past the last: its first batch number.
+    first_batch: Vec<u64>,
 }
 
 /// What the `offset`-th event of a unit is.
@@ -63,12 +70,51 @@ pub(super) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
 }
 
 impl Workload {
-    pub fn new(units: u64, batch: u64, t0: u64) -> Workload {
+    pub fn new(units: u64, batch: u64, t0: u64, lanes: u64) -> Workload {
         let mut prefix = [0u64; PERIOD as usize + 1];
         for j in 0..PERIOD as usize {
             prefix[j + 1] = prefix[j] + events_of(j as u64);
         }
-        Workload { units, batch: batch.max(1), t0, prefix }
+        let mut w = Workload { units, batch: batch.max(1), t0, lanes: lanes.max(1), prefix, first_batch: vec![0] };
+        for l in 0..w.lanes {
+            let (start, end) = w.lane_events(l);
+            w.first_batch.push(w.first_batch[l as usize] + (end - start).div_ceil(w.batch));
+        }
+        w
+    }
+
+    /// The first unit of lane `l` (`l == lanes`: one past the last unit).
+    fn lane_unit(&self, l: u64) -> u64 {
+        // At most 2^64 / 2^64: computed in u128 so units * l cannot overflow.
+        (u128::from(self.units) * u128::from(l.min(self.lanes)) / u128::from(self.lanes)) as u64
+    }
+
+    /// Event indexes `start..end` of lane `l`.
+    pub fn lane_events(&self, l: u64) -> (u64, u64) {
+        (self.unit_start(self.lane_unit(l)), self.unit_start(self.lane_unit(l + 1)))
+    }
+
+    /// Batch numbers `first..end` of lane `l`.
+    pub fn lane_batches(&self, l: u64) -> (u64, u64) {
+        let l = l.min(self.lanes) as usize;
+        (self.first_batch[l], self.first_batch[(l + 1).min(self.lanes as usize)])
+    }
+
+    /// The events covered when each lane's first `taken[l]` batches were
+    /// sent: per lane, `start..end` (beginning at the lane's first unit).
+    pub fn covered(&self, taken: &[u64]) -> Vec<(u64, u64)> {
+        (0..self.lanes)
+            .map(|l| {
+                let (first, end) = self.lane_batches(l);
+                let n = taken.get(l as usize).copied().unwrap_or(0).min(end - first);
+                (self.lane_events(l).0, self.batch_range(first + n).0)
+            })
+            .collect()
+    }
+
+    /// The lane of batch `n` (`lanes` when there is no such batch).
+    fn lane_of(&self, n: u64) -> u64 {
+        self.first_batch[1..].iter().position(|&f| n < f).map_or(self.lanes, |l| l as u64)
     }
 
     /// Events in the whole stream.
@@ -77,7 +123,7 @@ impl Workload {
     }
 
     pub fn batches(&self) -> u64 {
-        self.total_events().div_ceil(self.batch)
+        self.first_batch[self.lanes as usize]
     }
 
     /// The unit of event `k` of the stream and the event's offset within the unit.
@@ -94,11 +140,17 @@ impl Workload {
         (i / PERIOD) * self.prefix[PERIOD as usize] + self.prefix[(i % PERIOD) as usize]
     }
 
-    /// Event indexes `start..end` of batch `n`.
+    /// Event indexes `start..end` of batch `n` (empty at the stream's end
+    /// when there is no such batch).
     pub fn batch_range(&self, n: u64) -> (u64, u64) {
-        let total = self.total_events();
-        let start = n.saturating_mul(self.batch).min(total);
-        (start, start.saturating_add(self.batch).min(total))
+        let l = self.lane_of(n);
+        if l == self.lanes {
+            let total = self.total_events();
+            return (total, total);
+        }
+        let (lane_start, lane_end) = self.lane_events(l);
+        let start = lane_start + (n - self.first_batch[l as usize]) * self.batch;
+        (start, start.saturating_add(self.batch).min(lane_end))
     }
 
     /// Writes the body of batch `n` into `out` (cleared first); returns its event count.
@@ -187,7 +239,7 @@ mod tests {
     #[test]
     fn locate_and_totals_match_a_walk() {
         for units in [1, 2, 14, 15, 16, 31, 100, 1001] {
-            let w = Workload::new(units, 7, 1);
+            let w = Workload::new(units, 7, 1, 1);
             let all = walk(units);
             assert_eq!(w.total_events(), all.len() as u64, "{units}");
             for (k, &pair) in all.iter().enumerate() {
@@ -195,14 +247,20 @@ mod tests {
             }
         }
         // 33 events per 15 units; 1,000,000 units = 66,666 periods (2,199,978 events) + units 0..10 (21 events).
-        assert_eq!(Workload::new(1_000_000, 500, 1).total_events(), 2_199_999);
-        assert_eq!(Workload::new(1_000_000, 500, 1).batches(), 4_400);
+        assert_eq!(Workload::new(1_000_000, 500, 1, 1).total_events(), 2_199_999);
+        assert_eq!(Workload::new(1_000_000, 500, 1, 1).batches(), 4_400);
+        // Eight lanes of 125,000 units (274,999 or 275,000 events: 550 or 551 batches, the last one short).
+        let w = Workload::new(1_000_000, 500, 1, 8);
+        assert_eq!((w.batches(), w.lane_batches(3), w.lane_events(1)), (4_402, (1_651, 2_201), (274_999, 549_999)));
+        assert_eq!(w.batch_range(549), (274_500, 274_999));
+        assert_eq!(w.batch_range(550), (274_999, 275_499));
+        assert_eq!(w.batch_range(4_402), (2_199_999, 2_199_999));
     }
 
     #[test]
     fn batches_parse_and_concatenate_to_the_stream() {
-        for (units, batch) in [(100, 500), (101, 7), (45, 1), (16, 33)] {
-            let w = Workload::new(units, batch, 1_764_130_000_000);
+        for (units, batch, lanes) in [(100, 500, 1), (101, 7, 1), (45, 1, 1), (16, 33, 1), (101, 7, 3), (16, 4, 5)] {
+            let w = Workload::new(units, batch, 1_764_130_000_000, lanes);
             let mut body = Vec::new();
             let mut events = Vec::new();
             for n in 0..w.batches() {
@@ -212,7 +270,9 @@ mod tests {
                 assert_eq!(v["sentAt"], 1_764_130_000_005u64);
                 let list = v["events"].as_array().unwrap();
                 assert_eq!(list.len() as u64, count);
-                assert!(count == batch || n + 1 == w.batches());
+                // Only a lane's last batch is short.
+                let last_of_lane = (0..lanes).any(|l| w.lane_batches(l).1 == n + 1);
+                assert!(count == batch || last_of_lane, "batch {n} of {units} units in {lanes} lanes: {count}");
                 events.extend(list.iter().cloned());
             }
             assert_eq!(events.len() as u64, w.total_events());

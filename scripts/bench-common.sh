@@ -1,4 +1,4 @@
-# Shared by scripts/bench-server.sh and scripts/bench-live.sh (sourced, not run).
+# Shared by the scripts/bench-*.sh scripts (sourced, not run).
 # Expects `root` and `bench_tag` to be set; defines the state the trap cleans
 # up (server, load tool, Postgres database, work directory) and helpers.
 
@@ -103,4 +103,37 @@ start_server() {
         cat "$work/server-$backend.log" >&2
         return 1
     fi
+}
+
+# `each_backend`: `bench BACKEND URL` (defined by the script) for each of
+# $backends on a fresh database: SQLite a file under $work, Postgres a
+# database created on $pg_user@$pg_host:$pg_port (BENCH_PG_PARAMS, if set, is
+# appended to its URL as the query string) and dropped after. An unreachable
+# Postgres is skipped: logged, and `skipped BACKEND REASON` is called when the
+# script defines it. Sets failed=1 when a run fails.
+each_backend() {
+    local backend reason
+    for backend in $backends; do
+        case "$backend" in
+        sqlite)
+            mkdir -p "$work/sqlite"
+            bench sqlite "sqlite://$work/sqlite/flagyard.db" || failed=1
+            ;;
+        postgres)
+            if ! PGCONNECT_TIMEOUT=3 psql -h "$pg_host" -p "$pg_port" -U "$pg_user" -d postgres -Atqc 'SELECT 1' \
+                >/dev/null 2>&1; then
+                reason="SKIPPED: no Postgres at $pg_user@$pg_host:$pg_port"
+                log "postgres: $reason"
+                if declare -F skipped >/dev/null; then skipped postgres "$reason"; fi
+                continue
+            fi
+            pg_db="flagyard_${bench_tag}_$$_$RANDOM"
+            psql -h "$pg_host" -p "$pg_port" -U "$pg_user" -d postgres -qc "CREATE DATABASE $pg_db" >/dev/null
+            bench postgres "postgres://$pg_user@$pg_host:$pg_port/$pg_db${BENCH_PG_PARAMS:+?$BENCH_PG_PARAMS}" || failed=1
+            psql -h "$pg_host" -p "$pg_port" -U "$pg_user" -d postgres -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" \
+                >/dev/null && pg_db=""
+            ;;
+        *) log "unknown backend $backend"; failed=1 ;;
+        esac
+    done
 }

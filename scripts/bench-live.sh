@@ -87,8 +87,8 @@ rows=()   # summary rows, tab-separated
 failed=0
 row() { rows+=("$1	$2	$3	$4	$5	$6"); }
 
-# `bench BACKEND DATABASE_URL CLIENTS OFREP(0/1)`
-bench() {
+# `bench_with BACKEND DATABASE_URL CLIENTS OFREP(0/1)`
+bench_with() {
     local backend="$1" url="$2" clist="$3" with_ofrep="$4" rss_idle rc out line sdk_key n
     start_server "$backend" "$url" || return 1
     admin POST /api/v1/flags "{\"key\": \"$flag\", \"type\": \"boolean\"}" >/dev/null
@@ -183,28 +183,13 @@ bench() {
 }
 
 started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-for backend in $backends; do
-    case "$backend" in
-    sqlite)
-        mkdir -p "$work/sqlite"
-        bench sqlite "sqlite://$work/sqlite/flagyard.db" "$clients_list" 1 || failed=1
-        ;;
-    postgres)
-        if ! PGCONNECT_TIMEOUT=3 psql -h "$pg_host" -p "$pg_port" -U "$pg_user" -d postgres -Atqc 'SELECT 1' \
-            >/dev/null 2>&1; then
-            log "postgres: SKIPPED (no Postgres at $pg_user@$pg_host:$pg_port)"
-            row postgres "SKIPPED: no Postgres at $pg_user@$pg_host:$pg_port" - - - "$(loadavg)"
-            continue
-        fi
-        pg_db="flagyard_live_$$_$RANDOM"
-        psql -h "$pg_host" -p "$pg_port" -U "$pg_user" -d postgres -qc "CREATE DATABASE $pg_db" >/dev/null
-        bench postgres "postgres://$pg_user@$pg_host:$pg_port/$pg_db" "$pg_clients_list" 0 || failed=1
-        psql -h "$pg_host" -p "$pg_port" -U "$pg_user" -d postgres -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" \
-            >/dev/null && pg_db=""
-        ;;
-    *) log "unknown backend $backend"; failed=1 ;;
-    esac
-done
+# A summary row for a backend that was not run.
+skipped() { row "$1" "$2" - - - "$(loadavg)"; }
+# `bench BACKEND DATABASE_URL` (for each_backend): SQLite with its client counts and OFREP, Postgres with its own.
+bench() {
+    if [[ $1 == sqlite ]]; then bench_with "$1" "$2" "$clients_list" 1; else bench_with "$1" "$2" "$pg_clients_list" 0; fi
+}
+each_backend
 
 # SDK getters against the bare engine (criterion medians from its estimates).
 if [[ "${BENCH_SKIP_GETTERS:-}" != 1 ]]; then

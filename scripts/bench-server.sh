@@ -122,28 +122,9 @@ bench() {
 }
 
 started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-for backend in $backends; do
-    case "$backend" in
-    sqlite)
-        mkdir -p "$work/sqlite"
-        bench sqlite "sqlite://$work/sqlite/flagyard.db" || failed=1
-        ;;
-    postgres)
-        if ! PGCONNECT_TIMEOUT=3 psql -h "$pg_host" -p "$pg_port" -U "$pg_user" -d postgres -Atqc 'SELECT 1' \
-            >/dev/null 2>&1; then
-            log "postgres: SKIPPED (no Postgres at $pg_user@$pg_host:$pg_port)"
-            rows+=("postgres	SKIPPED: no Postgres at $pg_user@$pg_host:$pg_port	-	-	-	$(loadavg)")
-            continue
-        fi
-        pg_db="flagyard_bench_$$_$RANDOM"
-        psql -h "$pg_host" -p "$pg_port" -U "$pg_user" -d postgres -qc "CREATE DATABASE $pg_db" >/dev/null
-        bench postgres "postgres://$pg_user@$pg_host:$pg_port/$pg_db" || failed=1
-        psql -h "$pg_host" -p "$pg_port" -U "$pg_user" -d postgres -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" \
-            >/dev/null && pg_db=""
-        ;;
-    *) log "unknown backend $backend"; failed=1 ;;
-    esac
-done
+# A summary row for a backend that was not run.
+skipped() { rows+=("$1	$2	-	-	-	$(loadavg)"); }
+each_backend
 
 echo
 echo "Flagyard server benchmarks, $started to $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores"

@@ -66,6 +66,7 @@ pub fn router<B: Backend>(state: AppState<B>) -> Router {
         .fallback(|uri: axum::http::Uri| async move { ApiError::NotFound(format!("route `{}`", uri.path())) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::Extension(http::BodyLimit(limit)))
         .layer(axum::middleware::from_fn(http::observe))
         .with_state(state)
 }

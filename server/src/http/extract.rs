@@ -4,11 +4,12 @@
 //! or query: Postgres cannot store them, and no key or text needs them.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderMap;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -23,6 +24,48 @@ pub fn is_json(headers: &HeaderMap) -> bool {
     })
 }
 
+/// The server's body limit (`FLAGYARD_MAX_BODY_BYTES`), a request extension
+/// set by the router for [`read_body`].
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// The limit when no [`BodyLimit`] was set (the configuration's default).
+const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+
+/// Bytes of an over-limit body read and dropped before the `413` is sent.
+const DRAIN_BYTES: usize = 32 << 20;
+
+/// Reads the request's body, at most [`BodyLimit`] bytes. An over-limit body
+/// is read on and dropped (up to [`DRAIN_BYTES`] more) before the `413` goes
+/// out: a client that writes its whole request before reading the answer
+/// (most do) would otherwise meet a closed connection instead of the `413`,
+/// and the SDK splits a batch on `413` but only retries after a network error.
+pub async fn read_body(req: Request) -> Result<Bytes, ApiError> {
+    let limit = req.extensions().get::<BodyLimit>().map_or(DEFAULT_BODY_LIMIT, |l| l.0);
+    let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    if declared.is_some_and(|n: usize| n > limit.saturating_add(DRAIN_BYTES)) {
+        return Err(ApiError::TooLarge);
+    }
+    let unreadable = |e: axum::Error| ApiError::BadRequest(format!("the request body could not be read: {e}"));
+    let mut stream = req.into_body().into_data_stream();
+    let mut data = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(unreadable)?;
+        if data.len() + chunk.len() > limit {
+            let mut read = data.len() + chunk.len();
+            while read <= limit.saturating_add(DRAIN_BYTES) {
+                match stream.next().await {
+                    Some(Ok(more)) => read += more.len(),
+                    _ => break,
+                }
+            }
+            return Err(ApiError::TooLarge);
+        }
+        data.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(data))
+}
+
 /// A JSON body, with problem+json rejections that name the offending field.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
@@ -30,17 +73,11 @@ pub struct Json<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
         if !is_json(req.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::TooLarge
-            } else {
-                ApiError::BadRequest(e.body_text())
-            }
-        })?;
+        let bytes = read_body(req).await?;
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Err(ApiError::BadRequest("the body must be a JSON object".into()));
         }

@@ -17,7 +17,7 @@ mod user_api;
 pub use auth::{ADMIN_TOKEN_PREFIX, Credentials, Role, SDK_KEY_PREFIX, SdkCaller, hash_secret, new_secret};
 pub use cache::AnswerCache;
 pub use error::{ApiError, FieldError};
-pub use extract::is_json;
+pub use extract::{BodyLimit, is_json, read_body};
 pub use login_limit::{Clock, LoginLimiter, LoginLimits, SystemClock};
 pub use openapi::handler as openapi_handler;
 pub use ops::{observe, router as ops_router};

@@ -268,14 +268,14 @@ async fn attribute_one<T: IngestQueries>(
     touched.sort_unstable();
     touched.dedup();
     let stored = tx.units(target.id, &touched).await?;
-    let known: HashSet<String> = stored.iter().map(|r| r.unit.clone()).collect();
+    let known: HashSet<&str> = stored.iter().map(|r| r.unit.as_str()).collect();
     let mut deltas = Deltas::default();
 
     // 3. Units exposed for the first time: their row, with their events
     //    since the exposure.
     let zero = vec![(0, 0.0); width];
     let mut fresh: Vec<UnitRow> = Vec::new();
-    for (unit, s) in seen.iter().filter(|(unit, _)| !known.contains(**unit)) {
+    for (unit, s) in seen.iter().filter(|(unit, _)| !known.contains(*unit)) {
         let mut row = UnitRow {
             unit: (*unit).to_owned(),
             variant: s.variant.to_owned(),

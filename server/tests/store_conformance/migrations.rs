@@ -74,33 +74,33 @@ async fn check_unit_aggregates<B: Backend>(b: &B, x: i64) {
     assert_eq!(tx.units(x, &["d", "e"]).await.unwrap(), vec![moved]);
 }
 
+/// On a fresh database at `$url`: migrations 1–5 over a connection of type
+/// `$conn`, an experiment and old-layout rows, then migration 6 by `$backend`
+/// (connected to the same database), and the check.
+macro_rules! fold_unit_metrics {
+    ($backend:expr, $conn:ty, $url:expr, $migrations:literal) => {{
+        let backend = $backend;
+        let mut conn = <$conn>::connect($url).await.unwrap();
+        sqlx::migrate!($migrations).run_to(5, &mut conn).await.unwrap();
+        let (x, m) = experiment_before_6(&backend).await;
+        sqlx::raw_sql(AssertSqlSafe(old_unit_rows(x, m))).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        backend.migrate().await.unwrap();
+        check_unit_aggregates(&backend, x).await;
+        backend.close().await;
+    }};
+}
+
 #[tokio::test]
 async fn migration_6_folds_unit_metrics_sqlite() {
     let db = support::db::SqliteTestDb::new();
-    let mut before = sqlx::migrate!("../migrations/sqlite");
-    before.migrations = before.migrations.iter().filter(|m| m.version < 6).cloned().collect::<Vec<_>>().into();
     let backend = SqliteBackend::connect(&db.url, 4).await.unwrap();
-    let mut conn = SqliteConnection::connect(&db.url).await.unwrap();
-    before.run(&mut conn).await.unwrap();
-    let (x, m) = experiment_before_6(&backend).await;
-    sqlx::raw_sql(AssertSqlSafe(old_unit_rows(x, m))).execute(&mut conn).await.unwrap();
-    conn.close().await.unwrap();
-    backend.migrate().await.unwrap();
-    check_unit_aggregates(&backend, x).await;
+    fold_unit_metrics!(backend, SqliteConnection, &db.url, "../migrations/sqlite");
 }
 
 #[tokio::test]
 async fn migration_6_folds_unit_metrics_postgres() {
     let Some(db) = support::db::PgTestDb::create("migration_6_folds_unit_metrics_postgres").await else { return };
-    let mut before = sqlx::migrate!("../migrations/postgres");
-    before.migrations = before.migrations.iter().filter(|m| m.version < 6).cloned().collect::<Vec<_>>().into();
     let backend = PgBackend::connect(&db.url, 4).await.unwrap();
-    let mut conn = PgConnection::connect(&db.url).await.unwrap();
-    before.run(&mut conn).await.unwrap();
-    let (x, m) = experiment_before_6(&backend).await;
-    sqlx::raw_sql(AssertSqlSafe(old_unit_rows(x, m))).execute(&mut conn).await.unwrap();
-    conn.close().await.unwrap();
-    backend.migrate().await.unwrap();
-    check_unit_aggregates(&backend, x).await;
-    backend.close().await;
+    fold_unit_metrics!(backend, PgConnection, &db.url, "../migrations/postgres");
 }

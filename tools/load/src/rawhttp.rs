@@ -24,6 +24,8 @@ pub struct Head {
     pub chunked: bool,
     /// `Connection: close`.
     pub close: bool,
+    /// `Retry-After` in seconds.
+    pub retry_after: Option<u64>,
 }
 
 /// Where a head ends (`\r\n\r\n`): the index just after it.
@@ -42,7 +44,7 @@ pub fn parse_head(head: &[u8]) -> anyhow::Result<Head> {
         bail!("not an HTTP/1.x response: `{status_line}`");
     }
     let status = code.parse().with_context(|| format!("bad status line `{status_line}`"))?;
-    let mut out = Head { status, content_length: None, chunked: false, close: false };
+    let mut out = Head { status, content_length: None, chunked: false, close: false, retry_after: None };
     for line in lines {
         let Some((name, value)) = line.split_once(':') else { continue };
         let value = value.trim();
@@ -52,6 +54,8 @@ pub fn parse_head(head: &[u8]) -> anyhow::Result<Head> {
             out.chunked = value.to_ascii_lowercase().split(',').any(|t| t.trim() == "chunked");
         } else if name.eq_ignore_ascii_case("connection") {
             out.close = value.eq_ignore_ascii_case("close");
+        } else if name.eq_ignore_ascii_case("retry-after") {
+            out.retry_after = value.parse().ok();
         }
     }
     Ok(out)
@@ -300,8 +304,19 @@ impl KeepAlive {
     }
 
     /// Sends `request` (a whole HTTP/1.1 request) and reads the answer;
-    /// the body is appended to `body` (cleared first).
+    /// the body is appended to `body` (cleared first). Fails when the server
+    /// closes the connection after answering.
     pub async fn exchange(&mut self, request: &[u8], body: &mut Vec<u8>) -> anyhow::Result<Head> {
+        let head = self.send(request, body).await?;
+        if head.close {
+            bail!("the server closed the keep-alive connection");
+        }
+        Ok(head)
+    }
+
+    /// Like [`exchange`](Self::exchange), but answers also when the server
+    /// says it closes the connection (`Head::close`: connect again).
+    pub async fn send(&mut self, request: &[u8], body: &mut Vec<u8>) -> anyhow::Result<Head> {
         body.clear();
         write_all(&self.stream, request).await?;
         let head = loop {
@@ -339,9 +354,6 @@ impl KeepAlive {
             }
             body.extend_from_slice(&self.buf[self.start..self.start + len]);
             self.start += len;
-        }
-        if head.close {
-            bail!("the server closed the keep-alive connection");
         }
         Ok(head)
     }
@@ -425,10 +437,14 @@ mod tests {
         let end = head_end(raw).unwrap();
         assert_eq!(&raw[end..], b"xx");
         let h = parse_head(&raw[..end]).unwrap();
-        assert_eq!(h, Head { status: 200, content_length: None, chunked: true, close: false });
+        assert_eq!(h, Head { status: 200, content_length: None, chunked: true, close: false, retry_after: None });
         let h = parse_head(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 12\r\nconnection: close\r\n\r\n").unwrap();
         assert_eq!((h.status, h.content_length, h.close), (401, Some(12), true));
         assert!(parse_head(b"SSH-2.0\r\n\r\n").is_err());
+        let retry_after = |raw: &[u8]| parse_head(raw).unwrap().retry_after;
+        assert_eq!(retry_after(b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 2\r\n\r\n"), Some(2));
+        assert_eq!(retry_after(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After:7\r\n\r\n"), Some(7));
+        assert_eq!(retry_after(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"), None);
     }
 
     #[test]

@@ -13,12 +13,10 @@
 //! does. The sending tasks write each batch's body when they take it, from
 //! the event index alone (the pattern repeats every 15 units).
 //!
-//! Modules: [`workload`] (the stream and the batch bodies), [`conn`] (the
-//! keep-alive connection with `Retry-After`), [`setup`] (admin API),
+//! Modules: [`workload`] (the stream and the batch bodies), [`setup`] (admin API),
 //! [`run`](mod@run) (sending, retries, latency), [`verify`] (expected figures and the
 //! comparison), [`report`] (the output, including the `summary` line).
 
-mod conn;
 mod report;
 mod run;
 mod setup;

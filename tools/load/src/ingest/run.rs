@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::Deserialize;
 
-use super::conn::Conn;
 use super::workload::{Workload, now_ms, push_u64};
 use super::{EXPERIMENT, Options};
 use crate::rawhttp::KeepAlive;
@@ -101,7 +100,7 @@ impl TaskResult {
     }
 }
 
-async fn sender(shared: Arc<Shared>, mut conn: Option<Conn>, lane: u64) -> (u64, TaskResult) {
+async fn sender(shared: Arc<Shared>, mut conn: Option<KeepAlive>, lane: u64) -> (u64, TaskResult) {
     let mut out = TaskResult::default();
     let (mut body, mut request, mut answer) = (Vec::with_capacity(96 * 1024), Vec::new(), Vec::new());
     let (first, end) = shared.workload.lane_batches(lane);
@@ -121,7 +120,7 @@ async fn sender(shared: Arc<Shared>, mut conn: Option<Conn>, lane: u64) -> (u64,
         let outcome = loop {
             let c = match conn.as_mut() {
                 Some(c) => c,
-                None => match Conn::connect(shared.addr).await {
+                None => match KeepAlive::connect(shared.addr).await {
                     Ok(c) => conn.insert(c),
                     Err(e) => {
                         out.tally.transport_errors += 1;
@@ -135,7 +134,7 @@ async fn sender(shared: Arc<Shared>, mut conn: Option<Conn>, lane: u64) -> (u64,
                 },
             };
             let start = Instant::now();
-            let result = tokio::time::timeout(shared.timeout, c.exchange(&request, &mut answer)).await;
+            let result = tokio::time::timeout(shared.timeout, c.send(&request, &mut answer)).await;
             let latency = start.elapsed();
             let a = match result {
                 Ok(Ok(a)) => a,
@@ -262,7 +261,7 @@ pub(super) async fn send(options: &Options, workload: &Workload, run_id: &str) -
     // Connections are opened before the clock starts.
     let mut conns = Vec::with_capacity(options.concurrency);
     for _ in 0..options.concurrency {
-        conns.push(Conn::connect(options.addr).await.context("connecting")?);
+        conns.push(KeepAlive::connect(options.addr).await.context("connecting")?);
     }
     let (load_before, cpu_before) = (stats::loadavg(), stats::cpu_secs());
     let server_before = options.server_pid.map(stats::process_cpu_secs);

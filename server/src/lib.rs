@@ -13,6 +13,8 @@
 pub mod accounts;
 mod app;
 mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod ingest;
 mod live;

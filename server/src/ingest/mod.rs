@@ -7,7 +7,7 @@
 mod attribute;
 mod handler;
 mod pipeline;
-mod validate;
+pub(crate) mod validate;
 
 pub use handler::post_events;
 pub use pipeline::Ingest;

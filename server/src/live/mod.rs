@@ -7,7 +7,7 @@
 
 mod frames;
 mod hub;
-mod ofrep;
+pub(crate) mod ofrep;
 mod sse;
 
 pub use hub::{Hub, Signal, spawn as spawn_hub};

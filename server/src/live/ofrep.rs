@@ -72,7 +72,7 @@ fn error(status: StatusCode, key: Option<&str>, code: &str, details: impl Into<S
 }
 
 /// Parses the body's `context`; `Err` is the 400 answer.
-fn parse_context(body: &Bytes, key: Option<&str>) -> Result<Context<'static>, Box<Response>> {
+pub(crate) fn parse_context(body: &Bytes, key: Option<&str>) -> Result<Context<'static>, Box<Response>> {
     let bad = |code: &str, e: String| Box::new(error(StatusCode::BAD_REQUEST, key, code, e));
     let request: Request = if body.is_empty() {
         Request { context: None }

@@ -15,7 +15,7 @@ use crate::ingest::Ingest;
 use crate::live::{self, Hub};
 use crate::service;
 use crate::shutdown::{self, Shutdown};
-use crate::store::{Backend, PgBackend, SqliteBackend};
+use crate::store::{Backend, PgBackend, Queries, SqliteBackend, Topic, TxMarks};
 use crate::writer::{JobFuture, Outcome as WriteOutcome, Writer};
 
 /// What every handler can reach.
@@ -67,13 +67,23 @@ pub fn router<B: Backend>(state: AppState<B>) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::Extension(http::BodyLimit(limit)))
+        .layer(axum::middleware::from_fn(http::guard))
         .layer(axum::middleware::from_fn(http::observe))
+        .layer(axum::Extension(http::TrustedProxies(Arc::new(state.config.trusted_proxies.clone()))))
         .with_state(state)
 }
 
-/// Which database `url` names.
+/// Which database `url` names. A Postgres URL also makes sure TLS has its
+/// crypto provider: the workspace links rustls with two (aws-lc-rs for
+/// sqlx, ring for the SDK's HTTP client), and rustls then needs one chosen
+/// for the process before a TLS connection (`sslmode=require`) is made.
 fn is_postgres(url: &str) -> bool {
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
+    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if postgres {
+        // Fails only when a provider is already installed, which is as good.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
+    postgres
 }
 
 /// Applies migrations and exits (`flagyard migrate`).
@@ -83,7 +93,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
         store.migrate().await?;
         store.close().await;
     } else {
-        let store = SqliteBackend::connect(&config.database_url, 1).await?;
+        let store = SqliteBackend::open(&config.database_url, 1, config.create_database).await?;
         store.migrate().await?;
         store.close().await;
     }
@@ -101,9 +111,22 @@ pub async fn serve(
         let store = PgBackend::connect(&config.database_url, config.db_max_connections).await?;
         serve_with(store, config, listener, stop).await
     } else {
-        let store = SqliteBackend::connect(&config.database_url, config.db_max_connections).await?;
+        let store =
+            SqliteBackend::open(&config.database_url, config.db_max_connections, config.create_database).await?;
         serve_with(store, config, listener, stop).await
     }
+}
+
+/// Proves the database can write before the server says it is ready: a
+/// read-only file or a read-only Postgres (a standby) refuses to start with
+/// a clear message instead of answering every write with an error.
+async fn check_writable<B: Backend>(store: &B) -> anyhow::Result<()> {
+    let probe = async {
+        let mut tx = store.write().await?;
+        tx.probe_write().await?;
+        B::commit(tx).await
+    };
+    probe.await.map_err(|e| anyhow::anyhow!("the database cannot be written to: {e}"))
 }
 
 async fn serve_with<B: Backend>(
@@ -113,6 +136,7 @@ async fn serve_with<B: Backend>(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     store.migrate().await?;
+    check_writable(&store).await?;
     let boot = service::bootstrap(&store, &config).await.map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
     if !boot.created_environments.is_empty() {
         tracing::info!(environments = ?boot.created_environments, "created environments");
@@ -132,6 +156,7 @@ async fn serve_with<B: Backend>(
     let config_ingest_queue = config.ingest_queue_events;
     let addr: SocketAddr = listener.local_addr()?;
     let hub = Hub::new();
+    let credentials: Arc<http::Credentials> = Arc::default();
     live::spawn_hub(hub.clone(), store.clone(), store.hints().await?, shutdown.clone());
     let state = AppState {
         store: store.clone(),
@@ -140,11 +165,23 @@ async fn serve_with<B: Backend>(
         shutdown,
         writer: Arc::new(Writer::start(store.clone(), {
             let hub = hub.clone();
-            move || hub.poke()
+            let credentials = credentials.clone();
+            move |marks: &TxMarks| {
+                // Before the writes are answered: what they changed is in
+                // force for the next request to this replica.
+                for &(environment_id, version) in marks.versions() {
+                    hub.committed(environment_id, version);
+                }
+                if marks.notified(Topic::Keys) {
+                    credentials.clear();
+                    hub.keys_changed();
+                }
+                hub.poke();
+            }
         })),
         hub: hub.clone(),
         flag_lists: Arc::default(),
-        credentials: Arc::default(),
+        credentials,
         ingest: Arc::new(Ingest::start(store.clone(), config_ingest_queue)),
         ui_catalog: Arc::default(),
     };
@@ -156,29 +193,18 @@ async fn serve_with<B: Backend>(
             keys.clear();
         }
     });
-    tracing::info!(%addr, backend = B::NAME, "flagyard listening");
-    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+    let limits = crate::serve::Limits {
+        header_timeout: state.config.header_timeout,
+        write_timeout: state.config.write_timeout,
+        max_connections: crate::serve::connection_room(state.config.max_connections),
+    };
+    tracing::info!(%addr, backend = B::NAME, max_connections = limits.max_connections, "flagyard listening");
     let graceful = async move {
         stop.await;
         trigger.trigger();
-        let _ = stopped_tx.send(());
     };
-    // A make-service: built once, not per connection (a plain `Router` is
-    // cloned into every connection, ~19 KiB each). Connection info gives
-    // the login rate limiter the client's address.
-    let server = axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(graceful);
-    let server = tokio::spawn(async move { server.await });
-    tokio::pin!(server);
-    tokio::select! {
-        result = &mut server => result??,
-        () = async {
-            let _ = stopped_rx.await;
-            tokio::time::sleep(timeout).await;
-        } => {
-            tracing::warn!(?timeout, "in-flight requests did not finish in time; stopping anyway");
-            server.abort();
-        }
+    if !crate::serve::run(listener, router(state), limits, graceful, timeout).await {
+        tracing::warn!(?timeout, "in-flight requests did not finish in time; stopping anyway");
     }
     store.close().await;
     tracing::info!("stopped");

@@ -53,6 +53,74 @@ pub struct Config {
     /// `FLAGYARD_ADMIN_PASSWORD`: the password of the `admin` user created
     /// on a database without users (when unset, a random one is printed once).
     pub admin_password: Option<String>,
+    /// `FLAGYARD_CREATE_DATABASE`: create the SQLite file when it is missing
+    /// (default `true`, said on stdout); `false` refuses to start instead.
+    pub create_database: bool,
+    /// `FLAGYARD_HEADER_TIMEOUT_SECS`: a connection must send a request's
+    /// headers within this long, counted from when it opened or its previous
+    /// answer was sent (so also the idle keep-alive timeout; default 20).
+    pub header_timeout: Duration,
+    /// `FLAGYARD_WRITE_TIMEOUT_SECS`: a connection whose client reads
+    /// nothing for this long while an answer waits to be written is closed
+    /// (ends streams of clients that stopped reading; default 30).
+    pub write_timeout: Duration,
+    /// `FLAGYARD_MAX_CONNECTIONS`: open connections at most; more are
+    /// answered `503` and closed (default 10,000, and at most what the
+    /// process's descriptor limit allows).
+    pub max_connections: usize,
+    /// `FLAGYARD_TRUSTED_PROXIES`: comma-separated CIDRs of reverse proxies
+    /// whose `Forwarded` / `X-Forwarded-For` headers name the client
+    /// (default none: the TCP peer is the client).
+    pub trusted_proxies: Vec<Cidr>,
+}
+
+/// An IP network (`10.0.0.0/8`, `::1/128`, or one address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` is inside (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.network, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Cidr, ()> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let network: IpAddr = addr.trim().parse().map_err(|_| ())?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.trim().parse::<u8>().map_err(|_| ())?,
+            None => max,
+        };
+        if prefix > max {
+            return Err(());
+        }
+        Ok(Cidr { network, prefix })
+    }
 }
 
 /// A variable with a value that cannot be used.
@@ -162,7 +230,46 @@ impl Config {
                 }
                 other => other,
             },
+            create_database: parse(&get, "FLAGYARD_CREATE_DATABASE", true, "expected `true` or `false`")?,
+            header_timeout: secs(&get, "FLAGYARD_HEADER_TIMEOUT_SECS", 20)?,
+            write_timeout: secs(&get, "FLAGYARD_WRITE_TIMEOUT_SECS", 30)?,
+            max_connections: match parse(&get, "FLAGYARD_MAX_CONNECTIONS", 10_000usize, "expected a number")? {
+                0 => {
+                    return Err(ConfigError {
+                        name: "FLAGYARD_MAX_CONNECTIONS",
+                        value: "0".into(),
+                        reason: "must be at least 1",
+                    });
+                }
+                n => n,
+            },
+            trusted_proxies: match get("FLAGYARD_TRUSTED_PROXIES") {
+                None => Vec::new(),
+                Some(list) => list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(|c| {
+                        c.parse().map_err(|()| ConfigError {
+                            name: "FLAGYARD_TRUSTED_PROXIES",
+                            value: c.to_owned(),
+                            reason: "expected CIDRs such as 10.0.0.0/8 or ::1/128, separated by commas",
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            },
         })
+    }
+}
+
+/// A duration in whole seconds, at least 1.
+fn secs(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    match get(name) {
+        None => Ok(Duration::from_secs(default)),
+        Some(value) => match value.parse::<u64>() {
+            Ok(n @ 1..) => Ok(Duration::from_secs(n)),
+            _ => Err(ConfigError { name, value, reason: "expected whole seconds, at least 1" }),
+        },
     }
 }
 
@@ -202,6 +309,26 @@ mod tests {
         assert!(with(&[("FLAGYARD_COOKIE_SECURE", "yes")]).is_err());
         let short = with(&[("FLAGYARD_ADMIN_PASSWORD", "short")]).unwrap_err();
         assert!(!short.to_string().contains("short"), "the password is not echoed: {short}");
+    }
+
+    #[test]
+    fn connection_settings_and_trusted_proxies() {
+        let c = with(&[]).unwrap();
+        assert!(c.create_database && c.trusted_proxies.is_empty());
+        assert_eq!(
+            (c.header_timeout, c.write_timeout, c.max_connections),
+            (Duration::from_secs(20), Duration::from_secs(30), 10_000)
+        );
+        let c = with(&[("FLAGYARD_TRUSTED_PROXIES", "10.0.0.0/8, ::1, 192.0.2.7/32")]).unwrap();
+        let inside = |ip: &str| c.trusted_proxies.iter().any(|p| p.contains(ip.parse().unwrap()));
+        assert!(inside("10.200.1.1") && inside("::1") && inside("192.0.2.7") && inside("::ffff:10.1.2.3"));
+        assert!(!inside("11.0.0.1") && !inside("192.0.2.8") && !inside("::2"));
+        assert!(with(&[("FLAGYARD_TRUSTED_PROXIES", "10.0.0.0/33")]).is_err());
+        assert!(with(&[("FLAGYARD_TRUSTED_PROXIES", "proxy.local")]).is_err());
+        assert!(with(&[("FLAGYARD_HEADER_TIMEOUT_SECS", "0")]).is_err());
+        assert!(with(&[("FLAGYARD_MAX_CONNECTIONS", "0")]).is_err());
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("203.0.113.9".parse().unwrap()));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod fuzzing;
 mod http;
 mod ingest;
 mod live;
+mod serve;
 mod service;
 mod shutdown;
 pub mod store;
@@ -26,7 +27,7 @@ mod ui;
 mod writer;
 
 pub use app::{AppState, migrate, router, serve};
-pub use config::{Config, ConfigError, LogFormat};
+pub use config::{Cidr, Config, ConfigError, LogFormat};
 pub use http::{ApiError, Role};
 pub use shutdown::signal as shutdown_signal;
 pub use telemetry::init_logging;

@@ -11,6 +11,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use std::panic::AssertUnwindSafe;
 
@@ -19,7 +20,7 @@ use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::http::ApiError;
-use crate::store::{Backend, Queries, StoreError};
+use crate::store::{Backend, Queries, StoreError, TxMarks};
 
 /// What a write returns once committed.
 pub type Outcome = Result<Response, ApiError>;
@@ -34,6 +35,37 @@ const MAX_BATCH: usize = 64;
 /// The handle handlers submit writes to.
 pub struct Writer<B: Backend> {
     queue: mpsc::Sender<(Job<B>, oneshot::Sender<Outcome>)>,
+    health: Arc<Health>,
+}
+
+/// Whether the last transaction the writer tried could be begun and
+/// committed: a writer that cannot write (disk full, read-only or deleted
+/// file, database down) makes `/readyz` answer 503 until a commit succeeds.
+#[derive(Debug, Default)]
+pub struct Health {
+    failing: Mutex<Option<String>>,
+}
+
+impl Health {
+    /// Why the last write transaction failed, while no commit has succeeded since.
+    pub fn failing(&self) -> Option<String> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.failing.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn failed(&self, reason: String) {
+        *self.lock() = Some(reason);
+    }
+
+    fn committed(&self) {
+        let mut failing = self.lock();
+        if failing.take().is_some() {
+            tracing::info!("the writer can write again");
+        }
+    }
 }
 
 impl<B: Backend> std::fmt::Debug for Writer<B> {
@@ -43,9 +75,14 @@ impl<B: Backend> std::fmt::Debug for Writer<B> {
 }
 
 impl<B: Backend> Writer<B> {
-    /// A writer for `store`; `after_commit` runs after every successful commit.
-    pub fn start(store: B, after_commit: impl Fn() + Send + 'static) -> Writer<B> {
+    /// A writer for `store`; `after_commit` runs after every commit, before
+    /// any of the batch's writes is answered, with what the transaction
+    /// announced and the environment versions it created (so a write that
+    /// answered is already in force on this replica: read-your-writes).
+    pub fn start(store: B, after_commit: impl Fn(&TxMarks) + Send + Sync + 'static) -> Writer<B> {
         let (tx, mut rx) = mpsc::channel::<(Job<B>, oneshot::Sender<Outcome>)>(1024);
+        let health = Arc::new(Health::default());
+        let status = health.clone();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
@@ -56,11 +93,10 @@ impl<B: Backend> Writer<B> {
                     }
                 }
                 metrics::histogram!("flagyard_write_batch_size").record(batch.len() as f64);
-                run_batch(&store, batch).await;
-                after_commit();
+                run_batch(&store, &status, &after_commit, batch).await;
             }
         });
-        Writer { queue: tx }
+        Writer { queue: tx, health }
     }
 
     /// Runs `job` in a write transaction (batched with whatever else is
@@ -70,19 +106,31 @@ impl<B: Backend> Writer<B> {
         self.queue.send((job, reply)).await.map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
     }
+
+    /// The writer's health (see [`Health`]).
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
 }
 
 fn closed() -> ApiError {
     ApiError::Store(StoreError::Corrupt("the writer stopped".into()))
 }
 
-async fn run_batch<B: Backend>(store: &B, batch: Vec<(Job<B>, oneshot::Sender<Outcome>)>) {
+/// Runs one batch.
+async fn run_batch<B: Backend>(
+    store: &B,
+    health: &Health,
+    after_commit: &impl Fn(&TxMarks),
+    batch: Vec<(Job<B>, oneshot::Sender<Outcome>)>,
+) {
     let mut tx = match store.write().await {
         Ok(tx) => tx,
         Err(e) => {
-            let message = e.to_string();
+            tracing::error!(error = %e, "the writer could not begin a transaction");
+            health.failed(e.to_string());
             for (_, reply) in batch {
-                let _ = reply.send(Err(ApiError::Store(StoreError::Corrupt(message.clone()))));
+                let _ = reply.send(Err(ApiError::Store(e.for_waiter())));
             }
             return;
         }
@@ -116,20 +164,26 @@ async fn run_batch<B: Backend>(store: &B, batch: Vec<(Job<B>, oneshot::Sender<Ou
         };
         done.push((reply, outcome));
     }
+    let marks = tx.marks().clone();
     match B::commit(tx).await {
         Ok(()) => {
+            health.committed();
+            after_commit(&marks);
             for (reply, outcome) in done {
                 let _ = reply.send(outcome);
             }
         }
         Err(e) => {
-            let message = e.to_string();
-            tracing::error!(error = %message, "a write batch failed to commit");
+            tracing::error!(error = %e, "a write batch failed to commit");
+            health.failed(e.to_string());
             for (reply, outcome) in done {
                 let outcome = match outcome {
                     // Refused writes stay refused; the others are lost with the commit.
                     Err(refused) => Err(refused),
-                    Ok(_) => Err(ApiError::Store(StoreError::Corrupt(format!("commit failed: {message}")))),
+                    Ok(_) => Err(ApiError::Store(match e.for_waiter() {
+                        StoreError::Corrupt(m) => StoreError::Corrupt(format!("commit failed: {m}")),
+                        other => other,
+                    })),
                 };
                 let _ = reply.send(outcome);
             }
@@ -164,7 +218,7 @@ mod tests {
     #[tokio::test]
     async fn a_refused_write_rolls_back_alone_and_a_panic_does_not_stop_the_writer() {
         let (store, dir) = backend().await;
-        let writer = Writer::start(store.clone(), || {});
+        let writer = Writer::start(store.clone(), |_: &TxMarks| {});
         let refused: Job<SqliteBackend> = Box::new(|tx| {
             Box::pin(async move {
                 tx.insert_environment("half-done", "x", 0).await?;
@@ -180,6 +234,32 @@ mod tests {
         let mut tx = store.read().await.unwrap();
         let keys: Vec<String> = tx.environments().await.unwrap().into_iter().map(|e| e.key).collect();
         assert_eq!(keys, ["one", "two", "three"]);
+        drop(tx);
+        store.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_leaves_the_writer_able_to_write() {
+        let (store, dir) = backend().await;
+        let writer = Writer::start(store.clone(), |_: &TxMarks| {});
+        assert!(writer.health().failing().is_none());
+        // As on a full disk: the commit fails and SQLite rolls back.
+        store.fail_commits(true);
+        for key in ["lost-1", "lost-2"] {
+            let e = writer.write(insert(key)).await.unwrap_err();
+            assert!(e.to_string().contains("commit"), "{e}");
+            assert!(writer.health().failing().is_some(), "the failure is reported");
+        }
+        // Space is back: the next write commits on a fresh connection (before
+        // the fix: "attempted to call begin_with at non-zero transaction depth"
+        // until restart).
+        store.fail_commits(false);
+        writer.write(insert("after")).await.expect("the writer recovered");
+        assert!(writer.health().failing().is_none(), "a successful commit clears the failure");
+        let mut tx = store.read().await.unwrap();
+        let keys: Vec<String> = tx.environments().await.unwrap().into_iter().map(|e| e.key).collect();
+        assert_eq!(keys, ["after"], "nothing of the failed commits was kept");
         drop(tx);
         store.close().await;
         let _ = std::fs::remove_dir_all(dir);

@@ -4,8 +4,74 @@
 //! Repeated names collect all their values in order. Names that do not parse,
 //! or clash with a shape already seen (a leaf and a group under one name),
 //! are ignored: they only come from tampered forms.
+//!
+//! Every form is bounded before it is built ([`check_form_limits`]): at most
+//! [`MAX_FORM_FIELDS`] fields, names of at most [`MAX_NAME_BYTES`] bytes and
+//! [`MAX_FORM_DEPTH`] steps. The builder is iterative and names deeper than
+//! the limit are dropped, so no input can make it (or the tree's drop)
+//! recurse deeper than the limit.
 
 use std::collections::BTreeMap;
+use std::fmt;
+
+/// Most steps in one field name (`rules[0].conditions[1].values` has 5; the
+/// deepest real field has 6).
+pub const MAX_FORM_DEPTH: usize = 12;
+/// Most fields in one form (a rules editor with 100 rules of 10 conditions
+/// posts about 6,000).
+pub const MAX_FORM_FIELDS: usize = 20_000;
+/// Longest field name in bytes.
+pub const MAX_NAME_BYTES: usize = 256;
+
+/// Why a posted form is refused before it is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FormLimitError {
+    /// More than [`MAX_FORM_FIELDS`] fields.
+    TooManyFields { count: usize },
+    /// A name longer than [`MAX_NAME_BYTES`].
+    NameTooLong { bytes: usize },
+    /// A name with more than [`MAX_FORM_DEPTH`] steps.
+    TooDeep { depth: usize },
+}
+
+impl fmt::Display for FormLimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FormLimitError::TooManyFields { count } => {
+                write!(f, "the form has {count} fields; at most {MAX_FORM_FIELDS} are accepted")
+            }
+            FormLimitError::NameTooLong { bytes } => {
+                write!(f, "a field name is {bytes} bytes long; at most {MAX_NAME_BYTES} are accepted")
+            }
+            FormLimitError::TooDeep { depth } => {
+                write!(f, "a field name is nested {depth} levels deep; at most {MAX_FORM_DEPTH} are accepted")
+            }
+        }
+    }
+}
+
+impl std::error::Error for FormLimitError {}
+
+/// Checks a decoded form against the limits (count, name length, nesting)
+/// without building anything; every form handler calls it first.
+pub fn check_form_limits<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> Result<(), FormLimitError> {
+    let mut count = 0;
+    for name in names {
+        let name = name.as_ref();
+        count += 1;
+        if count > MAX_FORM_FIELDS {
+            return Err(FormLimitError::TooManyFields { count });
+        }
+        if name.len() > MAX_NAME_BYTES {
+            return Err(FormLimitError::NameTooLong { bytes: name.len() });
+        }
+        let depth = 1 + name.bytes().filter(|b| matches!(b, b'.' | b'[')).count();
+        if depth > MAX_FORM_DEPTH {
+            return Err(FormLimitError::TooDeep { depth });
+        }
+    }
+    Ok(())
+}
 
 /// A node of the form tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +98,9 @@ fn steps(name: &str) -> Option<Vec<Step<'_>>> {
     let mut rest = name;
     let mut first = true;
     while !rest.is_empty() {
+        if out.len() >= MAX_FORM_DEPTH {
+            return None;
+        }
         if let Some(r) = rest.strip_prefix('[') {
             let end = r.find(']')?;
             let index: usize = r[..end].parse().ok()?;
@@ -66,20 +135,24 @@ impl Node {
         root
     }
 
+    /// Walks (creating as needed) down `steps` and appends `value` to the
+    /// leaf there; a step whose shape clashes with the tree drops the value.
     fn insert(&mut self, steps: &[Step<'_>], value: &str) {
-        let Some((step, rest)) = steps.split_first() else {
-            if let Node::Leaf(values) = self {
-                values.push(value.to_owned());
-            }
-            return;
-        };
-        let fresh = || if rest.is_empty() { Node::Leaf(Vec::new()) } else { Node::empty_for(&rest[0]) };
-        let child = match (self, step) {
-            (Node::Map(map), Step::Key(k)) => map.entry((*k).to_owned()).or_insert_with(fresh),
-            (Node::List(list), Step::Index(i)) => list.entry(*i).or_insert_with(fresh),
-            _ => return,
-        };
-        child.insert(rest, value);
+        let mut node = self;
+        for (n, step) in steps.iter().enumerate() {
+            let fresh = || match steps.get(n + 1) {
+                None => Node::Leaf(Vec::new()),
+                Some(next) => Node::empty_for(next),
+            };
+            node = match (node, step) {
+                (Node::Map(map), Step::Key(k)) => map.entry((*k).to_owned()).or_insert_with(fresh),
+                (Node::List(list), Step::Index(i)) => list.entry(*i).or_insert_with(fresh),
+                _ => return,
+            };
+        }
+        if let Node::Leaf(values) = node {
+            values.push(value.to_owned());
+        }
     }
 
     fn empty_for(step: &Step<'_>) -> Node {
@@ -169,5 +242,24 @@ mod tests {
         assert_eq!(rules[1].text("id"), "b");
         assert_eq!(rules[0].items("conditions")[0].lines("values"), vec!["x", "y", "z"]);
         assert_eq!(tree.text("missing"), "");
+    }
+
+    #[test]
+    fn deep_and_many_names_are_bounded() {
+        let deep = format!("rules{}", ".a".repeat(20_000));
+        assert_eq!(check_form_limits([deep.as_str()]), Err(FormLimitError::NameTooLong { bytes: deep.len() }));
+        let twelve = format!("a{}", ".b".repeat(MAX_FORM_DEPTH - 1));
+        let thirteen = format!("{twelve}[0]");
+        assert_eq!(check_form_limits([twelve.as_str()]), Ok(()));
+        assert_eq!(check_form_limits([thirteen.as_str()]), Err(FormLimitError::TooDeep { depth: 13 }));
+        let many = vec!["x"; MAX_FORM_FIELDS + 1];
+        assert!(matches!(check_form_limits(many), Err(FormLimitError::TooManyFields { .. })));
+        // The builder drops a name deeper than the limit whatever its length,
+        // without recursing (this one would overflow a recursive builder).
+        let tree = Node::from_pairs([(deep.as_str(), "v"), ("ok", "1")]);
+        assert_eq!(tree.text("ok"), "1");
+        assert_eq!(tree.get("rules"), None);
+        let tree = Node::from_pairs([(twelve.as_str(), "v")]);
+        assert!(tree.get("a").is_some());
     }
 }

@@ -59,6 +59,7 @@ pub use flags::{
     EnvColumn, EnvState, FlagRow, FlagRowFragment, FlagsFilter, FlagsPage, FlagsTable, NewFlagForm, NewFlagView,
     ToggleForm,
 };
+pub use form_tree::{FormLimitError, MAX_FORM_DEPTH, MAX_FORM_FIELDS, MAX_NAME_BYTES, check_form_limits};
 pub use layout::{CurrentUser, Flash, FlashKind, Layout, NavLink, Role, Section};
 pub use login::{LoginForm, LoginPage};
 pub use operators::{InputKind, OPERATOR_GROUPS, OperatorGroup, OperatorInfo, operator, operators};

@@ -22,9 +22,11 @@ pub fn split_ranges(weights: &[u32], coverage: u32) -> impl Iterator<Item = (u16
     let mut start = 0u32;
     weights.iter().map(move |&w| {
         let s = start;
-        start += w;
+        // Saturating: weights that do not sum to 10000 are refused by the
+        // compiler, but must not overflow on the way (found by fuzzing).
+        start = start.saturating_add(w);
         let len = (u64::from(w) * u64::from(coverage) / u64::from(BUCKETS)) as u32;
-        (s.min(BUCKETS) as u16, (s + len).min(BUCKETS) as u16)
+        (s.min(BUCKETS) as u16, s.saturating_add(len).min(BUCKETS) as u16)
     })
 }
 

@@ -54,6 +54,34 @@ struct Compiler<'a> {
     flag_index: FxHashMap<&'a str, u32>,
     segment_index: FxHashMap<&'a str, u32>,
     errors: Vec<CompileError>,
+    /// `matches` patterns seen so far: (count, bytes).
+    patterns: (usize, usize),
+}
+
+/// Most `matches` patterns one snapshot may hold. With each pattern's
+/// compiled size bounded too (`ops`), this bounds the cost of compiling a
+/// snapshot, which every SDK and the server pay on every new version.
+pub const MAX_PATTERNS: usize = 1_000;
+/// Most bytes of `matches` patterns, all together, in one snapshot.
+pub const MAX_PATTERN_BYTES: usize = 64 * 1024;
+
+/// The `matches` patterns of a snapshot, without compiling anything:
+/// `(count, bytes)` over its segments and its flags' rules in its
+/// environment. A server checks a write against [`MAX_PATTERNS`] and
+/// [`MAX_PATTERN_BYTES`] with it when it compiles only part of an environment.
+pub fn pattern_totals(snap: &Snapshot) -> (usize, usize) {
+    let count = |conds: &[Condition]| {
+        conds.iter().filter(|c| c.op == Operator::Matches).fold((0, 0), |(n, b), c| {
+            (n + c.values.len(), b + c.values.iter().filter_map(|v| v.as_str()).map(str::len).sum::<usize>())
+        })
+    };
+    let segments = snap.segments.values().map(|s| count(&s.conditions));
+    let flags = snap
+        .flags
+        .values()
+        .filter_map(|f| f.environments.get(&snap.environment))
+        .flat_map(|config| config.rules.iter().map(|r| count(&r.conditions)));
+    segments.chain(flags).fold((0, 0), |(n, b), (n2, b2)| (n + n2, b + b2))
 }
 
 /// Where a condition list lives, for the rules that differ between flags and segments.
@@ -67,7 +95,7 @@ impl<'a> Compiler<'a> {
     fn new(snap: &'a Snapshot) -> Self {
         let flag_index = snap.flags.keys().enumerate().map(|(i, k)| (k.as_str(), i as u32)).collect();
         let segment_index = snap.segments.keys().enumerate().map(|(i, k)| (k.as_str(), i as u32)).collect();
-        Compiler { snap, flag_index, segment_index, errors: Vec::new() }
+        Compiler { snap, flag_index, segment_index, errors: Vec::new(), patterns: (0, 0) }
     }
 
     fn err(&mut self, path: impl Into<String>, kind: K) {
@@ -301,6 +329,23 @@ impl<'a> Compiler<'a> {
                     self.err(format!("{path}.attribute"), K::Field("this operator needs an attribute"));
                     return None;
                 };
+                if c.op == Operator::Matches {
+                    let bytes: usize = c.values.iter().filter_map(|v| v.as_str()).map(str::len).sum();
+                    self.patterns = (self.patterns.0 + c.values.len(), self.patterns.1 + bytes);
+                    let (patterns, bytes) = self.patterns;
+                    if patterns > MAX_PATTERNS || bytes > MAX_PATTERN_BYTES {
+                        // Over budget: reported, and not compiled (the cost
+                        // of compiling stays bounded whatever the input).
+                        let kind = K::PatternBudget {
+                            patterns,
+                            bytes,
+                            max_patterns: MAX_PATTERNS,
+                            max_bytes: MAX_PATTERN_BYTES,
+                        };
+                        self.err(format!("{path}.values"), kind);
+                        return None;
+                    }
+                }
                 match ops::compile(c.op, &c.values) {
                     Ok((test, negate)) => Some(Cond::Attr { attr: AttrRef::new(attribute), test, negate }),
                     Err(kind) => {

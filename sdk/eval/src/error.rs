@@ -93,6 +93,21 @@ pub enum CompileErrorKind {
     /// A segment condition that is not allowed in segments.
     #[error("segments cannot use prerequisites")]
     PrerequisiteInSegment,
+    /// More regular expressions in one snapshot than the engine compiles
+    /// ([`crate::MAX_PATTERNS`] patterns, [`crate::MAX_PATTERN_BYTES`] bytes).
+    #[error(
+        "too many regular expressions: a snapshot holds at most {max_patterns} `matches` patterns of {max_bytes} bytes in all (this one would hold {patterns}, {bytes} bytes)"
+    )]
+    PatternBudget {
+        /// Patterns up to and including this condition.
+        patterns: usize,
+        /// Their bytes.
+        bytes: usize,
+        /// The limit on patterns.
+        max_patterns: usize,
+        /// The limit on their bytes.
+        max_bytes: usize,
+    },
 }
 
 /// Every problem found in a snapshot (at least one).

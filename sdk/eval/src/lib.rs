@@ -57,7 +57,7 @@ mod ops;
 mod ruleset;
 
 pub use bucket::{BUCKETS, bucket, split_ranges};
-pub use compile::{is_valid_key, parse_snapshot};
+pub use compile::{MAX_PATTERN_BYTES, MAX_PATTERNS, is_valid_key, parse_snapshot, pattern_totals};
 pub use context::{Context, ContextError, Value};
 pub use error::{CompileError, CompileErrorKind, CompileErrors};
 pub use eval::{Detail, EvalError, Reason, Unbucketed, evaluate, evaluate_typed};

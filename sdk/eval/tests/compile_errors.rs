@@ -195,3 +195,59 @@ fn all_problems_are_reported_together() {
     assert!(text.contains("rules[0].serve.variant: unknown variant `nope`"), "{text}");
     assert!(text.contains("rules[1].conditions[0].values: invalid regular expression"), "{text}");
 }
+
+/// `n` rules of one `matches` condition each, with `per` patterns of the
+/// form that costs the most to compile among realistic ones.
+fn pattern_rules(n: usize, per: usize) -> Value {
+    let rules: Vec<Value> = (0..n)
+        .map(|r| {
+            let values: Vec<String> =
+                (0..per).map(|i| format!("^[a-z0-9._%+-]{{1,40}}@[a-z0-9-]{{1,20}}\\.(com|org|x{r}y{i})$")).collect();
+            json!({"conditions": [{"attribute": "email", "op": "matches", "values": values}], "serve": {"variant": "on"}})
+        })
+        .collect();
+    Value::Array(rules)
+}
+
+#[test]
+fn regex_patterns_have_a_budget_per_snapshot() {
+    use flagyard_eval::{MAX_PATTERN_BYTES, MAX_PATTERNS};
+    // 1,000 patterns of about 50 bytes: the most a snapshot may hold.
+    let largest = snapshot(pattern_rules(100, MAX_PATTERNS / 100));
+    let json = largest.to_string();
+    let snap = flagyard_eval::parse_snapshot(&json).unwrap();
+    let (count, bytes) = flagyard_eval::pattern_totals(&snap);
+    assert_eq!(count, MAX_PATTERNS);
+    assert!(bytes <= MAX_PATTERN_BYTES, "{bytes}");
+    let started = std::time::Instant::now();
+    Ruleset::compile(&snap).expect("the largest accepted snapshot compiles");
+    // The benchmark figure (docs/benchmarks.md); a loose bound here so a
+    // regression to unbounded cost fails, not a slow machine.
+    let took = started.elapsed();
+    eprintln!("compiled {count} patterns ({bytes} bytes) in {took:?}");
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+    // One more pattern is refused at the condition that crosses the limit,
+    // and nothing after it is compiled.
+    let over = snapshot(pattern_rules(101, MAX_PATTERNS / 100));
+    let errors = errors(&over);
+    assert!(!errors.is_empty());
+    assert!(errors.iter().all(|(_, k)| matches!(k, K::PatternBudget { .. })), "{errors:?}");
+    assert_eq!(errors[0].0, format!("{RULE}[100].conditions[0].values"));
+    // Few patterns but too many bytes.
+    let long = "a".repeat(MAX_PATTERN_BYTES + 1);
+    let doc = snapshot(
+        json!([{"conditions": [{"attribute": "e", "op": "matches", "values": [long]}], "serve": {"variant": "on"}}]),
+    );
+    assert!(matches!(one_error(&doc).1, K::PatternBudget { patterns: 1, .. }));
+}
+
+/// Found by fuzzing (`fuzz/known-crashes/rules_compile/split-weights-overflow.json`):
+/// weights whose sum overflows a u32 panicked in debug builds instead of being refused.
+#[test]
+fn weights_that_overflow_are_refused_not_a_panic() {
+    let doc = snapshot(json!([{"serve": {"split": {"variants": [
+        {"variant": "on", "weight": 4294967295u64}, {"variant": "off", "weight": 1}
+    ]}}}]));
+    let found = errors(&doc);
+    assert!(found.iter().any(|(_, k)| matches!(k, K::WeightSum(_) | K::BasisPoints(_))), "{found:?}");
+}

@@ -103,30 +103,45 @@ impl Caller {
     }
 }
 
+/// The least role a route needs (a route extension from the route table):
+/// [`Caller`]'s extraction refuses a weaker token with 403 before the
+/// handler reads the body.
+#[derive(Debug, Clone, Copy)]
+pub struct RequiredRole(pub Role);
+
 impl<B: Backend> FromRequestParts<AppState<B>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState<B>) -> Result<Self, ApiError> {
-        let secret =
-            bearer(parts).ok_or(ApiError::Unauthorized("an admin token is required (Authorization: Bearer ...)"))?;
-        if secret.starts_with(SDK_KEY_PREFIX) {
-            return Err(ApiError::Unauthorized("SDK keys cannot use the admin API; use an admin token"));
+        let caller = authenticate(parts, state).await?;
+        if let Some(RequiredRole(role)) = parts.extensions.get::<RequiredRole>() {
+            caller.require(*role)?;
         }
-        let hash = hash_secret(secret);
-        if let Some(caller) = state.credentials.admin_tokens.get(&hash) {
-            return Ok(caller);
-        }
-        let mut tx = state.store.read().await?;
-        let token = tx.token_by_hash(&hash).await?;
-        drop(tx);
-        let invalid = ApiError::Unauthorized("invalid or revoked admin token");
-        // Found by its hash; compared again in constant time all the same.
-        let token = token.filter(|t| t.revoked_at.is_none() && constant_time_eq(&t.hash, &hash)).ok_or(invalid)?;
-        let role = Role::parse(&token.role).ok_or(ApiError::Unauthorized("invalid or revoked admin token"))?;
-        let caller = Caller { actor: format!("token:{}", token.name), role };
-        state.credentials.admin_tokens.put(&hash, &caller);
         Ok(caller)
     }
+}
+
+/// The caller named by the bearer token (cached for a few seconds).
+async fn authenticate<B: Backend>(parts: &Parts, state: &AppState<B>) -> Result<Caller, ApiError> {
+    let secret =
+        bearer(parts).ok_or(ApiError::Unauthorized("an admin token is required (Authorization: Bearer ...)"))?;
+    if secret.starts_with(SDK_KEY_PREFIX) {
+        return Err(ApiError::Unauthorized("SDK keys cannot use the admin API; use an admin token"));
+    }
+    let hash = hash_secret(secret);
+    if let Some(caller) = state.credentials.admin_tokens.get(&hash) {
+        return Ok(caller);
+    }
+    let mut tx = state.store.read().await?;
+    let token = tx.token_by_hash(&hash).await?;
+    drop(tx);
+    let invalid = ApiError::Unauthorized("invalid or revoked admin token");
+    // Found by its hash; compared again in constant time all the same.
+    let token = token.filter(|t| t.revoked_at.is_none() && constant_time_eq(&t.hash, &hash)).ok_or(invalid)?;
+    let role = Role::parse(&token.role).ok_or(ApiError::Unauthorized("invalid or revoked admin token"))?;
+    let caller = Caller { actor: format!("token:{}", token.name), role };
+    state.credentials.admin_tokens.put(&hash, &caller);
+    Ok(caller)
 }
 
 /// An authenticated SDK: may read the rules of one environment and send events.
@@ -146,8 +161,12 @@ impl SdkCaller {
     /// Whether the key is still valid (not revoked).
     pub async fn still_valid<B: Backend>(&self, store: &B) -> bool {
         match store.read().await {
-            Ok(mut tx) => matches!(tx.sdk_key_by_hash(&self.key_hash).await, Ok(Some(k)) if k.revoked_at.is_none()),
-            // A database hiccup is not a revocation.
+            Ok(mut tx) => match tx.sdk_key_by_hash(&self.key_hash).await {
+                Ok(found) => found.is_some_and(|k| k.revoked_at.is_none()),
+                // A database hiccup is not a revocation: streams keep
+                // serving the last version through an outage.
+                Err(_) => true,
+            },
             Err(_) => true,
         }
     }

@@ -51,6 +51,8 @@ pub enum ApiError {
     /// The route exists but not with this method.
     #[error("method not allowed on this route")]
     MethodNotAllowed,
+    #[error("the query string is longer than the server accepts (8 KiB)")]
+    UriTooLong,
     /// The body is not JSON.
     #[error("expected a JSON body (Content-Type: application/json)")]
     UnsupportedMediaType,
@@ -106,8 +108,11 @@ impl ApiError {
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::UriTooLong => StatusCode::URI_TOO_LONG,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable { .. } | ApiError::Store(StoreError::Unavailable(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -129,8 +134,9 @@ impl ApiError {
             ApiError::TooLarge => "payload too large",
             ApiError::UnsupportedMediaType => "unsupported media type",
             ApiError::MethodNotAllowed => "method not allowed",
+            ApiError::UriTooLong => "URI too long",
             ApiError::TooManyRequests { .. } => "too many requests",
-            ApiError::Unavailable { .. } => "service unavailable",
+            ApiError::Unavailable { .. } | ApiError::Store(StoreError::Unavailable(_)) => "service unavailable",
             ApiError::Store(_) => "internal error",
         }
     }
@@ -141,6 +147,10 @@ impl IntoResponse for ApiError {
         let status = self.status_code();
         let detail = match &self {
             ApiError::Store(StoreError::Duplicate) => "a resource with that key already exists".to_owned(),
+            ApiError::Store(e @ StoreError::Unavailable(_)) => {
+                tracing::warn!(error = %e, "database unavailable");
+                "the database is unavailable right now; retry shortly".to_owned()
+            }
             ApiError::Store(e) => {
                 // Logged with the request's span (and id); never sent.
                 tracing::error!(error = %e, "storage failure");
@@ -159,6 +169,9 @@ impl IntoResponse for ApiError {
             &self
         {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        if let ApiError::Store(StoreError::Unavailable(_)) = &self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -4,6 +4,7 @@
 mod api;
 mod auth;
 mod cache;
+mod client_addr;
 mod error;
 mod experiment_api;
 mod extract;
@@ -16,11 +17,12 @@ mod user_api;
 
 pub use auth::{ADMIN_TOKEN_PREFIX, Credentials, Role, SDK_KEY_PREFIX, SdkCaller, hash_secret, new_secret};
 pub use cache::AnswerCache;
+pub use client_addr::TrustedProxies;
 pub use error::{ApiError, FieldError};
 pub use extract::{BodyLimit, is_json, read_body};
 pub use login_limit::{Clock, LoginLimiter, LoginLimits, SystemClock};
 pub use openapi::handler as openapi_handler;
-pub use ops::{observe, router as ops_router};
+pub use ops::{guard, observe, router as ops_router};
 pub use routes::router as api_router;
 pub use session::{
     CSRF_FIELD, CSRF_HEADER, LoggedIn, SESSION_COOKIE, UiUser, check_csrf, check_csrf_header, clear_session_cookie,

@@ -5,13 +5,13 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::app::AppState;
-use crate::store::Backend;
+use crate::store::{Backend, Queries};
 
 /// `/healthz`, `/readyz`, `/metrics`.
 pub fn router<B: Backend>() -> Router<AppState<B>> {
@@ -26,18 +26,46 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The database answers and every migration is applied.
+/// Ready: not stopping, the database answers, every migration is applied,
+/// its storage is sound, and the writer can write (after a failed write
+/// transaction, a probe write through the writer must succeed first).
+/// Otherwise `503` with the reason as text.
 async fn readyz<B: Backend>(State(state): State<AppState<B>>) -> Response {
+    let unready = |reason: String| (StatusCode::SERVICE_UNAVAILABLE, reason).into_response();
+    if state.shutdown.is_shutdown() {
+        return unready("shutting down".into());
+    }
     match state.store.ready().await {
-        Ok(true) if !state.shutdown.is_shutdown() => "ready".into_response(),
-        Ok(true) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response(),
-        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending").into_response(),
+        Ok(true) => {}
+        Ok(false) => return unready("migrations pending".into()),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+            return unready(format!("database unreachable: {e}"));
         }
     }
+    if let Some(problem) = state.store.storage_problem() {
+        return unready(problem);
+    }
+    if let Some(failing) = state.writer.health().failing() {
+        let probe = state.write(|tx| {
+            Box::pin(async move {
+                tx.probe_write().await?;
+                Ok(StatusCode::NO_CONTENT.into_response())
+            })
+        });
+        match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return unready(format!("the database cannot be written to: {e}")),
+            Err(_) => {
+                return unready(format!("the database cannot be written to (probe timed out; last error: {failing})"));
+            }
+        }
+    }
+    "ready".into_response()
 }
+
+/// How long `/readyz` waits for its probe write.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Prometheus text format.
 async fn metrics<B: Backend>(State(state): State<AppState<B>>) -> Response {
@@ -58,7 +86,11 @@ pub async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    // Labels come from fixed sets only: a known method (else `other`), the
+    // matched route template (never the raw path), the status code.
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_owned();
+    let method_label = method_label(&method);
+    let client = super::client_addr::client_ip(request.extensions(), request.headers());
     let request_id = request
         .headers()
         .get("x-request-id")
@@ -72,18 +104,66 @@ pub async fn observe(request: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", v);
     }
-    let labels = [("method", method.to_string()), ("route", route), ("status", status.to_string())];
+    let labels = [("method", method_label.to_owned()), ("route", route), ("status", status.to_string())];
     metrics::counter!("flagyard_http_requests_total", &labels).increment(1);
     metrics::histogram!("flagyard_http_request_duration_seconds", &labels).record(latency.as_secs_f64());
+    // The method as sent is logged (bounded by the request-line limit).
     tracing::info!(
         request_id = %request_id,
         method = %method,
         path = %path,
+        client = client.map(tracing::field::display),
         status,
         latency_ms = latency.as_secs_f64() * 1000.0,
         "request"
     );
     response
+}
+
+/// Longest query string accepted (a longer one is answered `414`).
+pub const MAX_QUERY_BYTES: usize = 8 * 1024;
+
+/// The Content-Security-Policy of UI pages: scripts, styles and everything
+/// else only from this origin (the UI has no inline script or style), no
+/// framing, no plugins, forms only to this origin.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Middleware: refuses an over-long query string (`414`, problem body)
+/// before any handler runs, and sets security headers: `nosniff` on every
+/// answer, and on HTML pages a restrictive CSP, `X-Frame-Options: DENY` and
+/// `Referrer-Policy: same-origin`.
+pub async fn guard(request: Request, next: Next) -> Response {
+    if request.uri().query().is_some_and(|q| q.len() > MAX_QUERY_BYTES) {
+        return super::ApiError::UriTooLong.into_response();
+    }
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    let html =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
+    if html {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    }
+    response
+}
+
+/// The metrics label of a method: the standard ones by name, else `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 fn new_request_id() -> String {

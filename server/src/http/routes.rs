@@ -7,7 +7,7 @@ use utoipa::openapi::schema::{ArrayBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
 
 use super::api::*;
-use super::auth::Role;
+use super::auth::{RequiredRole, Role};
 use super::experiment_api::*;
 use super::user_api::*;
 use crate::app::AppState;
@@ -55,7 +55,12 @@ macro_rules! endpoints {
         query: $query:tt, body: $body:tt, $status:literal: $resp:tt; )*) => {
         /// The `/api/v1` routes.
         pub fn router<B: Backend>() -> Router<AppState<B>> {
-            Router::new()$(.route($path, axum::routing::$method($handler::<B>)))*
+            // Each route carries its least role, checked when the caller is
+            // authenticated: before the body is read or parsed.
+            Router::new()$(.route(
+                $path,
+                axum::routing::$method($handler::<B>).layer(axum::Extension(RequiredRole(Role::$role))),
+            ))*
         }
 
         /// Every `/api/v1` endpoint, in table order.

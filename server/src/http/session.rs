@@ -15,10 +15,10 @@
 //! gives the `Set-Cookie` that keeps the browser's cookie alive as long.
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::pin::Pin;
 
-use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
@@ -122,10 +122,10 @@ pub fn check_csrf_header(user: &UiUser, headers: &HeaderMap) -> Result<(), ApiEr
     check_csrf(user, headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default())
 }
 
-/// The client's address, when the server was started with connection info
-/// (the login rate limiter's per-address key).
+/// The client's address (the login rate limiter's per-address key): the
+/// TCP peer, or what trusted proxies forwarded for ([`super::client_addr`]).
 pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+    super::client_addr::client_ip(&parts.extensions, &parts.headers)
 }
 
 fn ttl_ms(config: &Config) -> i64 {
@@ -216,12 +216,18 @@ pub async fn login<B: Backend>(
     password: &str,
     address: Option<IpAddr>,
 ) -> Result<LoggedIn, LoginError> {
-    let limiter = &state.credentials.logins;
-    limiter.check(username, address).map_err(|retry_after_secs| LoginError::RateLimited { retry_after_secs })?;
+    // Counted before the password is checked, so concurrent attempts
+    // cannot overrun the budget; released below on success, and on drop
+    // when the check could not be made.
+    let attempt = state
+        .credentials
+        .logins
+        .reserve(username, address)
+        .map_err(|retry_after_secs| LoginError::RateLimited { retry_after_secs })?;
     let user = match service::verify_login(&state.store, username, password).await {
         Ok(user) => user,
         Err(e @ (LoginError::InvalidCredentials | LoginError::Disabled)) => {
-            limiter.failed(username, address);
+            attempt.failed();
             return Err(e);
         }
         Err(e) => return Err(e),
@@ -230,7 +236,13 @@ pub async fn login<B: Backend>(
     let session =
         write_value(state, move |tx| Box::pin(async move { service::create_session(tx, &user, ttl, now).await }))
             .await?;
-    limiter.succeeded(username);
+    // The password changed (or the user was disabled) while this login was
+    // being checked: the old password no longer opens a session.
+    let Some(session) = session else {
+        attempt.failed();
+        return Err(LoginError::InvalidCredentials);
+    };
+    attempt.succeeded();
     let set_cookie = session_cookie(&state.config, &session.token);
     let user = UiUser {
         username: session.username,

@@ -43,7 +43,7 @@ async fn fixture(vars: &[(&str, &str)]) -> Fixture {
         shutdown,
         hub: crate::live::Hub::new(),
         flag_lists: Arc::default(),
-        writer: Arc::new(Writer::start(store.clone(), || {})),
+        writer: Arc::new(Writer::start(store.clone(), |_: &crate::store::TxMarks| {})),
         credentials: Arc::default(),
         ingest: Arc::new(crate::ingest::Ingest::start(store.clone(), 1000)),
         ui_catalog: Arc::default(),
@@ -192,13 +192,16 @@ async fn failed_logins_are_refused_then_rate_limited() {
     // A disabled user's right password is refused as such (and counts as a failure).
     assert!(matches!(login(state, "mallory", PASSWORD, ip).await, Err(LoginError::Disabled)));
     for _ in 0..4 {
-        assert!(matches!(login(state, "alice", "wrong password", None).await, Err(LoginError::InvalidCredentials)));
+        assert!(matches!(login(state, "alice", "wrong password", ip).await, Err(LoginError::InvalidCredentials)));
     }
-    // Five failures for alice: even the right password waits now.
-    match login(state, "alice", PASSWORD, None).await {
+    // Five failures for alice from this address: even the right password waits now.
+    match login(state, "alice", PASSWORD, ip).await {
         Err(LoginError::RateLimited { retry_after_secs }) => assert!((1..=300).contains(&retry_after_secs)),
         other => panic!("expected a rate limit, got {other:?}"),
     }
+    // The real alice, elsewhere, is not locked out by those guesses.
+    let home = Some(IpAddr::from([203, 0, 113, 9]));
+    assert!(login(state, "alice", PASSWORD, home).await.is_ok());
     let answer = ApiError::from(LoginError::RateLimited { retry_after_secs: 42 }).into_response();
     assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(answer.headers()[header::RETRY_AFTER], "42");

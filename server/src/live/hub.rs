@@ -53,6 +53,10 @@ pub struct EnvRules {
 /// The process's fan-out state.
 pub struct Hub {
     envs: Mutex<HashMap<i64, EnvChannel>>,
+    /// Per environment, the newest version committed by this process: rules
+    /// compiled at an older version are not served (read-your-writes), even
+    /// before the fan-out has caught up. One entry per environment written.
+    floors: Mutex<HashMap<i64, i64>>,
     poked: Notify,
     keys: broadcast::Sender<()>,
     snapshots: Mutex<VecDeque<((i64, i64), Bytes)>>,
@@ -73,6 +77,7 @@ impl Hub {
     pub fn new() -> Arc<Hub> {
         Arc::new(Hub {
             envs: Mutex::new(HashMap::new()),
+            floors: Mutex::new(HashMap::new()),
             poked: Notify::new(),
             keys: broadcast::channel(16).0,
             snapshots: Mutex::new(VecDeque::new()),
@@ -114,14 +119,31 @@ impl Hub {
         self.poke();
     }
 
-    /// The current compiled rules of an environment, if cached.
+    /// A write in this process committed `version` of an environment
+    /// (called before the write is answered).
+    pub fn committed(&self, environment_id: i64, version: i64) {
+        let mut floors = lock(&self.floors);
+        let floor = floors.entry(environment_id).or_insert(version);
+        *floor = (*floor).max(version);
+    }
+
+    fn floor(&self, environment_id: i64) -> i64 {
+        lock(&self.floors).get(&environment_id).copied().unwrap_or(i64::MIN)
+    }
+
+    /// The current compiled rules of an environment, if cached and not
+    /// older than what this process committed.
     pub fn rules(&self, environment_id: i64) -> Option<Arc<EnvRules>> {
-        lock(&self.envs).get(&environment_id).and_then(|e| e.rules.clone())
+        let floor = self.floor(environment_id);
+        lock(&self.envs).get(&environment_id).and_then(|e| e.rules.clone()).filter(|r| r.version >= floor)
     }
 
     /// Caches compiled rules read at `rules.version`; the hub follows the
     /// environment from there and drops them when it changes.
     pub fn cache_rules(&self, environment_id: i64, rules: Arc<EnvRules>) {
+        if rules.version < self.floor(environment_id) {
+            return;
+        }
         let mut envs = lock(&self.envs);
         let env = envs.entry(environment_id).or_insert_with(|| EnvChannel {
             tx: broadcast::channel(CHANNEL_CAPACITY).0,

@@ -62,13 +62,17 @@ struct Request {
     context: Option<Value>,
 }
 
-/// An OFREP error answer.
+/// An OFREP error answer (a `503` says when to retry).
 fn error(status: StatusCode, key: Option<&str>, code: &str, details: impl Into<String>) -> Response {
     let mut body = json!({"errorCode": code, "errorDetails": details.into()});
     if let Some(k) = key {
         body["key"] = json!(k);
     }
-    (status, Json(body)).into_response()
+    let mut response = (status, Json(body)).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
 }
 
 /// Parses the body's `context`; `Err` is the 400 answer.
@@ -196,9 +200,11 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 /// `GET /ofrep/v1/stream`: `refetchEvaluation` after every change of the
-/// environment (OFREP event streams), heartbeats in between.
+/// environment (OFREP event streams), heartbeats in between; it ends when
+/// its SDK key is revoked (as `/sdk/v1/stream` does) or the server stops.
 pub async fn stream<B: Backend>(State(state): State<AppState<B>>, OfrepCaller(caller): OfrepCaller) -> Response {
     let rx = state.hub.subscribe(caller.environment_id);
+    let keys = state.hub.subscribe_keys();
     let version = match current_rules(&state, &caller).await {
         Ok(rules) => rules.version,
         Err(e) => return e.into_response(),
@@ -206,41 +212,65 @@ pub async fn stream<B: Backend>(State(state): State<AppState<B>>, OfrepCaller(ca
     state.hub.observed(caller.environment_id, version);
     let every = state.config.sse_heartbeat;
     let beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    let seed = (rx, beat, state.shutdown.clone(), version, true);
-    let body = futures_util::stream::unfold(seed, |(mut rx, mut beat, mut shutdown, mut version, first)| async move {
-        if first {
-            let b = Bytes::from_static(b"retry: 1000\n\n");
-            return Some((Ok::<_, std::convert::Infallible>(b), (rx, beat, shutdown, version, false)));
-        }
-        loop {
-            tokio::select! {
-                biased;
-                () = shutdown.recv() => return None,
-                signal = rx.recv() => {
-                    let v = match signal {
-                        Ok(super::hub::Signal::Patch(f)) => f.version,
-                        Ok(super::hub::Signal::Reset(v)) => v,
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => version + 1,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                    };
-                    if v <= version {
-                        continue;
-                    }
-                    version = v;
-                    beat.reset();
-                    let at = crate::service::now_ms();
-                    let data = json!({"type": "refetchEvaluation", "etag": format!("\"{v}\""), "lastModified": at});
-                    let b = Bytes::from(format!("data: {data}\n\n"));
-                    return Some((Ok(b), (rx, beat, shutdown, version, false)));
-                }
-                _ = beat.tick() => {
-                    return Some((Ok(Bytes::from_static(super::frames::HEARTBEAT)), (rx, beat, shutdown, version, false)));
-                }
-            }
-        }
+    let shutdown = state.shutdown.clone();
+    let watch = Refetch { state, caller, rx, keys, beat, shutdown, version, first: true };
+    let body = futures_util::stream::unfold(watch, |mut watch| async move {
+        let chunk = watch.next().await?;
+        Some((Ok::<_, std::convert::Infallible>(chunk), watch))
     });
     let mut response = axum::body::Body::from_stream(body).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// One open OFREP event stream.
+struct Refetch<B: Backend> {
+    state: AppState<B>,
+    caller: SdkCaller,
+    rx: tokio::sync::broadcast::Receiver<super::hub::Signal>,
+    keys: tokio::sync::broadcast::Receiver<()>,
+    beat: tokio::time::Interval,
+    shutdown: crate::shutdown::Shutdown,
+    version: i64,
+    first: bool,
+}
+
+impl<B: Backend> Refetch<B> {
+    /// The next bytes to send, or `None` to end the stream.
+    async fn next(&mut self) -> Option<Bytes> {
+        use tokio::sync::broadcast::error::RecvError;
+        if std::mem::take(&mut self.first) {
+            return Some(Bytes::from_static(b"retry: 1000\n\n"));
+        }
+        loop {
+            tokio::select! {
+                biased;
+                () = self.shutdown.recv() => return None,
+                key = self.keys.recv() => {
+                    if matches!(key, Err(RecvError::Closed)) || !self.caller.still_valid(&self.state.store).await {
+                        tracing::info!(key_id = self.caller.key_id, "SDK key revoked: ending its OFREP stream");
+                        return None;
+                    }
+                }
+                signal = self.rx.recv() => {
+                    let v = match signal {
+                        Ok(super::hub::Signal::Patch(f)) => f.version,
+                        Ok(super::hub::Signal::Reset(v)) => v,
+                        Err(RecvError::Lagged(_)) => self.version + 1,
+                        Err(RecvError::Closed) => return None,
+                    };
+                    if v <= self.version {
+                        continue;
+                    }
+                    self.version = v;
+                    self.beat.reset();
+                    let at = crate::service::now_ms();
+                    let data = json!({"type": "refetchEvaluation", "etag": format!("\"{v}\""), "lastModified": at});
+                    return Some(Bytes::from(format!("data: {data}\n\n")));
+                }
+                _ = self.beat.tick() => return Some(Bytes::from_static(super::frames::HEARTBEAT)),
+            }
+        }
+    }
 }

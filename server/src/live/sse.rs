@@ -114,7 +114,7 @@ impl<B: Backend> Conn<B> {
                     Err(RecvError::Closed) => return None,
                 },
                 key = self.keys.recv() => {
-                    if !matches!(key, Err(RecvError::Closed)) && !self.caller.still_valid(&self.state.store).await {
+                    if matches!(key, Err(RecvError::Closed)) || !self.caller.still_valid(&self.state.store).await {
                         tracing::info!(key_id = self.caller.key_id, "SDK key revoked: ending its stream");
                         return None;
                     }

@@ -21,7 +21,7 @@ use super::views::rfc3339;
 use super::{audit, now_ms};
 use crate::config::Config;
 use crate::http::{ApiError, Role, new_secret};
-use crate::store::{AccountQueries, Backend, NewUser, Queries, StoreError, UserRecord};
+use crate::store::{AccountQueries, Backend, NewUser, Queries, StoreError, Topic, UserRecord};
 
 /// The least number of characters of a password.
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -272,6 +272,8 @@ pub async fn update_user<T: Queries + AccountQueries>(
     tx.update_user(&user).await?;
     if user.disabled || new_password {
         tx.delete_user_sessions(user.id).await?;
+        // Open UI streams of those sessions end (every replica).
+        tx.notify(Topic::Keys).await?;
     }
     let after = UserView::from(&user);
     let (b, a) = (json(&before), json(&after));
@@ -287,6 +289,7 @@ pub async fn delete_user<T: Queries + AccountQueries>(tx: &mut T, actor: &str, u
     let user = find(tx, username).await?;
     keep_an_admin(tx, &user, "deleting it").await?;
     tx.delete_user(user.id).await?;
+    tx.notify(Topic::Keys).await?;
     let before = json(&UserView::from(&user));
     audit(tx, now_ms(), actor, "user.delete", "user", &user.username, None, Some(&before), None).await?;
     Ok(())

@@ -159,6 +159,31 @@ pub async fn snapshot<T: Queries>(
     Ok(snap)
 }
 
+/// Refuses (422 at `rules`) a write of `config` that would put more
+/// `matches` patterns into the environment `snap` than a snapshot may hold.
+pub fn check_pattern_budget(snap: &Snapshot, config: &flagyard_eval::FlagConfig) -> Result<(), ApiError> {
+    let (patterns, bytes) = flagyard_eval::pattern_totals(snap);
+    if patterns <= flagyard_eval::MAX_PATTERNS && bytes <= flagyard_eval::MAX_PATTERN_BYTES {
+        return Ok(());
+    }
+    let own: usize = config
+        .rules
+        .iter()
+        .flat_map(|r| &r.conditions)
+        .filter(|c| c.op == flagyard_eval::Operator::Matches)
+        .map(|c| c.values.len())
+        .sum();
+    Err(ApiError::invalid(
+        "rules",
+        format!(
+            "the environment would hold {patterns} `matches` patterns ({bytes} bytes, {own} of them here); \
+             an environment holds at most {} patterns of {} bytes in all",
+            flagyard_eval::MAX_PATTERNS,
+            flagyard_eval::MAX_PATTERN_BYTES
+        ),
+    ))
+}
+
 /// Compiles `snap`; on failure, a 422 whose paths are relative to `prefix`
 /// (e.g. `flags.x.environments.production.`) where they start with it.
 pub fn validate(snap: &Snapshot, prefix: &str) -> Result<Ruleset, ApiError> {

@@ -12,7 +12,7 @@
 use super::accounts::{MAX_PASSWORD_BYTES, is_valid_username, verify_password};
 use super::now_ms;
 use crate::http::{ApiError, Role, hash_secret, new_secret};
-use crate::store::{AccountQueries, Backend, SessionRecord, SessionUser, UserRecord};
+use crate::store::{AccountQueries, Backend, Queries, SessionRecord, SessionUser, Topic, UserRecord};
 
 /// Prefix of session tokens (in the cookie).
 pub const SESSION_TOKEN_PREFIX: &str = "fy_session_";
@@ -98,13 +98,23 @@ pub struct NewSession {
 }
 
 /// Starts a session for `user` (a write): records the login, and deletes
-/// expired sessions while at it.
+/// expired sessions while at it. `None` when the user's password, state or
+/// existence changed since it was verified: writes are serialized (one
+/// writer, and one advisory lock across Postgres replicas), so a password
+/// change either committed before this check and refuses the session, or
+/// commits after it and ends the session with all the others.
 pub async fn create_session<T: AccountQueries>(
     tx: &mut T,
-    user: &UserRecord,
+    verified: &UserRecord,
     ttl_ms: i64,
     now: i64,
-) -> Result<NewSession, ApiError> {
+) -> Result<Option<NewSession>, ApiError> {
+    let current = tx.user(&verified.username).await?;
+    let Some(user) =
+        current.filter(|u| u.id == verified.id && u.password_hash == verified.password_hash && !u.disabled)
+    else {
+        return Ok(None);
+    };
     let token = new_secret(SESSION_TOKEN_PREFIX);
     let record = SessionRecord {
         id: hash_secret(&token),
@@ -117,14 +127,14 @@ pub async fn create_session<T: AccountQueries>(
     tx.delete_expired_sessions(now).await?;
     tx.insert_session(&record).await?;
     tx.touch_login(user.id, now).await?;
-    Ok(NewSession {
+    Ok(Some(NewSession {
         token,
         id: record.id,
         csrf: record.csrf_token,
-        username: user.username.clone(),
+        username: user.username,
         role: Role::parse(&user.role).unwrap_or(Role::Viewer),
         expires_at: record.expires_at,
-    })
+    }))
 }
 
 /// Whether `token` looks like a session token (before asking the database).
@@ -161,9 +171,14 @@ pub async fn touch_session<T: AccountQueries>(
     Ok(tx.touch_session(session_id, now, now.saturating_add(ttl_ms)).await?)
 }
 
-/// Ends a session (a write): false if there was none.
-pub async fn end_session<T: AccountQueries>(tx: &mut T, session_id: &str) -> Result<bool, ApiError> {
-    Ok(tx.delete_session(session_id).await?)
+/// Ends a session (a write): false if there was none. Its open UI streams
+/// end too (every replica is told).
+pub async fn end_session<T: Queries + AccountQueries>(tx: &mut T, session_id: &str) -> Result<bool, ApiError> {
+    let ended = tx.delete_session(session_id).await?;
+    if ended {
+        tx.notify(Topic::Keys).await?;
+    }
+    Ok(ended)
 }
 
 /// Deletes expired sessions (a write); returns how many.

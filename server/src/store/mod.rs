@@ -34,6 +34,10 @@ pub enum StoreError {
     /// A stored document that no longer parses (written by hand, or by a newer version).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// The database cannot be reached, or cannot write right now (down,
+    /// restarting, disk full, a read-only or missing file): worth a retry.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// Anything else the database reported.
     #[error("database error: {0}")]
     Database(sqlx::Error),
@@ -43,8 +47,56 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Duplicate,
+            _ if is_unavailable(&e) => StoreError::Unavailable(e.to_string()),
             _ => StoreError::Database(e),
         }
+    }
+}
+
+impl StoreError {
+    /// The same failure, for one more waiter (a batch answers each of its
+    /// writes with the error of its one commit).
+    pub fn for_waiter(&self) -> StoreError {
+        match self {
+            StoreError::Duplicate => StoreError::Duplicate,
+            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+            other => StoreError::Corrupt(other.to_string()),
+        }
+    }
+
+    /// Whether this is [`StoreError::Unavailable`].
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+/// Whether `e` says the database is out of reach or cannot write now,
+/// rather than that the request was wrong.
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => {
+            if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // Primary result codes: BUSY, READONLY, IOERR, FULL, CANTOPEN, NOTADB.
+                let code: i32 = d.code().and_then(|c| c.parse().ok()).unwrap_or(0);
+                matches!(code & 0xff, 5 | 8 | 10 | 13 | 14 | 26)
+            } else {
+                // SQLSTATE: connection exceptions, insufficient resources (disk
+                // full), operator intervention (shutdown, starting up), system
+                // errors, a read-only transaction (a standby).
+                let code = d.code().unwrap_or_default();
+                code.starts_with("08")
+                    || code.starts_with("53")
+                    || code.starts_with("57P")
+                    || code.starts_with("58")
+                    || code == "25006"
+            }
+        }
+        _ => false,
     }
 }
 
@@ -538,6 +590,46 @@ pub trait Queries: Send {
     /// Tells other replicas, when this transaction commits, that `topic`
     /// changed (Postgres `NOTIFY`; a no-op on SQLite, which has one process).
     fn notify(&mut self, topic: Topic) -> impl Future<Output = Result<()>> + Send;
+    /// A real write that changes nothing (rewrites the first environment's
+    /// row as it is): proves, once committed, that the database can write.
+    fn probe_write(&mut self) -> impl Future<Output = Result<()>> + Send;
+    /// What this transaction did that this process acts on right after
+    /// commit, without a round trip through the database.
+    fn marks(&self) -> &TxMarks;
+}
+
+/// What a write transaction announced and which environment versions it
+/// created, minus what rolled back with a refused write's savepoint.
+#[derive(Debug, Clone, Default)]
+pub struct TxMarks {
+    pub(crate) notified: [bool; 2],
+    bumped: Vec<(i64, i64)>,
+    at_job_start: ([bool; 2], usize),
+}
+
+impl TxMarks {
+    /// Whether `topic` was announced.
+    pub fn notified(&self, topic: Topic) -> bool {
+        self.notified[topic as usize]
+    }
+
+    /// The `(environment id, version)` pairs created.
+    pub fn versions(&self) -> &[(i64, i64)] {
+        &self.bumped
+    }
+
+    fn bumped(&mut self, environment_id: i64, version: i64) {
+        self.bumped.push((environment_id, version));
+    }
+
+    fn begin_job(&mut self) {
+        self.at_job_start = (self.notified, self.bumped.len());
+    }
+
+    fn abort_job(&mut self) {
+        self.notified = self.at_job_start.0;
+        self.bumped.truncate(self.at_job_start.1);
+    }
 }
 
 /// What a cross-replica notification is about.
@@ -546,7 +638,8 @@ pub enum Topic {
     /// New change records exist (the payload names no version: the change
     /// log is the truth; the hint only says "look").
     Changes,
-    /// An SDK key was revoked.
+    /// Credentials changed: an SDK key revoked, a session ended, a user's
+    /// password changed, disabled or deleted.
     Keys,
 }
 
@@ -582,6 +675,11 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn migrate(&self) -> impl Future<Output = Result<()>> + Send;
     /// Whether the database answers and every known migration is applied.
     fn ready(&self) -> impl Future<Output = Result<bool>> + Send;
+    /// A problem with the database's storage that the database itself does
+    /// not report (SQLite: the file deleted or replaced under the server).
+    fn storage_problem(&self) -> Option<String> {
+        None
+    }
     /// Pool figures.
     fn pool_stats(&self) -> PoolStats;
     /// Closes the pools.

@@ -17,15 +17,18 @@
 //! both). Optional parameters carry explicit casts: Postgres cannot infer the
 //! type of a bare `$n IS NULL`.
 
-use std::time::Duration;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Connection, PgPool, Postgres, Transaction};
 
 use super::{
     AuditQuery, AuditRecord, Backend, ChangeRecord, ConfigRecord, Environment, EnvironmentFlagRow,
     ExperimentMetricRecord, ExperimentRecord, FlagAndConfig, FlagConfigRow, FlagQuery, FlagRecord, MetricRecord,
-    NewAudit, NewFlag, PoolStats, Queries, Result, SdkKeyRecord, SegmentRecord, TokenRecord, Topic,
+    NewAudit, NewFlag, PoolStats, Queries, Result, SdkKeyRecord, SegmentRecord, StoreError, TokenRecord, Topic,
+    TxMarks,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -42,47 +45,119 @@ const INGEST_LOCK: i64 = 0x0000_696e_6765_7374;
 #[derive(Clone, Debug)]
 pub struct PgBackend {
     pool: PgPool,
+    outage: Arc<Outage>,
 }
 
 impl PgBackend {
-    /// Connects to `url` (`postgres://user:password@host:port/database`),
-    /// opening one connection now so a bad URL fails at startup.
+    /// Connects to `url` (`postgres://user:password@host:port/database`,
+    /// TLS as its `sslmode` says), opening one connection now so a bad URL
+    /// fails at startup.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A connection whose transaction was left open by a failed
+            // COMMIT or ROLLBACK is replaced, never handed out again.
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .connect(url)
             .await?;
-        Ok(PgBackend { pool })
+        Ok(PgBackend { pool, outage: Arc::default() })
+    }
+
+    /// Runs `acquire` (something that takes a connection from the pool)
+    /// within the time the outage state allows, and records its outcome.
+    async fn guarded<T>(&self, acquire: impl Future<Output = sqlx::Result<T>>) -> Result<T> {
+        let Some(budget) = self.outage.budget() else {
+            return Err(StoreError::Unavailable("the database was unreachable a moment ago".into()));
+        };
+        match tokio::time::timeout(budget, acquire).await {
+            Ok(Ok(value)) => {
+                self.outage.reached();
+                Ok(value)
+            }
+            Ok(Err(e)) => {
+                let e = StoreError::from(e);
+                if e.is_unavailable() {
+                    self.outage.failed();
+                }
+                Err(e)
+            }
+            Err(_) => {
+                self.outage.failed();
+                Err(StoreError::Unavailable(format!("no database connection within {} ms", budget.as_millis())))
+            }
+        }
+    }
+}
+
+/// Fail fast while Postgres is out of reach. Normally a request may wait
+/// [`ACQUIRE_TIMEOUT`] for a connection (the pool is busy); once connecting
+/// has failed, requests in the next [`FAIL_FAST`] are refused at once, and
+/// later ones get [`PROBE_TIMEOUT`] until a connection succeeds again, so no
+/// request is held for the pool timeout while the database is down.
+#[derive(Debug, Default)]
+struct Outage {
+    last_failure: Mutex<Option<Instant>>,
+}
+
+/// Refuse at once for this long after a failed connection.
+const FAIL_FAST: Duration = Duration::from_millis(250);
+/// How long a request may wait for a connection during an outage.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+impl Outage {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.last_failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How long the next acquire may take; `None`: refuse now.
+    fn budget(&self) -> Option<Duration> {
+        match *self.lock() {
+            None => Some(ACQUIRE_TIMEOUT),
+            Some(at) if at.elapsed() < FAIL_FAST => None,
+            Some(_) => Some(PROBE_TIMEOUT),
+        }
+    }
+
+    fn failed(&self) {
+        *self.lock() = Some(Instant::now());
+    }
+
+    fn reached(&self) {
+        let mut last = self.lock();
+        if last.take().is_some() {
+            tracing::info!("the database is reachable again");
+        }
     }
 }
 
 /// A Postgres transaction.
-pub struct PgTx(pub(super) Transaction<'static, Postgres>, [bool; 2]);
+pub struct PgTx(pub(super) Transaction<'static, Postgres>, TxMarks);
 
 impl Backend for PgBackend {
     type Tx = PgTx;
     const NAME: &'static str = "postgres";
 
     async fn read(&self) -> Result<PgTx> {
-        Ok(PgTx(self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?, [false; 2]))
+        let tx = self.guarded(self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")).await?;
+        Ok(PgTx(tx, TxMarks::default()))
     }
 
     async fn write(&self) -> Result<PgTx> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.guarded(self.pool.begin()).await?;
         // One writing transaction at a time across all replicas: batches
         // (group commit) then never lock environments in conflicting orders,
         // so replicas cannot deadlock.
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await?;
-        Ok(PgTx(tx, [false; 2]))
+        Ok(PgTx(tx, TxMarks::default()))
     }
 
     async fn ingest(&self) -> Result<PgTx> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.guarded(self.pool.begin()).await?;
         // Ingest batches serialize among themselves (unit aggregates are
         // read, changed and written) but not with configuration writes.
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INGEST_LOCK).execute(&mut *tx).await?;
-        Ok(PgTx(tx, [false; 2]))
+        Ok(PgTx(tx, TxMarks::default()))
     }
 
     async fn commit(tx: PgTx) -> Result<()> {
@@ -95,21 +170,18 @@ impl Backend for PgBackend {
 
     async fn ready(&self) -> Result<bool> {
         // Ask whether the table exists first: selecting from a missing table
-        // is an error (and a line in the server's log) on every probe.
-        let exists: Option<bool> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-            .fetch_optional(&self.pool)
-            .await
-            .ok()
-            .flatten();
-        if exists != Some(true) {
+        // is an error (and a line in the server's log) on every probe. An
+        // unreachable database is an error, not "not migrated".
+        let exists: bool = self
+            .guarded(sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL").fetch_one(&self.pool))
+            .await?;
+        if !exists {
             return Ok(false);
         }
-        let applied: Option<i64> = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
-            .fetch_optional(&self.pool)
-            .await
-            .ok()
-            .flatten();
-        Ok(applied.is_some_and(|n| n as usize >= MIGRATOR.iter().count()))
+        let applied: i64 = self
+            .guarded(sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool))
+            .await?;
+        Ok(applied as usize >= MIGRATOR.iter().count())
     }
 
     fn pool_stats(&self) -> PoolStats {
@@ -227,19 +299,26 @@ impl Queries for PgTx {
     }
 
     async fn bump_version(&mut self, environment_id: i64) -> Result<i64> {
-        Ok(sqlx::query_scalar("UPDATE environments SET version = version + 1 WHERE id = $1 RETURNING version")
-            .bind(environment_id)
-            .fetch_one(&mut *self.0)
-            .await?)
+        let version =
+            sqlx::query_scalar("UPDATE environments SET version = version + 1 WHERE id = $1 RETURNING version")
+                .bind(environment_id)
+                .fetch_one(&mut *self.0)
+                .await?;
+        self.1.bumped(environment_id, version);
+        Ok(version)
     }
 
     async fn bump_environment(&mut self, key: &str) -> Result<Option<Environment>> {
-        Ok(sqlx::query_as(
+        let env: Option<Environment> = sqlx::query_as(
             "UPDATE environments SET version = version + 1 WHERE key = $1 RETURNING id, key, name, version, created_at",
         )
         .bind(key)
         .fetch_optional(&mut *self.0)
-        .await?)
+        .await?;
+        if let Some(e) = &env {
+            self.1.bumped(e.id, e.version);
+        }
+        Ok(env)
     }
 
     async fn flag_and_config(&mut self, key: &str, environment_id: i64) -> Result<Option<FlagAndConfig>> {
@@ -835,11 +914,13 @@ impl Queries for PgTx {
     async fn begin_job(&mut self, first: bool) -> Result<()> {
         let sql = if first { "SAVEPOINT job" } else { "RELEASE SAVEPOINT job; SAVEPOINT job" };
         sqlx::raw_sql(sql).execute(&mut *self.0).await?;
+        self.1.begin_job();
         Ok(())
     }
 
     async fn abort_job(&mut self) -> Result<()> {
         sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *self.0).await?;
+        self.1.abort_job();
         Ok(())
     }
 
@@ -852,11 +933,22 @@ impl Queries for PgTx {
     async fn notify(&mut self, topic: Topic) -> Result<()> {
         // Delivered at commit, and only if the transaction commits; once per
         // topic and transaction is enough (Postgres would fold duplicates anyway).
-        let sent = &mut self.1[topic as usize];
+        let sent = &mut self.1.notified[topic as usize];
         if !*sent {
             sqlx::query("SELECT pg_notify($1, '')").bind(topic.channel()).execute(&mut *self.0).await?;
             *sent = true;
         }
         Ok(())
+    }
+
+    async fn probe_write(&mut self) -> Result<()> {
+        sqlx::query("UPDATE environments SET version = version WHERE id = (SELECT MIN(id) FROM environments)")
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    fn marks(&self) -> &TxMarks {
+        &self.1
     }
 }

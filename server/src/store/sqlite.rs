@@ -6,16 +6,20 @@
 //! `SQLITE_BUSY`), reads through a separate pool of read-only connections
 //! that WAL lets run beside the writer.
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Connection, Sqlite, SqlitePool, Transaction};
 
 use super::{
     AuditQuery, AuditRecord, Backend, ChangeRecord, ConfigRecord, Environment, EnvironmentFlagRow,
     ExperimentMetricRecord, ExperimentRecord, FlagAndConfig, FlagConfigRow, FlagQuery, FlagRecord, MetricRecord,
-    NewAudit, NewFlag, PoolStats, Queries, Result, SdkKeyRecord, SegmentRecord, TokenRecord, Topic,
+    NewAudit, NewFlag, PoolStats, Queries, Result, SdkKeyRecord, SegmentRecord, StoreError, TokenRecord, Topic,
+    TxMarks,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -25,19 +29,84 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite"
 pub struct SqliteBackend {
     read: SqlitePool,
     write: SqlitePool,
+    /// The database file and its identity when it was opened (not for
+    /// in-memory databases): a file deleted or replaced under the running
+    /// server is noticed instead of writing into an unlinked inode.
+    file: Option<Arc<DbFile>>,
+    /// Fault injection for tests: while set, every COMMIT of the writer
+    /// fails (SQLite rolls the transaction back), as on a full disk.
+    fail_commits: Arc<AtomicBool>,
+}
+
+/// The database file as opened.
+#[derive(Debug)]
+struct DbFile {
+    path: PathBuf,
+    identity: (u64, u64),
+}
+
+/// A file's device and inode.
+fn identity(path: &Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)?;
+    Ok((meta.dev(), meta.ino()))
 }
 
 impl SqliteBackend {
-    /// Opens (creating if missing) the database at `url` (`sqlite://path`).
+    /// Opens the database at `url` (`sqlite://path`), creating it when
+    /// missing if `create` (and saying so on stdout); refuses otherwise.
     pub async fn connect(url: &str, read_connections: u32) -> Result<Self> {
+        Self::open(url, read_connections, true).await
+    }
+
+    /// [`SqliteBackend::connect`] with the choice whether a missing database
+    /// file may be created.
+    pub async fn open(url: &str, read_connections: u32, create: bool) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let path = (!in_memory).then(|| options.get_filename().to_path_buf());
+        let created = match &path {
+            Some(p) if !p.exists() => {
+                if !create {
+                    return Err(StoreError::Unavailable(format!(
+                        "no database at {} (FLAGYARD_CREATE_DATABASE=false: not creating one)",
+                        p.display()
+                    )));
+                }
+                true
+            }
+            _ => false,
+        };
+        let fail_commits = Arc::new(AtomicBool::new(false));
+        let faults = fail_commits.clone();
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .after_connect(move |conn, _| {
+                let faults = faults.clone();
+                Box::pin(async move {
+                    conn.lock_handle().await?.set_commit_hook(move || !faults.load(Ordering::Relaxed));
+                    Ok(())
+                })
+            })
+            // A COMMIT that fails (disk full, I/O error) can leave the
+            // connection's transaction bookkeeping open, and every later
+            // `BEGIN` on it would fail: such a connection is replaced by a
+            // fresh one instead of being handed out again. The ping lets a
+            // rollback queued by the failed transaction's drop run first.
+            .before_acquire(|conn, _| {
+                Box::pin(async move {
+                    if conn.is_in_transaction() {
+                        conn.ping().await?;
+                    }
+                    Ok(!conn.is_in_transaction())
+                })
+            })
+            .connect_with(options.clone().create_if_missing(created))
+            .await?;
         let read = if in_memory {
             // Each in-memory connection would be its own database.
             write.clone()
@@ -47,23 +116,49 @@ impl SqliteBackend {
                 .connect_with(options.read_only(true))
                 .await?
         };
-        Ok(SqliteBackend { read, write })
+        let file = match path {
+            Some(path) => {
+                if created {
+                    let shown = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+                    println!("Flagyard created a new, empty database at {}", shown.display());
+                    tracing::info!(path = %shown.display(), "created a new SQLite database");
+                }
+                let identity = identity(&path).map_err(|e| {
+                    StoreError::Unavailable(format!("the database file {} cannot be read: {e}", path.display()))
+                })?;
+                Some(Arc::new(DbFile { path, identity }))
+            }
+            None => None,
+        };
+        Ok(SqliteBackend { read, write, file, fail_commits })
+    }
+}
+
+impl SqliteBackend {
+    /// Fault injection (tests): while `on`, every commit of a write fails
+    /// and is rolled back by SQLite, as when the disk is full.
+    #[doc(hidden)]
+    pub fn fail_commits(&self, on: bool) {
+        self.fail_commits.store(on, Ordering::Relaxed);
     }
 }
 
 /// A SQLite transaction.
-pub struct SqliteTx(pub(super) Transaction<'static, Sqlite>);
+pub struct SqliteTx(pub(super) Transaction<'static, Sqlite>, TxMarks);
 
 impl Backend for SqliteBackend {
     type Tx = SqliteTx;
     const NAME: &'static str = "sqlite";
 
     async fn read(&self) -> Result<SqliteTx> {
-        Ok(SqliteTx(self.read.begin().await?))
+        Ok(SqliteTx(self.read.begin().await?, TxMarks::default()))
     }
 
     async fn write(&self) -> Result<SqliteTx> {
-        Ok(SqliteTx(self.write.begin_with("BEGIN IMMEDIATE").await?))
+        if let Some(problem) = self.storage_problem() {
+            return Err(StoreError::Unavailable(problem));
+        }
+        Ok(SqliteTx(self.write.begin_with("BEGIN IMMEDIATE").await?, TxMarks::default()))
     }
 
     async fn commit(tx: SqliteTx) -> Result<()> {
@@ -75,12 +170,31 @@ impl Backend for SqliteBackend {
     }
 
     async fn ready(&self) -> Result<bool> {
-        let applied: Option<i64> = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
-            .fetch_optional(&self.read)
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.read)
             .await
-            .ok()
-            .flatten();
-        Ok(applied.is_some_and(|n| n as usize >= MIGRATOR.iter().count()))
+            .or_else(|e| match &e {
+                // Not migrated at all yet.
+                sqlx::Error::Database(d) if d.message().contains("no such table") => Ok(0),
+                _ => Err(e),
+            })?;
+        Ok(applied as usize >= MIGRATOR.iter().count())
+    }
+
+    fn storage_problem(&self) -> Option<String> {
+        let file = self.file.as_ref()?;
+        match identity(&file.path) {
+            Ok(id) if id == file.identity => None,
+            Ok(_) => Some(format!(
+                "the database file {} was replaced while the server ran; restart it to use the new file",
+                file.path.display()
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(format!(
+                "the database file {} was deleted while the server ran; writes are refused (restore the file and restart)",
+                file.path.display()
+            )),
+            Err(e) => Some(format!("the database file {} cannot be checked: {e}", file.path.display())),
+        }
     }
 
     fn pool_stats(&self) -> PoolStats {
@@ -163,19 +277,26 @@ impl Queries for SqliteTx {
     }
 
     async fn bump_version(&mut self, environment_id: i64) -> Result<i64> {
-        Ok(sqlx::query_scalar("UPDATE environments SET version = version + 1 WHERE id = ?1 RETURNING version")
-            .bind(environment_id)
-            .fetch_one(&mut *self.0)
-            .await?)
+        let version =
+            sqlx::query_scalar("UPDATE environments SET version = version + 1 WHERE id = ?1 RETURNING version")
+                .bind(environment_id)
+                .fetch_one(&mut *self.0)
+                .await?;
+        self.1.bumped(environment_id, version);
+        Ok(version)
     }
 
     async fn bump_environment(&mut self, key: &str) -> Result<Option<Environment>> {
-        Ok(sqlx::query_as(
+        let env: Option<Environment> = sqlx::query_as(
             "UPDATE environments SET version = version + 1 WHERE key = ?1 RETURNING id, key, name, version, created_at",
         )
         .bind(key)
         .fetch_optional(&mut *self.0)
-        .await?)
+        .await?;
+        if let Some(e) = &env {
+            self.1.bumped(e.id, e.version);
+        }
+        Ok(env)
     }
 
     async fn flag_and_config(&mut self, key: &str, environment_id: i64) -> Result<Option<FlagAndConfig>> {
@@ -777,11 +898,13 @@ impl Queries for SqliteTx {
     async fn begin_job(&mut self, first: bool) -> Result<()> {
         let sql = if first { "SAVEPOINT job" } else { "RELEASE SAVEPOINT job; SAVEPOINT job" };
         sqlx::raw_sql(sql).execute(&mut *self.0).await?;
+        self.1.begin_job();
         Ok(())
     }
 
     async fn abort_job(&mut self) -> Result<()> {
         sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *self.0).await?;
+        self.1.abort_job();
         Ok(())
     }
 
@@ -791,8 +914,20 @@ impl Queries for SqliteTx {
             .await?)
     }
 
-    async fn notify(&mut self, _topic: Topic) -> Result<()> {
-        // One process: the hub is poked in-process after commit.
+    async fn notify(&mut self, topic: Topic) -> Result<()> {
+        // One process: the writer tells the hub in-process after commit.
+        self.1.notified[topic as usize] = true;
         Ok(())
+    }
+
+    async fn probe_write(&mut self) -> Result<()> {
+        sqlx::query("UPDATE environments SET version = version WHERE id = (SELECT MIN(id) FROM environments)")
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    fn marks(&self) -> &TxMarks {
+        &self.1
     }
 }

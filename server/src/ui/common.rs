@@ -245,12 +245,23 @@ pub struct Posted<T>(pub T);
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Posted<T> {
     type Rejection = UiError;
 
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, UiError> {
-        match axum::Form::<T>::from_request(req, state).await {
-            Ok(axum::Form(value)) => Ok(Posted(value)),
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(UiError::Api(ApiError::TooLarge)),
-            Err(e) => Err(UiError::Api(ApiError::BadRequest(format!("the form could not be read: {}", e.body_text())))),
+    /// Reads an `application/x-www-form-urlencoded` body within the body
+    /// limit, refuses a form over the field limits (count, name length,
+    /// nesting: [`flagyard_web::check_form_limits`]) before anything is
+    /// built from it, then decodes `T`.
+    async fn from_request(req: axum::extract::Request, _state: &S) -> Result<Self, UiError> {
+        let is_form = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+            v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        });
+        if !is_form {
+            return Err(UiError::Api(ApiError::UnsupportedMediaType));
         }
+        let body = crate::http::read_body(req).await?;
+        flagyard_web::check_form_limits(form_urlencoded::parse(&body).map(|(name, _)| name))
+            .map_err(|e| UiError::Api(ApiError::BadRequest(format!("the form was refused: {e}"))))?;
+        serde_urlencoded::from_bytes(&body)
+            .map(Posted)
+            .map_err(|e| UiError::Api(ApiError::BadRequest(format!("the form could not be read: {e}"))))
     }
 }
 

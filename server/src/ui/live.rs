@@ -41,6 +41,11 @@ pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
 /// One open stream.
 struct Watch<B: Backend> {
     state: AppState<B>,
+    /// The session the stream was opened with: re-checked on every
+    /// credential signal (logout, password change, disabled or deleted
+    /// user, here or on another replica) and every heartbeat.
+    session_id: String,
+    keys: Receiver<()>,
     receivers: Vec<(i64, Receiver<Signal>)>,
     versions: HashMap<i64, i64>,
     /// The version last announced.
@@ -55,6 +60,7 @@ struct Watch<B: Backend> {
 enum Wake {
     Stop,
     Beat,
+    Keys,
     Rescan,
     Signal(usize, Result<Signal, RecvError>),
 }
@@ -95,7 +101,7 @@ impl<B: Backend> Watch<B> {
     }
 
     async fn wake(&mut self) -> Wake {
-        let Watch { receivers, shutdown, rescan, beat, .. } = self;
+        let Watch { receivers, shutdown, rescan, beat, keys, .. } = self;
         let signals = async {
             if receivers.is_empty() {
                 return std::future::pending().await;
@@ -108,6 +114,7 @@ impl<B: Backend> Watch<B> {
             biased;
             () = shutdown.recv() => Wake::Stop,
             wake = signals => wake,
+            key = keys.recv() => if matches!(key, Err(RecvError::Closed)) { Wake::Stop } else { Wake::Keys },
             _ = rescan.tick() => Wake::Rescan,
             _ = beat.tick() => Wake::Beat,
         }
@@ -124,7 +131,17 @@ impl<B: Backend> Watch<B> {
         loop {
             match self.wake().await {
                 Wake::Stop => return None,
-                Wake::Beat => return Some(Bytes::from_static(b": heartbeat\n\n")),
+                Wake::Beat => {
+                    if !self.session_alive().await {
+                        return None;
+                    }
+                    return Some(Bytes::from_static(b": heartbeat\n\n"));
+                }
+                Wake::Keys => {
+                    if !self.session_alive().await {
+                        return None;
+                    }
+                }
                 Wake::Signal(i, Ok(Signal::Patch(frame))) => self.seen(i, frame.version),
                 Wake::Signal(i, Ok(Signal::Reset(version))) => self.seen(i, version),
                 Wake::Signal(i, Err(RecvError::Closed)) => {
@@ -141,6 +158,27 @@ impl<B: Backend> Watch<B> {
                 self.sent = version;
                 self.beat.reset();
                 return Some(message(version, ""));
+            }
+        }
+    }
+
+    /// Whether the stream's session still stands; a database error keeps the
+    /// stream (it is checked again at the next heartbeat).
+    async fn session_alive(&self) -> bool {
+        let now = crate::service::now_ms();
+        let found = match self.state.store.read().await {
+            Ok(mut tx) => crate::service::resolve_session(&mut tx, &self.session_id, now).await,
+            Err(e) => Err(e.into()),
+        };
+        match found {
+            Ok(Some(_)) => true,
+            Ok(None) => {
+                tracing::info!("web UI session ended: closing its live-update stream");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "live updates could not check their session");
+                true
             }
         }
     }
@@ -163,6 +201,8 @@ async fn events<B: Backend>(State(state): State<AppState<B>>, Signed(user): Sign
     let start = Instant::now();
     let mut watch = Watch {
         shutdown: state.shutdown.clone(),
+        keys: state.hub.subscribe_keys(),
+        session_id: user.session_id.clone(),
         state,
         receivers: Vec::new(),
         versions: HashMap::new(),

@@ -21,8 +21,12 @@ pub use date::parse_rfc3339_millis;
 use semver::OwnedVersion;
 pub use semver::Version;
 
-/// Regexes larger than this (compiled program size) are refused.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// Regexes larger than this (compiled program size) are refused: far above
+/// what a real pattern needs (an e-mail domain pattern takes a few KiB), and
+/// small enough that a snapshot of [`crate::MAX_PATTERNS`] compiles quickly.
+const REGEX_SIZE_LIMIT: usize = 64 * 1024;
+/// The lazy DFA's cache per regex (and thread) at evaluation.
+const REGEX_DFA_LIMIT: usize = 256 * 1024;
 /// Sets up to this size are scanned linearly (faster than hashing).
 const LINEAR_SET_MAX: usize = 8;
 
@@ -276,6 +280,7 @@ pub(crate) fn compile(op: Operator, values: &[Json]) -> Result<(Test, bool), Com
                 .map(|p| {
                     RegexBuilder::new(p)
                         .size_limit(REGEX_SIZE_LIMIT)
+                        .dfa_size_limit(REGEX_DFA_LIMIT)
                         .build()
                         .map_err(|e| CompileErrorKind::Regex(e.to_string()))
                 })

@@ -189,3 +189,108 @@ async fn slow_header_connections_do_not_starve_the_server() {
     app.stop().await;
     drop(db);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_cap_get_503() {
+    let db = SqliteTestDb::new();
+    let app = TestApp::start_with(db.url.clone(), Box::new(()), &[("FLAGYARD_MAX_CONNECTIONS", "50")]).await;
+    let addr = app.base.strip_prefix("http://").unwrap().to_owned();
+    // The app's own client may hold a connection or two; fill the rest.
+    let mut held = Vec::new();
+    let refused = loop {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut buf = vec![0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(5), tokio::io::AsyncReadExt::read(&mut s, &mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        let head = String::from_utf8_lossy(&buf[..n]).to_string();
+        if head.starts_with("HTTP/1.1 503") {
+            break head;
+        }
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        held.push(s);
+        assert!(held.len() <= 50, "the cap of 50 connections was not enforced");
+    };
+    assert!(held.len() >= 45, "refused too early: {}", held.len());
+    assert!(refused.contains("retry-after: 1") && refused.contains("too many open connections"), "{refused}");
+    // Freeing connections lets new ones in.
+    held.clear();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let health = reqwest::get(format!("{}/healthz", app.base)).await.unwrap();
+    assert_eq!(health.status(), 200);
+    app.stop().await;
+    drop(db);
+}
+
+/// Mounts a small tmpfs at `dir` (root only; `None` where mounting is not allowed).
+fn small_tmpfs(dir: &std::path::Path, size: &str) -> Option<()> {
+    std::fs::create_dir_all(dir).ok()?;
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIPPED (cannot mount a tmpfs here): a_full_disk_is_survived");
+    }
+    ok.then_some(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_survived() {
+    let dir = std::env::temp_dir().join(format!("flagyard_full_{}", support::db::unique_suffix()));
+    if small_tmpfs(&dir, "3m").is_none() {
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _unmount = Unmount(dir.clone());
+    let url = format!("sqlite://{}", dir.join("flagyard.db").display());
+    let app = TestApp::start(url, Box::new(())).await;
+    app.post("/api/v1/flags", json!({"key": "before", "type": "boolean"})).await.expect(201);
+    // Fill the disk.
+    let filler = dir.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).and_then(|()| f.sync_data()).is_ok() {}
+    }
+    // Writes fail (503), and keep failing while the disk is full; reads work.
+    let description = "x".repeat(20_000);
+    let mut refused = 0;
+    for i in 0..20 {
+        let res = app
+            .post("/api/v1/flags", json!({"key": format!("full-{i}"), "type": "boolean", "description": description}))
+            .await;
+        if res.status == 503 {
+            refused += 1;
+        } else {
+            assert_eq!(res.status, 201, "{}", res.body);
+        }
+    }
+    assert!(refused > 0, "the full disk was never noticed");
+    app.get("/api/v1/flags/before").await.expect(200);
+    // Not ready while the disk is full (small writes may still fit in the
+    // space the database already holds; most do not).
+    let ready = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "a full disk is not ready");
+    let reason = ready.text().await.unwrap();
+    assert!(reason.contains("is full") || reason.contains("cannot be written"), "{reason}");
+    // Space comes back: no restart needed.
+    std::fs::remove_file(&filler).unwrap();
+    let ready = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
+    app.post("/api/v1/flags", json!({"key": "after", "type": "boolean"})).await.expect(201);
+    let browser = support::browser::Browser::admin(&app).await;
+    assert!(!browser.cookie.is_empty(), "logins write sessions again");
+    app.stop().await;
+}

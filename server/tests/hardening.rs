@@ -199,3 +199,28 @@ api_test!(a_write_is_in_force_when_it_answers, |app| async move {
         }
     }
 });
+
+api_test!(regex_patterns_are_budgeted_per_environment, |app| async move {
+    // 600 patterns in one flag are fine; 600 more in another flag of the
+    // same environment would make the environment's snapshot exceed 1,000.
+    let rule = |n: usize, tag: &str| {
+        let values: Vec<String> = (0..n).map(|i| format!("^user-{tag}-{i}@example\\.com$")).collect();
+        json!([{"conditions": [{"attribute": "email", "op": "matches", "values": values}], "serve": {"variant": "on"}}])
+    };
+    for key in ["first", "second"] {
+        bool_flag(app, key).await;
+    }
+    let put = |key: &str, rules: serde_json::Value| {
+        let path = format!("/api/v1/flags/{key}/environments/production");
+        async move { app.put(&path, json!({"enabled": true, "defaultVariant": "off", "rules": rules})).await }
+    };
+    put("first", rule(600, "a")).await.expect(200);
+    let refused = put("second", rule(600, "b")).await.expect(422);
+    assert_eq!(refused["errors"][0]["path"], "rules", "{refused}");
+    let message = refused["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("1200") && message.contains("at most 1000"), "{message}");
+    // Another environment has its own budget; and fewer patterns fit here.
+    let path = "/api/v1/flags/second/environments/staging";
+    app.put(path, json!({"enabled": true, "defaultVariant": "off", "rules": rule(600, "b")})).await.expect(200);
+    put("second", rule(400, "b")).await.expect(200);
+});

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod ingest;
+mod pg_outage;
 mod postgres;
 mod postgres_accounts;
 mod postgres_ingest;

@@ -18,10 +18,11 @@
 //! type of a bare `$n IS NULL`.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
 
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool, Postgres, Transaction};
 
 use super::{
@@ -34,7 +35,7 @@ use super::{
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 /// How long a request waits for a pooled connection (or to open the first).
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The advisory lock key every writing transaction holds ("flagyard").
 const WRITE_LOCK: i64 = 0x666c_6167_7961_7264;
@@ -45,7 +46,10 @@ const INGEST_LOCK: i64 = 0x0000_696e_6765_7374;
 #[derive(Clone, Debug)]
 pub struct PgBackend {
     pool: PgPool,
-    outage: Arc<Outage>,
+    outage: Arc<super::pg_outage::Outage>,
+    /// The server's TCP address (not for Unix sockets), to tell a busy pool
+    /// from a database that refuses connections.
+    address: Option<(String, u16)>,
 }
 
 impl PgBackend {
@@ -53,15 +57,18 @@ impl PgBackend {
     /// TLS as its `sslmode` says), opening one connection now so a bad URL
     /// fails at startup.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)?;
+        let host = options.get_host().to_owned();
+        let address = (!host.starts_with('/')).then(|| (host, options.get_port()));
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             // A connection whose transaction was left open by a failed
             // COMMIT or ROLLBACK is replaced, never handed out again.
             .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
-            .connect(url)
+            .connect_with(options)
             .await?;
-        Ok(PgBackend { pool, outage: Arc::default() })
+        Ok(PgBackend { pool, outage: Arc::default(), address })
     }
 
     /// Runs `acquire` (something that takes a connection from the pool)
@@ -70,7 +77,14 @@ impl PgBackend {
         let Some(budget) = self.outage.budget() else {
             return Err(StoreError::Unavailable("the database was unreachable a moment ago".into()));
         };
-        match tokio::time::timeout(budget, acquire).await {
+        let acquired = tokio::select! {
+            acquired = tokio::time::timeout(budget, acquire) => acquired,
+            () = self.outage.refused(self.address.as_ref()) => {
+                self.outage.failed();
+                return Err(StoreError::Unavailable("the database refuses connections".into()));
+            }
+        };
+        match acquired {
             Ok(Ok(value)) => {
                 self.outage.reached();
                 Ok(value)
@@ -86,47 +100,6 @@ impl PgBackend {
                 self.outage.failed();
                 Err(StoreError::Unavailable(format!("no database connection within {} ms", budget.as_millis())))
             }
-        }
-    }
-}
-
-/// Fail fast while Postgres is out of reach. Normally a request may wait
-/// [`ACQUIRE_TIMEOUT`] for a connection (the pool is busy); once connecting
-/// has failed, requests in the next [`FAIL_FAST`] are refused at once, and
-/// later ones get [`PROBE_TIMEOUT`] until a connection succeeds again, so no
-/// request is held for the pool timeout while the database is down.
-#[derive(Debug, Default)]
-struct Outage {
-    last_failure: Mutex<Option<Instant>>,
-}
-
-/// Refuse at once for this long after a failed connection.
-const FAIL_FAST: Duration = Duration::from_millis(250);
-/// How long a request may wait for a connection during an outage.
-const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
-
-impl Outage {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
-        self.last_failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// How long the next acquire may take; `None`: refuse now.
-    fn budget(&self) -> Option<Duration> {
-        match *self.lock() {
-            None => Some(ACQUIRE_TIMEOUT),
-            Some(at) if at.elapsed() < FAIL_FAST => None,
-            Some(_) => Some(PROBE_TIMEOUT),
-        }
-    }
-
-    fn failed(&self) {
-        *self.lock() = Some(Instant::now());
-    }
-
-    fn reached(&self) {
-        let mut last = self.lock();
-        if last.take().is_some() {
-            tracing::info!("the database is reachable again");
         }
     }
 }

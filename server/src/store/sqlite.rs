@@ -45,6 +45,27 @@ struct DbFile {
     identity: (u64, u64),
 }
 
+/// Below this much free space on the database's filesystem, `/readyz`
+/// reports the disk as full (small writes may still fit in the space the
+/// database holds; most do not).
+const MIN_FREE_BYTES: u64 = 1 << 20;
+
+/// Free bytes for unprivileged users on the filesystem of `path`.
+fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a zeroed struct
+    // that statvfs fills.
+    let st = unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(c.as_ptr(), &mut st) != 0 {
+            return None;
+        }
+        st
+    };
+    Some(u64::from(st.f_bavail).saturating_mul(st.f_frsize))
+}
+
 /// A file's device and inode.
 fn identity(path: &Path) -> std::io::Result<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
@@ -135,6 +156,24 @@ impl SqliteBackend {
 }
 
 impl SqliteBackend {
+    /// The database file deleted or replaced under the server (writes are
+    /// refused then: they would go to an unlinked file).
+    fn file_problem(&self) -> Option<String> {
+        let file = self.file.as_ref()?;
+        match identity(&file.path) {
+            Ok(id) if id == file.identity => None,
+            Ok(_) => Some(format!(
+                "the database file {} was replaced while the server ran; restart it to use the new file",
+                file.path.display()
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(format!(
+                "the database file {} was deleted while the server ran; writes are refused (restore the file and restart)",
+                file.path.display()
+            )),
+            Err(e) => Some(format!("the database file {} cannot be checked: {e}", file.path.display())),
+        }
+    }
+
     /// Fault injection (tests): while `on`, every commit of a write fails
     /// and is rolled back by SQLite, as when the disk is full.
     #[doc(hidden)]
@@ -155,7 +194,7 @@ impl Backend for SqliteBackend {
     }
 
     async fn write(&self) -> Result<SqliteTx> {
-        if let Some(problem) = self.storage_problem() {
+        if let Some(problem) = self.file_problem() {
             return Err(StoreError::Unavailable(problem));
         }
         Ok(SqliteTx(self.write.begin_with("BEGIN IMMEDIATE").await?, TxMarks::default()))
@@ -182,19 +221,13 @@ impl Backend for SqliteBackend {
     }
 
     fn storage_problem(&self) -> Option<String> {
-        let file = self.file.as_ref()?;
-        match identity(&file.path) {
-            Ok(id) if id == file.identity => None,
-            Ok(_) => Some(format!(
-                "the database file {} was replaced while the server ran; restart it to use the new file",
-                file.path.display()
-            )),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(format!(
-                "the database file {} was deleted while the server ran; writes are refused (restore the file and restart)",
-                file.path.display()
-            )),
-            Err(e) => Some(format!("the database file {} cannot be checked: {e}", file.path.display())),
-        }
+        self.file_problem().or_else(|| {
+            let file = self.file.as_ref()?;
+            let free = free_bytes(&file.path)?;
+            (free < MIN_FREE_BYTES).then(|| {
+                format!("the disk holding {} is full ({} KiB free)", file.path.display(), free / 1024)
+            })
+        })
     }
 
     fn pool_stats(&self) -> PoolStats {

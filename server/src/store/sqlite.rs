@@ -63,7 +63,7 @@ fn free_bytes(path: &Path) -> Option<u64> {
         }
         st
     };
-    Some(u64::from(st.f_bavail).saturating_mul(st.f_frsize))
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 /// A file's device and inode.
@@ -224,9 +224,8 @@ impl Backend for SqliteBackend {
         self.file_problem().or_else(|| {
             let file = self.file.as_ref()?;
             let free = free_bytes(&file.path)?;
-            (free < MIN_FREE_BYTES).then(|| {
-                format!("the disk holding {} is full ({} KiB free)", file.path.display(), free / 1024)
-            })
+            (free < MIN_FREE_BYTES)
+                .then(|| format!("the disk holding {} is full ({} KiB free)", file.path.display(), free / 1024))
         })
     }
 

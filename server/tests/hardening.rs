@@ -212,7 +212,9 @@ api_test!(regex_patterns_are_budgeted_per_environment, |app| async move {
     }
     let put = |key: &str, rules: serde_json::Value| {
         let path = format!("/api/v1/flags/{key}/environments/production");
-        async move { app.put(&path, json!({"enabled": true, "defaultVariant": "off", "rules": rules})).await }
+        async move {
+            app.put(&path, json!({"enabled": true, "offVariant": "off", "defaultVariant": "off", "rules": rules})).await
+        }
     };
     put("first", rule(600, "a")).await.expect(200);
     let refused = put("second", rule(600, "b")).await.expect(422);
@@ -221,6 +223,8 @@ api_test!(regex_patterns_are_budgeted_per_environment, |app| async move {
     assert!(message.contains("1200") && message.contains("at most 1000"), "{message}");
     // Another environment has its own budget; and fewer patterns fit here.
     let path = "/api/v1/flags/second/environments/staging";
-    app.put(path, json!({"enabled": true, "defaultVariant": "off", "rules": rule(600, "b")})).await.expect(200);
+    app.put(path, json!({"enabled": true, "offVariant": "off", "defaultVariant": "off", "rules": rule(600, "b")}))
+        .await
+        .expect(200);
     put("second", rule(400, "b")).await.expect(200);
 });

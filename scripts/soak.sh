@@ -14,10 +14,12 @@
 #                         back-to-back phases of at most 600 s (1 M requests)
 #   flagyard-load updates admin writes, 2 writers on their own flags, in
 #                         back-to-back phases of at most 600 s
-#   flagyard-load ingest  events of 1,000,000 units (2.2 M events) in batches
-#                         of 500 on 2 connections, then an exact check of
-#                         every counter and aggregate (VERIFY OK: every event
-#                         counted); it runs once, early in the soak
+#   flagyard-load ingest  first, before the rest: events of 1,000,000 units
+#                         (2.2 M events, in staging) in batches of 500 on 2
+#                         connections, then an exact check of every counter
+#                         and aggregate (VERIFY OK: every event counted)
+# Streams and OFREP read production; the writers write staging (the stream
+# tool checks that only its own changes reach the streams).
 # Then: RSS samples (rss.csv in the printed work directory, kept), the RSS
 # slope after a 5-minute warm-up (least squares, MiB per hour), and each
 # tool's summary. Fails (exit 1) on any error answer, a missed version, a
@@ -64,9 +66,12 @@ repeat_for() {
 }
 
 bench() {
-    local backend="$1" url="$2" sdk_key pids=() rc=0 t0
+    local backend="$1" url="$2" sdk_key staging_key pids=() rc=0 t0
     start_server "$backend" "$url" || return 1
+    # Streams and OFREP read production; writes and ingest go to staging, so
+    # that the stream tool sees only its own changes in production.
     sdk_key="$(admin POST /api/v1/environments/production/sdk-keys '{"name": "soak"}' | jq -r .secret)"
+    staging_key="$(admin POST /api/v1/environments/staging/sdk-keys '{"name": "soak"}' | jq -r .secret)"
     admin POST /api/v1/flags '{"key": "soak", "type": "boolean"}' >/dev/null
     log "$backend: soak for ${secs}s (load: $(loadavg))"
     echo "seconds,rss_kib" >"$keep/rss-$backend.csv"
@@ -76,19 +81,22 @@ bench() {
           sleep 10
       done ) &
     local sampler=$!
+    # Ingest first (it creates a flag, which would show up in the streams as
+    # versions the stream tool did not make), and the writers' flags.
+    timeout 900 "$load_bin" ingest --base "$base" --token "$token" --sdk-key "$staging_key" --env staging \
+        --units 1000000 --batch 500 --concurrency 2 --max-secs 600 >"$keep/ingest-$backend.out" 2>&1 || rc=1
+    for i in 0 1 2 3 4 5 6 7; do admin POST /api/v1/flags "{\"key\": \"load-$i\", \"type\": \"boolean\"}" >/dev/null; done
     local changes=$(( secs / 4 < 1000 ? secs / 4 : 1000 ))
     local gap_ms=$(( secs * 1000 / changes - 200 ))
     timeout $((secs + 300)) "$load_bin" sse --base "$base" --token "$token" --sdk-key "$sdk_key" --flag soak \
         --clients 1000 --changes "$changes" --gap-ms "$gap_ms" --change-timeout-secs 10 >"$keep/sse-$backend.out" 2>&1 &
     pids+=($!)
+    sleep 30
     repeat_for "$secs" "$keep/ofrep-$backend.out" ofrep --base "$base" --sdk-key "$sdk_key" --flag soak \
         --mode ofrep --concurrency 4 --rounds 1 --max-requests 1000000 &
     pids+=($!)
-    repeat_for "$secs" "$keep/updates-$backend.out" updates --base "$base" --token "$token" --writers 2 &
-    pids+=($!)
-    timeout $((secs + 900)) "$load_bin" ingest --base "$base" --token "$token" --sdk-key "$sdk_key" \
-        --units 1000000 --batch 500 --concurrency 2 --max-secs "$(( secs < 3600 ? secs : 3600 ))" \
-        >"$keep/ingest-$backend.out" 2>&1 &
+    repeat_for "$secs" "$keep/updates-$backend.out" updates --base "$base" --token "$token" --writers 2 \
+        --env staging &
     pids+=($!)
     for p in "${pids[@]}"; do wait "$p" || rc=1; done
     kill -TERM "$server_pid"

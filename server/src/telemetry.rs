@@ -18,6 +18,9 @@ pub fn init_logging(config: &Config) {
 /// Latency buckets in seconds for request histograms.
 const BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
+/// How often histogram samples are drained into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The process-wide metrics recorder; installed on first use. Tests start
 /// several apps in one process, so this is shared rather than per app.
 pub fn metrics_handle() -> PrometheusHandle {
@@ -30,6 +33,17 @@ pub fn metrics_handle() -> PrometheusHandle {
             match recorder {
                 Ok(recorder) => {
                     let handle = recorder.handle();
+                    // Histograms keep every sample until they are drained; the
+                    // exporter drains them when /metrics is rendered and in its
+                    // upkeep. Without a scraper, nothing else would: memory grew
+                    // by ~200 KB/s under 20k requests/s (found by the soak).
+                    let upkeep = handle.clone();
+                    let _ = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
+                        loop {
+                            std::thread::sleep(UPKEEP_EVERY);
+                            upkeep.run_upkeep();
+                        }
+                    });
                     // Fails only if another recorder is installed; then ours just renders nothing.
                     let _ = metrics::set_global_recorder(recorder);
                     handle

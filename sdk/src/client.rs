@@ -306,7 +306,7 @@ fn initial_rules(config: &ClientBuilder) -> Result<Option<(Snapshot, &'static st
     if let Some(b) = &bootstrap {
         flagyard_eval::Ruleset::compile(b)?;
     }
-    let cached = config.cache_file.as_deref().and_then(crate::cache::read).filter(|c| {
+    let cached = config.cache_file.as_deref().and_then(crate::cache_file::read).filter(|c| {
         let ok = flagyard_eval::Ruleset::compile(c).is_ok();
         if !ok {
             tracing::warn!("flagyard: the cache file's rules do not compile; ignoring it");

@@ -86,7 +86,7 @@
 
 #![deny(missing_docs)]
 
-mod cache;
+mod cache_file;
 mod client;
 mod config;
 mod detail;

@@ -10,8 +10,8 @@
 //! (SQL per backend). `app` wires them; `config`, `telemetry` and
 //! `shutdown` are the 12-factor plumbing.
 
-pub mod accounts;
 mod app;
+mod auth;
 mod config;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -24,10 +24,12 @@ mod shutdown;
 pub mod store;
 mod telemetry;
 mod ui;
+pub mod ui_users;
 mod writer;
 
 pub use app::{AppState, migrate, router, serve};
+pub use auth::Role;
 pub use config::{Cidr, Config, ConfigError, LogFormat};
-pub use http::{ApiError, Role};
+pub use http::ApiError;
 pub use shutdown::signal as shutdown_signal;
 pub use telemetry::init_logging;

@@ -28,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
         Some("migrate") => migrate(&config).await,
         Some("user") => {
             let args: Vec<String> = std::env::args().skip(2).collect();
-            println!("{}", flagyard_server::accounts::user_command(&config, &args).await?);
+            println!("{}", flagyard_server::ui_users::user_command(&config, &args).await?);
             Ok(())
         }
         Some("-h" | "--help" | "help") => {

@@ -290,7 +290,7 @@ async fn a_full_disk_is_survived() {
     let ready = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
     assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
     app.post("/api/v1/flags", json!({"key": "after", "type": "boolean"})).await.expect(201);
-    let browser = support::browser::Browser::admin(&app).await;
+    let browser = support::ui_client::Browser::admin(&app).await;
     assert!(!browser.cookie.is_empty(), "logins write sessions again");
     app.stop().await;
 }

@@ -13,7 +13,7 @@ use reqwest::Method;
 use reqwest::header::COOKIE;
 use serde_json::json;
 use support::app::{ADMIN_PASSWORD, TestApp};
-use support::browser::{Browser, client, login_form, set_cookie};
+use support::ui_client::{Browser, client, login_form, set_cookie};
 
 /// A flag with a variant pair, created through the API.
 async fn bool_flag(app: &TestApp, key: &str) {

@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use reqwest::header::{COOKIE, ETAG, LOCATION};
 use serde_json::{Value, json};
 use support::app::{ADMIN_PASSWORD, TestApp};
-use support::browser::{Browser, client, cookie_value, csrf_of, login_form, set_cookie};
+use support::ui_client::{Browser, client, cookie_value, csrf_of, login_form, set_cookie};
 
 async fn enabled(app: &TestApp, key: &str, env: &str) -> bool {
     app.get(&format!("/api/v1/flags/{key}/environments/{env}")).await.expect(200)["enabled"].as_bool().unwrap()

@@ -12,7 +12,7 @@ use reqwest::header::{CONTENT_DISPOSITION, LOCATION};
 use reqwest::{Method, redirect};
 use serde_json::{Value, json};
 use support::app::TestApp;
-use support::browser::{Browser, PASSWORD, cookie_value};
+use support::ui_client::{Browser, PASSWORD, cookie_value};
 
 /// A boolean flag `checkout` with a 50/50 split rule `exp` in production.
 async fn split_flag(app: &TestApp) {

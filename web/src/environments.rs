@@ -4,9 +4,9 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use crate::admin::CreatedSecret;
 use crate::errors::{FieldError, message_for};
 use crate::layout::Layout;
+use crate::secret::CreatedSecret;
 
 /// An environment.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,10 +17,10 @@
 //! Everything printed is HTML-escaped (askama's default) except the chart
 //! SVG, which escapes its own text, and nested fragments.
 
-mod admin;
 mod assets;
 mod audit;
 mod charts;
+mod csrf_form;
 mod diff;
 mod environments;
 mod errors;
@@ -36,6 +36,7 @@ mod operators;
 mod rules_draft;
 mod rules_editor;
 mod rules_form;
+mod secret;
 mod segments;
 mod test_context;
 mod tokens;
@@ -45,10 +46,10 @@ mod verdict;
 /// The trait giving every page `render()`; re-exported so callers need no askama import.
 pub use askama::{Error as RenderError, Template};
 
-pub use admin::{CreatedSecret, CsrfForm};
 pub use assets::{ASSET_PREFIX, Asset, asset, assets, href as asset_href};
 pub use audit::{AuditEntry, AuditFilter, AuditPage, RollbackTarget};
 pub use charts::{ForestRow, MIN_WIDTH as FOREST_MIN_WIDTH, forest_plot};
+pub use csrf_form::CsrfForm;
 pub use diff::{DiffKind, DiffLine, line_diff};
 pub use environments::{EnvironmentRow, EnvironmentsPage, NewEnvironmentForm, NewSdkKeyForm, SdkKeyRow};
 pub use errors::{ConfirmPage, ErrorPage, FieldError, field_id};
@@ -68,6 +69,7 @@ pub use rules_draft::{
 };
 pub use rules_editor::{ConditionView, PrerequisiteView, RuleView, RulesEditor, SplitRowView};
 pub use rules_form::EditorAction;
+pub use secret::CreatedSecret;
 pub use segments::{SegmentDraft, SegmentPage, SegmentRow, SegmentsPage};
 pub use test_context::{Evaluation, TestContextForm, TestContextPanel, TestContextResult};
 pub use tokens::{NewTokenForm, TokenRow, TokensPage};

@@ -4,9 +4,9 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use crate::admin::CreatedSecret;
 use crate::errors::{FieldError, message_for};
 use crate::layout::{Layout, Role};
+use crate::secret::CreatedSecret;
 
 /// An admin token (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]

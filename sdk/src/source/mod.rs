@@ -66,7 +66,7 @@ impl SourceCtx {
 
     async fn write_cache(&self, loaded: Arc<Loaded>) {
         let Some(path) = self.config.cache_file.clone() else { return };
-        let written = tokio::task::spawn_blocking(move || crate::cache::write(&path, &loaded.snapshot)).await;
+        let written = tokio::task::spawn_blocking(move || crate::cache_file::write(&path, &loaded.snapshot)).await;
         if let Ok(Err(e)) = written {
             tracing::warn!(error = %e, "flagyard: cannot write the cache file");
         }

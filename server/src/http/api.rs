@@ -7,10 +7,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::auth::{Caller, Role};
+use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Json, Path, Query};
 use crate::app::AppState;
+use crate::auth::Role;
 use crate::service::{
     self, ConfigWrite, EnvironmentInput, FlagInput, FlagPatch, FlagQueryParams, SdkKeyInput, SegmentInput, TokenInput,
 };

@@ -8,16 +8,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+pub use crate::service::FieldError;
+use crate::service::{Error as DomainError, LoginError};
 use crate::store::StoreError;
-
-/// A field-level problem (e.g. from the rules compiler).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct FieldError {
-    /// Path into the request body, e.g. `rules[2].conditions[0].values`.
-    pub path: String,
-    /// What is wrong there.
-    pub message: String,
-}
 
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -177,5 +170,57 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+/// The HTTP answer to each domain error.
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::NotFound(what) => ApiError::NotFound(what),
+            DomainError::Conflict(why) => ApiError::Conflict(why),
+            DomainError::Invalid { summary, errors } => ApiError::Invalid { summary, errors },
+            DomainError::Forbidden(why) => ApiError::Forbidden(why),
+            DomainError::Store(e) => ApiError::Store(e),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::InvalidCredentials => ApiError::Unauthorized("invalid username or password"),
+            LoginError::Disabled => ApiError::Forbidden("this account is disabled".into()),
+            LoginError::RateLimited { retry_after_secs } => ApiError::TooManyRequests {
+                detail: format!("too many failed login attempts; try again in {retry_after_secs} s"),
+                retry_after_secs,
+            },
+            LoginError::Other(e) => e.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_refusals_have_their_statuses() {
+        let e: ApiError = LoginError::RateLimited { retry_after_secs: 7 }.into();
+        assert_eq!(e.status_code().as_u16(), 429);
+        assert_eq!(ApiError::from(LoginError::InvalidCredentials).status_code().as_u16(), 401);
+        assert_eq!(ApiError::from(LoginError::Disabled).status_code().as_u16(), 403);
+    }
+
+    #[test]
+    fn domain_errors_have_their_statuses() {
+        let status = |e: DomainError| ApiError::from(e).status_code().as_u16();
+        assert_eq!(status(DomainError::NotFound("flag `x`".into())), 404);
+        assert_eq!(status(DomainError::Conflict("stale".into())), 409);
+        assert_eq!(status(DomainError::invalid("key", "bad")), 422);
+        assert_eq!(status(DomainError::Forbidden("no".into())), 403);
+        assert_eq!(status(DomainError::Store(StoreError::Duplicate)), 409);
+        assert_eq!(status(DomainError::Store(StoreError::Unavailable("down".into()))), 503);
+        assert_eq!(status(DomainError::corrupt("bad row")), 500);
     }
 }

@@ -6,10 +6,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 
 use super::api::{Answer, base_revision, created, ok};
-use super::auth::{Caller, Role};
+use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Json, Path, Query};
 use crate::app::AppState;
+use crate::auth::Role;
 use crate::service::{self, ExperimentInput, MetricInput};
 use crate::store::Backend;
 

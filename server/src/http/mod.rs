@@ -15,7 +15,7 @@ mod routes;
 mod session;
 mod user_api;
 
-pub use auth::{ADMIN_TOKEN_PREFIX, Credentials, Role, SDK_KEY_PREFIX, SdkCaller, hash_secret, new_secret};
+pub use auth::{Credentials, SdkCaller};
 pub use cache::AnswerCache;
 pub use client_addr::TrustedProxies;
 pub use error::{ApiError, FieldError};

@@ -7,10 +7,11 @@ use utoipa::openapi::schema::{ArrayBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
 
 use super::api::*;
-use super::auth::{RequiredRole, Role};
+use super::auth::RequiredRole;
 use super::experiment_api::*;
 use super::user_api::*;
 use crate::app::AppState;
+use crate::auth::Role;
 use crate::service::{
     AuditView, ConfigView, ConfigWrite, EnvironmentInput, EnvironmentView, EventCountsView, ExperimentInput,
     ExperimentView, FlagInput, FlagPage, FlagPatch, FlagQueryParams, FlagView, MetricInput, MetricView, ResultsView,

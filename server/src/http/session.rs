@@ -23,12 +23,13 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 
-use super::auth::{Role, constant_time_eq, hash_secret};
+use super::auth::constant_time_eq;
 use super::error::ApiError;
 use crate::app::AppState;
+use crate::auth::{Role, hash_secret};
 use crate::config::Config;
-use crate::service::{self, LoginError, now_ms};
-use crate::store::{Backend, StoreError};
+use crate::service::{self, Error as DomainError, LoginError, now_ms};
+use crate::store::Backend;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "flagyard_session";
@@ -133,24 +134,39 @@ fn ttl_ms(config: &Config) -> i64 {
 }
 
 /// A write whose job returns a value: runs it through the writer (group
-/// commit) and hands back the value once committed.
-pub async fn write_value<B, T, F>(state: &AppState<B>, job: F) -> Result<T, ApiError>
+/// commit) and hands back the value once committed, or the domain error the
+/// job refused with (its savepoint rolled back) or the commit failed with.
+pub async fn write_value<B, T, F>(state: &AppState<B>, job: F) -> Result<T, DomainError>
 where
     B: Backend,
     T: Send + 'static,
-    F: for<'t> FnOnce(&'t mut B::Tx) -> Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 't>> + Send + 'static,
+    F: for<'t> FnOnce(&'t mut B::Tx) -> Pin<Box<dyn Future<Output = Result<T, DomainError>> + Send + 't>>
+        + Send
+        + 'static,
 {
     let (send, receive) = tokio::sync::oneshot::channel();
-    state
+    let outcome = state
         .write(move |tx| {
             Box::pin(async move {
-                let value = job(tx).await?;
-                let _ = send.send(value);
-                Ok(StatusCode::NO_CONTENT.into_response())
+                let result = job(tx).await;
+                // The writer only needs to know that the job failed (to roll
+                // its savepoint back); the error itself travels beside it.
+                let failed = result.is_err();
+                let _ = send.send(result);
+                if failed { Err(ApiError::Conflict(String::new())) } else { Ok(StatusCode::NO_CONTENT.into_response()) }
             })
         })
-        .await?;
-    receive.await.map_err(|_| ApiError::Store(StoreError::Corrupt("a committed write lost its result".into())))
+        .await;
+    let result = receive.await;
+    match (outcome, result) {
+        // The job refused: its own error, whatever the batch did.
+        (_, Ok(Err(refused))) => Err(refused),
+        (Ok(_), Ok(Ok(value))) => Ok(value),
+        // Committed or not, the batch failed (commit, rollback, writer gone).
+        (Err(ApiError::Store(e)), _) => Err(DomainError::Store(e)),
+        (Err(other), _) => Err(DomainError::corrupt(format!("a write failed: {other}"))),
+        (Ok(_), Err(_)) => Err(DomainError::corrupt("a committed write lost its result")),
+    }
 }
 
 /// The live session named by the request's cookie, slid when due.

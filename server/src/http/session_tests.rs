@@ -109,7 +109,7 @@ async fn login_sets_a_cookie_that_the_extractor_resolves() {
     for cookie in [None, Some("flagyard_session=garbage"), Some("flagyard_session=fy_session_0000")] {
         assert!(extract(state, cookie).await.unwrap().is_none(), "{cookie:?}");
     }
-    let unknown = format!("flagyard_session={}", crate::http::new_secret(service::SESSION_TOKEN_PREFIX));
+    let unknown = format!("flagyard_session={}", crate::auth::new_secret(service::SESSION_TOKEN_PREFIX));
     assert!(extract(state, Some(&unknown)).await.unwrap().is_none());
     let mut parts = parts_with_cookie(None);
     let refused = <UiUser as FromRequestParts<_>>::from_request_parts(&mut parts, state).await.unwrap_err();

@@ -8,9 +8,10 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
 use super::api::{Answer, created, ok};
-use super::auth::{Caller, Role};
+use super::auth::Caller;
 use super::extract::{Json, Path};
 use crate::app::AppState;
+use crate::auth::Role;
 use crate::service::{self, UserInput, UserPatch};
 use crate::store::Backend;
 

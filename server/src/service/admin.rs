@@ -2,12 +2,13 @@
 
 use serde::Deserialize;
 
+use super::error::Error;
 use super::flags::initial_config;
 use super::rules;
 use super::views::{EnvironmentView, SdkKeyView, TokenView};
 use super::{audit, bump, check_key, environment, log_change, now_ms};
+use crate::auth::{ADMIN_TOKEN_PREFIX, Role, SDK_KEY_PREFIX, hash_secret, new_secret};
 use crate::config::Config;
-use crate::http::{ADMIN_TOKEN_PREFIX, ApiError, Role, SDK_KEY_PREFIX, hash_secret, new_secret};
 use crate::store::{Backend, ConfigRecord, FlagQuery, Queries, Topic};
 
 /// What the first start did.
@@ -29,11 +30,11 @@ fn title_case(key: &str) -> String {
 /// admin token exists (the configured one, or a generated one). Replicas
 /// starting together on one empty database race here: the loser's insert
 /// hits a uniqueness constraint, and it simply looks again.
-pub async fn bootstrap<B: Backend>(store: &B, config: &Config) -> Result<Bootstrap, ApiError> {
+pub async fn bootstrap<B: Backend>(store: &B, config: &Config) -> Result<Bootstrap, Error> {
     let mut attempt = 0;
     loop {
         match bootstrap_once(store, config).await {
-            Err(ApiError::Store(crate::store::StoreError::Duplicate)) if attempt < 5 => {
+            Err(Error::Store(crate::store::StoreError::Duplicate)) if attempt < 5 => {
                 attempt += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
             }
@@ -42,7 +43,7 @@ pub async fn bootstrap<B: Backend>(store: &B, config: &Config) -> Result<Bootstr
     }
 }
 
-async fn bootstrap_once<B: Backend>(store: &B, config: &Config) -> Result<Bootstrap, ApiError> {
+async fn bootstrap_once<B: Backend>(store: &B, config: &Config) -> Result<Bootstrap, Error> {
     let mut tx = store.write().await?;
     let mut done = Bootstrap::default();
     let at = now_ms();
@@ -69,7 +70,7 @@ async fn bootstrap_once<B: Backend>(store: &B, config: &Config) -> Result<Bootst
 }
 
 /// All environments.
-pub async fn list_environments<T: Queries>(tx: &mut T) -> Result<Vec<EnvironmentView>, ApiError> {
+pub async fn list_environments<T: Queries>(tx: &mut T) -> Result<Vec<EnvironmentView>, Error> {
     Ok(tx.environments().await?.into_iter().map(EnvironmentView::from).collect())
 }
 
@@ -87,7 +88,7 @@ pub async fn create_environment<T: Queries>(
     tx: &mut T,
     actor: &str,
     input: EnvironmentInput,
-) -> Result<EnvironmentView, ApiError> {
+) -> Result<EnvironmentView, Error> {
     check_key("key", &input.key)?;
     let at = now_ms();
     let name = input.name.unwrap_or_else(|| title_case(&input.key));
@@ -121,9 +122,9 @@ pub struct TokenInput {
 }
 
 /// Creates an admin token; the secret is in the answer, and only there.
-pub async fn create_token<T: Queries>(tx: &mut T, actor: &str, input: TokenInput) -> Result<TokenView, ApiError> {
+pub async fn create_token<T: Queries>(tx: &mut T, actor: &str, input: TokenInput) -> Result<TokenView, Error> {
     if input.name.trim().is_empty() || input.name.len() > 100 {
-        return Err(ApiError::invalid("name", "1 to 100 characters"));
+        return Err(Error::invalid("name", "1 to 100 characters"));
     }
     let secret = new_secret(ADMIN_TOKEN_PREFIX);
     let at = now_ms();
@@ -135,20 +136,20 @@ pub async fn create_token<T: Queries>(tx: &mut T, actor: &str, input: TokenInput
 }
 
 /// All admin tokens (never their secrets).
-pub async fn list_tokens<T: Queries>(tx: &mut T) -> Result<Vec<TokenView>, ApiError> {
+pub async fn list_tokens<T: Queries>(tx: &mut T) -> Result<Vec<TokenView>, Error> {
     Ok(tx.tokens().await?.into_iter().map(TokenView::from).collect())
 }
 
 /// Revokes a token; the last active admin token cannot be revoked.
-pub async fn revoke_token<T: Queries>(tx: &mut T, actor: &str, id: i64) -> Result<(), ApiError> {
+pub async fn revoke_token<T: Queries>(tx: &mut T, actor: &str, id: i64) -> Result<(), Error> {
     let tokens = tx.tokens().await?;
     let token = tokens
         .iter()
         .find(|t| t.id == id && t.revoked_at.is_none())
-        .ok_or_else(|| ApiError::NotFound(format!("active token {id}")))?;
+        .ok_or_else(|| Error::NotFound(format!("active token {id}")))?;
     let admins = tokens.iter().filter(|t| t.role == Role::Admin.as_str() && t.revoked_at.is_none()).count();
     if token.role == Role::Admin.as_str() && admins == 1 {
-        return Err(ApiError::Conflict("this is the last active admin token; create another admin token first".into()));
+        return Err(Error::Conflict("this is the last active admin token; create another admin token first".into()));
     }
     let at = now_ms();
     tx.revoke_token(id, at).await?;
@@ -170,9 +171,9 @@ pub async fn create_sdk_key<T: Queries>(
     actor: &str,
     env: &str,
     input: SdkKeyInput,
-) -> Result<SdkKeyView, ApiError> {
+) -> Result<SdkKeyView, Error> {
     if input.name.trim().is_empty() || input.name.len() > 100 {
-        return Err(ApiError::invalid("name", "1 to 100 characters"));
+        return Err(Error::invalid("name", "1 to 100 characters"));
     }
     let env = environment(tx, env).await?;
     let secret = new_secret(SDK_KEY_PREFIX);
@@ -185,7 +186,7 @@ pub async fn create_sdk_key<T: Queries>(
 }
 
 /// SDK keys of one environment, or of all.
-pub async fn list_sdk_keys<T: Queries>(tx: &mut T, env: Option<&str>) -> Result<Vec<SdkKeyView>, ApiError> {
+pub async fn list_sdk_keys<T: Queries>(tx: &mut T, env: Option<&str>) -> Result<Vec<SdkKeyView>, Error> {
     let id = match env {
         Some(key) => Some(environment(tx, key).await?.id),
         None => None,
@@ -194,9 +195,9 @@ pub async fn list_sdk_keys<T: Queries>(tx: &mut T, env: Option<&str>) -> Result<
 }
 
 /// Revokes an SDK key: its streams end and its requests get 401.
-pub async fn revoke_sdk_key<T: Queries>(tx: &mut T, actor: &str, id: i64) -> Result<(), ApiError> {
+pub async fn revoke_sdk_key<T: Queries>(tx: &mut T, actor: &str, id: i64) -> Result<(), Error> {
     let key = tx.sdk_keys(None).await?.into_iter().find(|k| k.id == id && k.revoked_at.is_none());
-    let key = key.ok_or_else(|| ApiError::NotFound(format!("active SDK key {id}")))?;
+    let key = key.ok_or_else(|| Error::NotFound(format!("active SDK key {id}")))?;
     let at = now_ms();
     tx.revoke_sdk_key(id, at).await?;
     tx.notify(Topic::Keys).await?;

@@ -3,10 +3,10 @@
 use flagyard_eval::{FlagConfig, Prerequisite, Rule};
 use serde::Deserialize;
 
+use super::error::Error;
 use super::rules::{self, Edits, Reach};
 use super::views::ConfigView;
 use super::{audit, check_revision, environment, log_change, now_ms};
-use crate::http::ApiError;
 use crate::store::{ConfigRecord, FlagRecord, Queries, StoreError};
 
 /// A whole configuration (`PUT`), or the changed fields (`PATCH`).
@@ -24,8 +24,8 @@ pub struct ConfigWrite {
 
 impl ConfigWrite {
     /// The full configuration of a `PUT`: every field but the lists is required.
-    fn into_full(self) -> Result<FlagConfig, ApiError> {
-        let missing = |field: &str| ApiError::invalid(field, "required");
+    fn into_full(self) -> Result<FlagConfig, Error> {
+        let missing = |field: &str| Error::invalid(field, "required");
         Ok(FlagConfig {
             enabled: self.enabled.ok_or_else(|| missing("enabled"))?,
             off_variant: self.off_variant.ok_or_else(|| missing("offVariant"))?,
@@ -56,23 +56,20 @@ impl ConfigWrite {
     }
 }
 
-fn parse_config(record: &ConfigRecord) -> Result<FlagConfig, ApiError> {
-    serde_json::from_str(&record.config)
-        .map_err(|e| ApiError::Store(StoreError::Corrupt(format!("configuration: {e}"))))
+fn parse_config(record: &ConfigRecord) -> Result<FlagConfig, Error> {
+    serde_json::from_str(&record.config).map_err(|e| Error::Store(StoreError::Corrupt(format!("configuration: {e}"))))
 }
 
-async fn flag_of<T: Queries>(tx: &mut T, key: &str) -> Result<FlagRecord, ApiError> {
-    tx.flag(key).await?.ok_or_else(|| ApiError::NotFound(format!("flag `{key}`")))
+async fn flag_of<T: Queries>(tx: &mut T, key: &str) -> Result<FlagRecord, Error> {
+    tx.flag(key).await?.ok_or_else(|| Error::NotFound(format!("flag `{key}`")))
 }
 
 /// The configuration of `key` in `env`.
-pub async fn get_config<T: Queries>(tx: &mut T, key: &str, env: &str) -> Result<ConfigView, ApiError> {
+pub async fn get_config<T: Queries>(tx: &mut T, key: &str, env: &str) -> Result<ConfigView, Error> {
     let env = environment(tx, env).await?;
     let flag = flag_of(tx, key).await?;
-    let config = tx
-        .config(flag.id, env.id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("flag `{key}` in `{}`", env.key)))?;
+    let config =
+        tx.config(flag.id, env.id).await?.ok_or_else(|| Error::NotFound(format!("flag `{key}` in `{}`", env.key)))?;
     ConfigView::new(&env.key, &config)
 }
 
@@ -82,7 +79,7 @@ pub async fn config_history<T: Queries>(
     key: &str,
     env: &str,
     limit: i64,
-) -> Result<Vec<ConfigView>, ApiError> {
+) -> Result<Vec<ConfigView>, Error> {
     let env = environment(tx, env).await?;
     let flag = flag_of(tx, key).await?;
     tx.config_history(flag.id, env.id, limit).await?.iter().map(|c| ConfigView::new(&env.key, c)).collect()
@@ -98,14 +95,14 @@ async fn write<T: Queries>(
     env: &str,
     base_revision: Option<i64>,
     action: &str,
-    make: impl FnOnce(FlagConfig) -> Result<FlagConfig, ApiError>,
-) -> Result<ConfigView, ApiError> {
+    make: impl FnOnce(FlagConfig) -> Result<FlagConfig, Error>,
+) -> Result<ConfigView, Error> {
     // Lock the environment (bump its version) first; then the flag, its
     // configuration and whether an experiment runs on it, in one statement.
-    let env = tx.bump_environment(env).await?.ok_or_else(|| ApiError::NotFound(format!("environment `{env}`")))?;
-    let found = tx.flag_and_config(key, env.id).await?.ok_or_else(|| ApiError::NotFound(format!("flag `{key}`")))?;
+    let env = tx.bump_environment(env).await?.ok_or_else(|| Error::NotFound(format!("environment `{env}`")))?;
+    let found = tx.flag_and_config(key, env.id).await?.ok_or_else(|| Error::NotFound(format!("flag `{key}`")))?;
     let (flag, running) = (found.flag, found.experiment_running);
-    let current = found.config.ok_or_else(|| ApiError::NotFound(format!("flag `{key}` in `{}`", env.key)))?;
+    let current = found.config.ok_or_else(|| Error::NotFound(format!("flag `{key}` in `{}`", env.key)))?;
     check_revision("the configuration", base_revision, current.revision)?;
     let config = make(parse_config(&current)?)?;
     if running {
@@ -125,7 +122,7 @@ async fn write<T: Queries>(
     let record = ConfigRecord {
         flag_id: flag.id,
         environment_id: env.id,
-        config: serde_json::to_string(&config).map_err(|e| ApiError::Store(StoreError::Corrupt(e.to_string())))?,
+        config: serde_json::to_string(&config).map_err(|e| Error::Store(StoreError::Corrupt(e.to_string())))?,
         revision: current.revision + 1,
         updated_at: at,
         updated_by: actor.to_owned(),
@@ -143,7 +140,7 @@ pub async fn put_config<T: Queries>(
     key: &str,
     env: &str,
     body: ConfigWrite,
-) -> Result<ConfigView, ApiError> {
+) -> Result<ConfigView, Error> {
     let base = body.base_revision;
     let config = body.into_full()?;
     write(tx, actor, key, env, base, "config.update", |_| Ok(config)).await
@@ -156,7 +153,7 @@ pub async fn patch_config<T: Queries>(
     key: &str,
     env: &str,
     body: ConfigWrite,
-) -> Result<ConfigView, ApiError> {
+) -> Result<ConfigView, Error> {
     let action = match (&body.enabled, &body.off_variant, &body.default_variant, &body.prerequisites, &body.rules) {
         (Some(true), None, None, None, None) => "config.enable",
         (Some(false), None, None, None, None) => "config.disable",
@@ -173,9 +170,9 @@ pub async fn copy_config<T: Queries>(
     from: &str,
     to: &str,
     base_revision: Option<i64>,
-) -> Result<ConfigView, ApiError> {
+) -> Result<ConfigView, Error> {
     if from == to {
-        return Err(ApiError::invalid("to", "copying an environment onto itself changes nothing"));
+        return Err(Error::invalid("to", "copying an environment onto itself changes nothing"));
     }
     let source = get_config(tx, key, from).await?.config;
     write(tx, actor, key, to, base_revision, "config.copy", |_| Ok(source)).await
@@ -189,13 +186,13 @@ pub async fn rollback_config<T: Queries>(
     env: &str,
     revision: i64,
     base_revision: Option<i64>,
-) -> Result<ConfigView, ApiError> {
+) -> Result<ConfigView, Error> {
     let environment_row = environment(tx, env).await?;
     let flag = flag_of(tx, key).await?;
     let old = tx
         .config_revision(flag.id, environment_row.id, revision)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("revision {revision} of flag `{key}` in `{env}`")))?;
+        .ok_or_else(|| Error::NotFound(format!("revision {revision} of flag `{key}` in `{env}`")))?;
     let restored = parse_config(&old)?;
     write(tx, actor, key, env, base_revision, "config.rollback", |_| Ok(restored)).await
 }

@@ -1,11 +1,29 @@
 //! What experiments require of flags: the rule they are bound to must serve
 //! a split, and while one runs the split's weights stay as they were at start.
 
-use flagyard_eval::{FlagConfig, Serve, Split};
+use flagyard_eval::{FlagConfig, Serve, Split, WeightedVariant};
+use serde::{Deserialize, Serialize};
 
-use super::experiments::{corrupt, snapshot_of};
-use crate::http::ApiError;
-use crate::store::{Environment, FlagRecord, Queries};
+use super::error::Error;
+use crate::store::{Environment, ExperimentRecord, FlagRecord, Queries, StoreError};
+
+/// The split's allocation when the experiment started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SplitSnapshot {
+    pub variants: Vec<WeightedVariant>,
+    pub coverage: u32,
+}
+
+/// Stored experiment data that cannot be read back.
+pub(super) fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Store(StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// The split allocation recorded when `x` started, if it has started.
+pub(super) fn snapshot_of(x: &ExperimentRecord) -> Result<Option<SplitSnapshot>, Error> {
+    x.split_snapshot.as_deref().map(|t| serde_json::from_str(t).map_err(|e| corrupt("split snapshot", e))).transpose()
+}
 
 /// The split served by rule `rule_id` of `config`, if that rule exists and serves one.
 fn split_of<'a>(config: &'a FlagConfig, rule_id: &str) -> Option<&'a Split> {
@@ -22,21 +40,21 @@ pub(super) async fn bound_split<T: Queries>(
     env: &Environment,
     rule_id: &str,
     control: &str,
-) -> Result<Split, ApiError> {
+) -> Result<Split, Error> {
     let record = tx.config(flag.id, env.id).await?.ok_or_else(|| {
-        ApiError::invalid("environment", format!("flag `{}` has no configuration in `{}`", flag.key, env.key))
+        Error::invalid("environment", format!("flag `{}` has no configuration in `{}`", flag.key, env.key))
     })?;
     let config: FlagConfig = serde_json::from_str(&record.config).map_err(|e| corrupt("configuration", e))?;
     if !config.rules.iter().any(|r| r.id.as_deref() == Some(rule_id)) {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "ruleId",
             format!("flag `{}` has no rule with id `{rule_id}` in `{}`", flag.key, env.key),
         ));
     }
     let split = split_of(&config, rule_id)
-        .ok_or_else(|| ApiError::invalid("ruleId", format!("rule `{rule_id}` serves a fixed variant, not a split")))?;
+        .ok_or_else(|| Error::invalid("ruleId", format!("rule `{rule_id}` serves a fixed variant, not a split")))?;
     if !split.variants.iter().any(|v| v.variant == control) {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "controlVariant",
             format!("`{control}` is not one of the variants of rule `{rule_id}`'s split"),
         ));
@@ -51,7 +69,7 @@ pub(crate) async fn check_running<T: Queries>(
     flag: &FlagRecord,
     env: &Environment,
     config: &FlagConfig,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     for x in tx.experiments_of_flag(flag.id).await? {
         if x.state != "running" || x.environment_id != env.id {
             continue;
@@ -60,14 +78,14 @@ pub(crate) async fn check_running<T: Queries>(
         match split_of(config, &x.rule_id) {
             Some(split) if split.variants == snapshot.variants => {}
             Some(_) => {
-                return Err(ApiError::Conflict(format!(
+                return Err(Error::Conflict(format!(
                     "experiment `{}` is running on rule `{}`: its split's variant weights cannot change until it stops \
                      (coverage can)",
                     x.key, x.rule_id
                 )));
             }
             None => {
-                return Err(ApiError::Conflict(format!(
+                return Err(Error::Conflict(format!(
                     "experiment `{}` is running on rule `{}`: the rule must keep serving its split until it stops",
                     x.key, x.rule_id
                 )));
@@ -78,11 +96,11 @@ pub(crate) async fn check_running<T: Queries>(
 }
 
 /// Refuses deleting a flag that experiments reference.
-pub(crate) async fn check_flag_unused<T: Queries>(tx: &mut T, flag: &FlagRecord) -> Result<(), ApiError> {
+pub(crate) async fn check_flag_unused<T: Queries>(tx: &mut T, flag: &FlagRecord) -> Result<(), Error> {
     let users: Vec<String> = tx.experiments_of_flag(flag.id).await?.into_iter().map(|x| x.key).collect();
     if users.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::Conflict(format!("flag `{}` is used by experiments: {}", flag.key, users.join(", "))))
+        Err(Error::Conflict(format!("flag `{}` is used by experiments: {}", flag.key, users.join(", "))))
     }
 }

@@ -4,14 +4,13 @@
 //! nothing else. Once started, what defines the experiment is frozen, and the
 //! configuration write path refuses changing the allocated split's weights.
 
-use flagyard_eval::WeightedVariant;
 use serde::{Deserialize, Serialize};
 
-use super::experiment_guards::bound_split;
+use super::error::Error;
+use super::experiment_guards::{SplitSnapshot, bound_split, snapshot_of};
 use super::views::rfc3339;
 use super::{audit, check_key, check_revision, now_ms};
-use crate::http::ApiError;
-use crate::store::{Environment, ExperimentRecord, Queries, StoreError};
+use crate::store::{Environment, ExperimentRecord, Queries};
 
 /// The analysis methods.
 pub const ANALYSES: [&str; 3] = ["frequentist", "sequential", "bayesian"];
@@ -55,14 +54,6 @@ pub struct ExperimentInput {
     pub base_revision: Option<i64>,
 }
 
-/// The split's allocation when the experiment started.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SplitSnapshot {
-    pub variants: Vec<WeightedVariant>,
-    pub coverage: u32,
-}
-
 /// An experiment.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -95,15 +86,7 @@ fn to_json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
-pub(super) fn corrupt(what: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::Store(StoreError::Corrupt(format!("{what}: {e}")))
-}
-
-pub(super) fn snapshot_of(x: &ExperimentRecord) -> Result<Option<SplitSnapshot>, ApiError> {
-    x.split_snapshot.as_deref().map(|t| serde_json::from_str(t).map_err(|e| corrupt("split snapshot", e))).transpose()
-}
-
-async fn view<T: Queries>(tx: &mut T, x: &ExperimentRecord) -> Result<ExperimentView, ApiError> {
+async fn view<T: Queries>(tx: &mut T, x: &ExperimentRecord) -> Result<ExperimentView, Error> {
     let (mut secondary, mut guardrail) = (Vec::new(), Vec::new());
     for m in tx.experiment_metrics(x.id).await? {
         if m.role == "guardrail" { guardrail.push(m.metric_key) } else { secondary.push(m.metric_key) }
@@ -137,17 +120,15 @@ async fn resolve<T: Queries>(
     tx: &mut T,
     key: &str,
     input: ExperimentInput,
-) -> Result<(ExperimentRecord, Vec<(i64, String)>), ApiError> {
-    let flag = tx
-        .flag(&input.flag)
-        .await?
-        .ok_or_else(|| ApiError::invalid("flag", format!("unknown flag `{}`", input.flag)))?;
+) -> Result<(ExperimentRecord, Vec<(i64, String)>), Error> {
+    let flag =
+        tx.flag(&input.flag).await?.ok_or_else(|| Error::invalid("flag", format!("unknown flag `{}`", input.flag)))?;
     let env = tx
         .environment(&input.environment)
         .await?
-        .ok_or_else(|| ApiError::invalid("environment", format!("unknown environment `{}`", input.environment)))?;
+        .ok_or_else(|| Error::invalid("environment", format!("unknown environment `{}`", input.environment)))?;
     bound_split(tx, &flag, &env, &input.rule_id, &input.control_variant).await?;
-    let unknown = |field: String, k: &str| ApiError::invalid(field, format!("unknown metric `{k}`"));
+    let unknown = |field: String, k: &str| Error::invalid(field, format!("unknown metric `{k}`"));
     let primary = tx
         .metric(&input.primary_metric)
         .await?
@@ -166,17 +147,17 @@ async fn resolve<T: Queries>(
     }
     let analysis = input.analysis.unwrap_or_else(|| "frequentist".into());
     if !ANALYSES.contains(&analysis.as_str()) {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "analysis",
             format!("unknown analysis `{analysis}`: one of {}", ANALYSES.join(", ")),
         ));
     }
     let alpha = input.alpha.unwrap_or(0.05);
     if !(alpha > 0.0 && alpha < 0.5) {
-        return Err(ApiError::invalid("alpha", "must be greater than 0 and less than 0.5"));
+        return Err(Error::invalid("alpha", "must be greater than 0 and less than 0.5"));
     }
     if input.minimum_detectable_effect.is_some_and(|m| !(m > 0.0 && m.is_finite())) {
-        return Err(ApiError::invalid("minimumDetectableEffect", "must be a positive relative effect (e.g. 0.02)"));
+        return Err(Error::invalid("minimumDetectableEffect", "must be a positive relative effect (e.g. 0.02)"));
     }
     let record = ExperimentRecord {
         id: 0,
@@ -213,12 +194,12 @@ fn defining(x: &ExperimentRecord) -> impl PartialEq + use<'_> {
     )
 }
 
-async fn experiment_of<T: Queries>(tx: &mut T, key: &str) -> Result<ExperimentRecord, ApiError> {
-    tx.experiment(key).await?.ok_or_else(|| ApiError::NotFound(format!("experiment `{key}`")))
+async fn experiment_of<T: Queries>(tx: &mut T, key: &str) -> Result<ExperimentRecord, Error> {
+    tx.experiment(key).await?.ok_or_else(|| Error::NotFound(format!("experiment `{key}`")))
 }
 
 /// All experiments.
-pub async fn list_experiments<T: Queries>(tx: &mut T) -> Result<Vec<ExperimentView>, ApiError> {
+pub async fn list_experiments<T: Queries>(tx: &mut T) -> Result<Vec<ExperimentView>, Error> {
     let mut out = Vec::new();
     for x in tx.experiments().await? {
         out.push(view(tx, &x).await?);
@@ -227,7 +208,7 @@ pub async fn list_experiments<T: Queries>(tx: &mut T) -> Result<Vec<ExperimentVi
 }
 
 /// One experiment.
-pub async fn get_experiment<T: Queries>(tx: &mut T, key: &str) -> Result<ExperimentView, ApiError> {
+pub async fn get_experiment<T: Queries>(tx: &mut T, key: &str) -> Result<ExperimentView, Error> {
     let x = experiment_of(tx, key).await?;
     view(tx, &x).await
 }
@@ -237,8 +218,8 @@ pub async fn create_experiment<T: Queries>(
     tx: &mut T,
     actor: &str,
     input: ExperimentInput,
-) -> Result<ExperimentView, ApiError> {
-    let key = input.key.clone().ok_or_else(|| ApiError::invalid("key", "required"))?;
+) -> Result<ExperimentView, Error> {
+    let key = input.key.clone().ok_or_else(|| Error::invalid("key", "required"))?;
     check_key("key", &key)?;
     let (mut record, extra) = resolve(tx, &key, input).await?;
     let at = now_ms();
@@ -268,9 +249,9 @@ pub async fn update_experiment<T: Queries>(
     actor: &str,
     key: &str,
     input: ExperimentInput,
-) -> Result<ExperimentView, ApiError> {
+) -> Result<ExperimentView, Error> {
     if input.key.as_deref().is_some_and(|k| k != key) {
-        return Err(ApiError::invalid("key", "an experiment's key cannot change"));
+        return Err(Error::invalid("key", "an experiment's key cannot change"));
     }
     let current = experiment_of(tx, key).await?;
     check_revision("the experiment", input.base_revision, current.revision)?;
@@ -283,7 +264,7 @@ pub async fn update_experiment<T: Queries>(
         old_extra.sort();
         new_extra.sort();
         if defining(&current) != defining(&new) || old_extra != new_extra {
-            return Err(ApiError::Conflict(format!(
+            return Err(Error::Conflict(format!(
                 "experiment `{key}` is {}: only its name and hypothesis can change",
                 current.state
             )));
@@ -312,10 +293,10 @@ pub async fn update_experiment<T: Queries>(
 }
 
 /// Deletes a draft or stopped experiment.
-pub async fn delete_experiment<T: Queries>(tx: &mut T, actor: &str, key: &str) -> Result<(), ApiError> {
+pub async fn delete_experiment<T: Queries>(tx: &mut T, actor: &str, key: &str) -> Result<(), Error> {
     let current = experiment_of(tx, key).await?;
     if current.state == "running" {
-        return Err(ApiError::Conflict(format!("experiment `{key}` is running: stop it first")));
+        return Err(Error::Conflict(format!("experiment `{key}` is running: stop it first")));
     }
     let before = to_json(&view(tx, &current).await?);
     tx.delete_experiment(current.id).await?;
@@ -335,12 +316,7 @@ pub async fn delete_experiment<T: Queries>(tx: &mut T, actor: &str, key: &str) -
 }
 
 /// Moves an experiment from `from` to `to` (`start` or `stop`).
-pub async fn transition<T: Queries>(
-    tx: &mut T,
-    actor: &str,
-    key: &str,
-    start: bool,
-) -> Result<ExperimentView, ApiError> {
+pub async fn transition<T: Queries>(tx: &mut T, actor: &str, key: &str, start: bool) -> Result<ExperimentView, Error> {
     let mut current = experiment_of(tx, key).await?;
     if start {
         // Serialise with configuration writes of the environment (they lock it too),
@@ -351,7 +327,7 @@ pub async fn transition<T: Queries>(
     let (from, to, action) =
         if start { ("draft", "running", "experiment.start") } else { ("running", "stopped", "experiment.stop") };
     if current.state != from {
-        return Err(ApiError::Conflict(format!(
+        return Err(Error::Conflict(format!(
             "experiment `{key}` is {}: only a {from} experiment can become {to}",
             current.state
         )));
@@ -361,10 +337,8 @@ pub async fn transition<T: Queries>(
     let mut next =
         ExperimentRecord { state: to.into(), revision: current.revision + 1, updated_at: at, ..current.clone() };
     if start {
-        let flag = tx
-            .flag(&current.flag_key)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("flag `{}`", current.flag_key)))?;
+        let flag =
+            tx.flag(&current.flag_key).await?.ok_or_else(|| Error::NotFound(format!("flag `{}`", current.flag_key)))?;
         let env = Environment {
             id: current.environment_id,
             key: current.environment_key.clone(),
@@ -374,8 +348,8 @@ pub async fn transition<T: Queries>(
         };
         let split =
             bound_split(tx, &flag, &env, &current.rule_id, &current.control_variant).await.map_err(|e| match e {
-                ApiError::Invalid { summary, .. } => {
-                    ApiError::Conflict(format!("experiment `{key}` cannot start: {summary}"))
+                Error::Invalid { summary, .. } => {
+                    Error::Conflict(format!("experiment `{key}` cannot start: {summary}"))
                 }
                 e => e,
             })?;

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use flagyard_eval::{Flag, FlagConfig, FlagType, Snapshot, Variant};
 use serde::Deserialize;
 
+use super::error::Error;
 use super::rules::{self, Edits, Reach};
 use super::views::{ConfigView, FlagPage, FlagView};
 use super::{audit, bump, check_key, check_revision, log_change, now_ms};
-use crate::http::ApiError;
 use crate::store::{ConfigRecord, FlagQuery, FlagRecord, NewFlag, Queries};
 
 /// Largest page of the flag list.
@@ -95,11 +95,11 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
 
 /// Validates a definition with `config` in a throwaway environment; paths are
 /// relative to the request body.
-fn validate_definition(key: &str, kind: FlagType, variants: &[Variant], config: &FlagConfig) -> Result<(), ApiError> {
+fn validate_definition(key: &str, kind: FlagType, variants: &[Variant], config: &FlagConfig) -> Result<(), Error> {
     let flag = Flag { kind, variants: variants.to_vec(), environments: [("_".to_owned(), config.clone())].into() };
     let snap = Snapshot { environment: "_".into(), flags: [(key.to_owned(), flag)].into(), ..Snapshot::default() };
     rules::validate(&snap, &format!("flags.{key}.")).map(drop).map_err(|e| match e {
-        ApiError::Invalid { summary, errors } => ApiError::Invalid {
+        Error::Invalid { summary, errors } => Error::Invalid {
             summary: summary.replace("environments._.", ""),
             errors: errors
                 .into_iter()
@@ -114,7 +114,7 @@ fn validate_definition(key: &str, kind: FlagType, variants: &[Variant], config: 
 }
 
 /// Creates a flag, off in every environment.
-pub async fn create_flag<T: Queries>(tx: &mut T, actor: &str, input: FlagInput) -> Result<FlagView, ApiError> {
+pub async fn create_flag<T: Queries>(tx: &mut T, actor: &str, input: FlagInput) -> Result<FlagView, Error> {
     check_key("key", &input.key)?;
     let variants = match (input.variants, input.kind) {
         (Some(v), _) => v,
@@ -122,7 +122,7 @@ pub async fn create_flag<T: Queries>(tx: &mut T, actor: &str, input: FlagInput) 
             Variant { key: "on".into(), value: serde_json::Value::Bool(true) },
             Variant { key: "off".into(), value: serde_json::Value::Bool(false) },
         ],
-        (None, _) => return Err(ApiError::invalid("variants", "required for non-boolean flags")),
+        (None, _) => return Err(Error::invalid("variants", "required for non-boolean flags")),
     };
     let config = initial_config(&variants, input.off_variant.as_deref(), input.default_variant.as_deref());
     validate_definition(&input.key, input.kind, &variants, &config)?;
@@ -162,12 +162,12 @@ pub async fn create_flag<T: Queries>(tx: &mut T, actor: &str, input: FlagInput) 
 }
 
 /// The flag with its configuration in every environment.
-pub async fn get_flag<T: Queries>(tx: &mut T, key: &str) -> Result<FlagView, ApiError> {
-    let flag = tx.flag(key).await?.ok_or_else(|| ApiError::NotFound(format!("flag `{key}`")))?;
+pub async fn get_flag<T: Queries>(tx: &mut T, key: &str) -> Result<FlagView, Error> {
+    let flag = tx.flag(key).await?.ok_or_else(|| Error::NotFound(format!("flag `{key}`")))?;
     with_environments(tx, &flag).await
 }
 
-async fn with_environments<T: Queries>(tx: &mut T, flag: &FlagRecord) -> Result<FlagView, ApiError> {
+async fn with_environments<T: Queries>(tx: &mut T, flag: &FlagRecord) -> Result<FlagView, Error> {
     let envs: BTreeMap<i64, String> = tx.environments().await?.into_iter().map(|e| (e.id, e.key)).collect();
     let mut environments = BTreeMap::new();
     for config in tx.configs_of_flag(flag.id).await? {
@@ -181,14 +181,14 @@ async fn with_environments<T: Queries>(tx: &mut T, flag: &FlagRecord) -> Result<
 }
 
 /// A page of flags (definitions only).
-pub async fn list_flags<T: Queries>(tx: &mut T, params: &FlagQueryParams) -> Result<FlagPage, ApiError> {
+pub async fn list_flags<T: Queries>(tx: &mut T, params: &FlagQueryParams) -> Result<FlagPage, Error> {
     let limit = params.limit.unwrap_or(100);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid("limit", format!("must be between 1 and {MAX_PAGE}")));
+        return Err(Error::invalid("limit", format!("must be between 1 and {MAX_PAGE}")));
     }
     let offset = params.offset.unwrap_or(0);
     if offset < 0 {
-        return Err(ApiError::invalid("offset", "must not be negative"));
+        return Err(Error::invalid("offset", "must not be negative"));
     }
     let archived = if params.all { params.archived } else { Some(params.archived.unwrap_or(false)) };
     let query = FlagQuery { search: params.q.clone(), tag: params.tag.clone(), archived, limit, offset };
@@ -199,18 +199,13 @@ pub async fn list_flags<T: Queries>(tx: &mut T, params: &FlagQueryParams) -> Res
 
 /// Updates a flag's definition. Changing variants revalidates every
 /// environment (rules and prerequisites refer to variant keys).
-pub async fn update_flag<T: Queries>(
-    tx: &mut T,
-    actor: &str,
-    key: &str,
-    patch: FlagPatch,
-) -> Result<FlagView, ApiError> {
+pub async fn update_flag<T: Queries>(tx: &mut T, actor: &str, key: &str, patch: FlagPatch) -> Result<FlagView, Error> {
     // Lock every environment first: definition writes affect them all.
     let mut envs = Vec::new();
     for env in tx.environments().await? {
         envs.push(bump(tx, env).await?);
     }
-    let flag = tx.flag(key).await?.ok_or_else(|| ApiError::NotFound(format!("flag `{key}`")))?;
+    let flag = tx.flag(key).await?.ok_or_else(|| Error::NotFound(format!("flag `{key}`")))?;
     check_revision("the flag", patch.base_revision, flag.revision)?;
     let before = to_json(&FlagView::new(&flag)?);
     let at = now_ms();
@@ -234,7 +229,7 @@ pub async fn update_flag<T: Queries>(
                 .map(|x| x.key)
                 .collect();
             if !running.is_empty() {
-                return Err(ApiError::Conflict(format!(
+                return Err(Error::Conflict(format!(
                     "flag `{key}` cannot be archived while experiments run on it: {}",
                     running.join(", ")
                 )));
@@ -268,12 +263,12 @@ pub async fn update_flag<T: Queries>(
 }
 
 /// Deletes a flag everywhere; refused while another flag depends on it.
-pub async fn delete_flag<T: Queries>(tx: &mut T, actor: &str, key: &str) -> Result<(), ApiError> {
+pub async fn delete_flag<T: Queries>(tx: &mut T, actor: &str, key: &str) -> Result<(), Error> {
     let mut envs = Vec::new();
     for env in tx.environments().await? {
         envs.push(bump(tx, env).await?);
     }
-    let flag = tx.flag(key).await?.ok_or_else(|| ApiError::NotFound(format!("flag `{key}`")))?;
+    let flag = tx.flag(key).await?.ok_or_else(|| Error::NotFound(format!("flag `{key}`")))?;
     super::experiment_guards::check_flag_unused(tx, &flag).await?;
     let before = to_json(&FlagView::new(&flag)?);
     let at = now_ms();
@@ -282,9 +277,9 @@ pub async fn delete_flag<T: Queries>(tx: &mut T, actor: &str, key: &str) -> Resu
         let snap = rules::snapshot(tx, env, &edits, Reach::All).await?;
         match rules::validate(&snap, "") {
             Ok(_) => {}
-            Err(ApiError::Invalid { errors, .. }) => {
+            Err(Error::Invalid { errors, .. }) => {
                 let users: Vec<String> = errors.iter().map(|e| e.path.clone()).collect();
-                return Err(ApiError::Conflict(format!(
+                return Err(Error::Conflict(format!(
                     "flag `{key}` is still used in environment `{}`: {}",
                     env.key,
                     users.join(", ")

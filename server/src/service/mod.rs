@@ -6,36 +6,36 @@
 //! engine's compiler, writes, appends one change record per environment
 //! version, and records an audit entry with the state before and after.
 
-mod accounts;
 mod admin;
 mod configs;
+mod error;
 mod experiment_guards;
+mod experiment_metrics;
 mod experiments;
 mod flags;
-mod metrics;
 mod results;
 mod results_csv;
 pub mod rules;
 mod segments;
 mod sessions;
+mod users;
 mod views;
 
-pub use accounts::{
-    PreparedPatch, PreparedUser, UserInput, UserPatch, UserView, bootstrap_users, check_password, check_username,
-    create_user, create_user_directly, delete_user, get_user, hash_password, list_users, prepare_patch, prepare_user,
-    update_user, verify_password,
-};
 pub use admin::{
     EnvironmentInput, SdkKeyInput, TokenInput, bootstrap, create_environment, create_sdk_key, create_token,
     list_environments, list_sdk_keys, list_tokens, revoke_sdk_key, revoke_token,
 };
 pub use configs::{ConfigWrite, config_history, copy_config, get_config, patch_config, put_config, rollback_config};
+pub use error::{Error, FieldError, Result};
+pub use experiment_guards::SplitSnapshot;
+pub use experiment_metrics::{
+    MetricInput, MetricView, create_metric, delete_metric, get_metric, list_metrics, update_metric,
+};
 pub use experiments::{
-    ExperimentInput, ExperimentView, SplitSnapshot, create_experiment, delete_experiment, get_experiment,
-    list_experiments, transition as transition_experiment, update_experiment,
+    ExperimentInput, ExperimentView, create_experiment, delete_experiment, get_experiment, list_experiments,
+    transition as transition_experiment, update_experiment,
 };
 pub use flags::{FlagInput, FlagPatch, FlagQueryParams, create_flag, delete_flag, get_flag, list_flags, update_flag};
-pub use metrics::{MetricInput, MetricView, create_metric, delete_metric, get_metric, list_metrics, update_metric};
 pub use results::{EventCountsView, ResultsView, event_counts, experiment_results};
 pub use results_csv::results_csv;
 pub use segments::{SegmentInput, create_segment, delete_segment, get_segment, list_segments, update_segment};
@@ -43,11 +43,15 @@ pub use sessions::{
     LoginError, NewSession, SESSION_TOKEN_PREFIX, create_session, end_session, is_session_token, needs_touch,
     purge_sessions, resolve_session, touch_session, verify_login,
 };
+pub use users::{
+    PreparedPatch, PreparedUser, UserInput, UserPatch, UserView, bootstrap_users, check_password, check_username,
+    create_user, create_user_directly, delete_user, get_user, hash_password, list_users, prepare_patch, prepare_user,
+    update_user, verify_password,
+};
 pub use views::{
     AuditView, ConfigView, EnvironmentView, FlagPage, FlagView, SdkKeyView, SegmentView, TokenView, audit_log, rfc3339,
 };
 
-use crate::http::ApiError;
 use crate::store::{ChangeRecord, Environment, NewAudit, Queries, Topic};
 
 /// Milliseconds since the Unix epoch.
@@ -58,12 +62,12 @@ pub fn now_ms() -> i64 {
 }
 
 /// The environment named `key`, or 404.
-pub(crate) async fn environment<T: Queries>(tx: &mut T, key: &str) -> Result<Environment, ApiError> {
-    tx.environment(key).await?.ok_or_else(|| ApiError::NotFound(format!("environment `{key}`")))
+pub(crate) async fn environment<T: Queries>(tx: &mut T, key: &str) -> Result<Environment, Error> {
+    tx.environment(key).await?.ok_or_else(|| Error::NotFound(format!("environment `{key}`")))
 }
 
 /// Bumps `env`'s version (locking it on Postgres) and returns it updated.
-pub(crate) async fn bump<T: Queries>(tx: &mut T, mut env: Environment) -> Result<Environment, ApiError> {
+pub(crate) async fn bump<T: Queries>(tx: &mut T, mut env: Environment) -> Result<Environment, Error> {
     env.version = tx.bump_version(env.id).await?;
     Ok(env)
 }
@@ -76,7 +80,7 @@ pub(crate) async fn log_change<T: Queries>(
     key: &str,
     op: &str,
     at: i64,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let change = ChangeRecord {
         environment_id: env.id,
         version: env.version,
@@ -102,16 +106,16 @@ pub(crate) async fn audit<T: Queries>(
     environment: Option<&str>,
     before: Option<&str>,
     after: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let entry = NewAudit { at, actor, action, entity, key, environment, before, after };
     tx.insert_audit(&entry).await?;
     Ok(())
 }
 
 /// Checks an optimistic-concurrency precondition.
-pub(crate) fn check_revision(what: &str, expected: Option<i64>, current: i64) -> Result<(), ApiError> {
+pub(crate) fn check_revision(what: &str, expected: Option<i64>, current: i64) -> Result<(), Error> {
     match expected {
-        Some(e) if e != current => Err(ApiError::Conflict(format!(
+        Some(e) if e != current => Err(Error::Conflict(format!(
             "{what} changed since revision {e}: it is at revision {current}; reload and apply your change again"
         ))),
         _ => Ok(()),
@@ -119,11 +123,11 @@ pub(crate) fn check_revision(what: &str, expected: Option<i64>, current: i64) ->
 }
 
 /// A bad key, as a 400 naming the field.
-pub(crate) fn check_key(field: &str, key: &str) -> Result<(), ApiError> {
+pub(crate) fn check_key(field: &str, key: &str) -> Result<(), Error> {
     if flagyard_eval::is_valid_key(key) {
         Ok(())
     } else {
-        Err(ApiError::invalid(
+        Err(Error::invalid(
             field,
             format!(
                 "invalid key `{key}`: 1 to 128 ASCII letters, digits, `.`, `_` or `-`, starting with a letter or digit"

@@ -10,10 +10,10 @@ use flagyard_stats::{
 };
 use serde::Serialize;
 
-use super::experiments::{corrupt, snapshot_of};
+use super::error::Error;
+use super::experiment_guards::{corrupt, snapshot_of};
 use super::now_ms;
 use super::views::rfc3339;
-use crate::http::ApiError;
 use crate::store::{ExperimentRecord, IngestQueries, MetricRecord, Queries};
 
 /// Results of an experiment.
@@ -162,10 +162,10 @@ fn verdict(analysis: &str, alpha: f64, good: &str, c: &Comparison) -> String {
 }
 
 /// The results of experiment `key`.
-pub async fn experiment_results<T: Queries + IngestQueries>(tx: &mut T, key: &str) -> Result<ResultsView, ApiError> {
-    let x = tx.experiment(key).await?.ok_or_else(|| ApiError::NotFound(format!("experiment `{key}`")))?;
+pub async fn experiment_results<T: Queries + IngestQueries>(tx: &mut T, key: &str) -> Result<ResultsView, Error> {
+    let x = tx.experiment(key).await?.ok_or_else(|| Error::NotFound(format!("experiment `{key}`")))?;
     let split = snapshot_of(&x)?
-        .ok_or_else(|| ApiError::Conflict(format!("experiment `{key}` has not started: it has no results yet")))?;
+        .ok_or_else(|| Error::Conflict(format!("experiment `{key}` has not started: it has no results yet")))?;
     // Control first, then the split's order.
     let mut order = split.variants.clone();
     order.sort_by_key(|v| v.variant != x.control_variant);
@@ -256,10 +256,7 @@ pub async fn experiment_results<T: Queries + IngestQueries>(tx: &mut T, key: &st
 }
 
 /// The experiment's metrics with their roles, primary first.
-async fn metrics_of<T: Queries>(
-    tx: &mut T,
-    x: &ExperimentRecord,
-) -> Result<Vec<(MetricRecord, &'static str)>, ApiError> {
+async fn metrics_of<T: Queries>(tx: &mut T, x: &ExperimentRecord) -> Result<Vec<(MetricRecord, &'static str)>, Error> {
     let all = tx.metrics().await?;
     let find = |id: i64| all.iter().find(|m| m.id == id).cloned();
     let mut out =
@@ -310,8 +307,8 @@ pub struct EventCountsView {
 }
 
 /// The accepted-event counters of environment `key`.
-pub async fn event_counts<T: Queries + IngestQueries>(tx: &mut T, key: &str) -> Result<EventCountsView, ApiError> {
-    let env = tx.environment(key).await?.ok_or_else(|| ApiError::NotFound(format!("environment `{key}`")))?;
+pub async fn event_counts<T: Queries + IngestQueries>(tx: &mut T, key: &str) -> Result<EventCountsView, Error> {
+    let env = tx.environment(key).await?.ok_or_else(|| Error::NotFound(format!("environment `{key}`")))?;
     let counts = tx.event_counts(env.id).await?;
     let of = |kind: &str| counts.iter().find(|(k, _)| k == kind).map_or(0, |(_, n)| *n);
     Ok(EventCountsView { environment: env.key.clone(), exposures: of("exposure"), tracks: of("track") })

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use flagyard_eval::{Condition, Flag, FlagConfig, FlagType, Operator, Ruleset, Segment, Snapshot, Variant};
 
-use crate::http::{ApiError, FieldError};
+use super::error::{Error, FieldError};
 use crate::store::{ConfigRecord, Environment, FlagRecord, Queries, SegmentRecord, StoreError};
 
 /// In-memory edits applied over stored rows: `Some` replaces, `None` removes.
@@ -30,12 +30,12 @@ pub enum Reach {
     EditedClosure,
 }
 
-fn corrupt(what: &str, key: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::Store(StoreError::Corrupt(format!("{what} `{key}`: {e}")))
+fn corrupt(what: &str, key: &str, e: impl std::fmt::Display) -> Error {
+    Error::Store(StoreError::Corrupt(format!("{what} `{key}`: {e}")))
 }
 
 /// Parses a stored flag's type and variants.
-pub fn definition(flag: &FlagRecord) -> Result<(FlagType, Vec<Variant>), ApiError> {
+pub fn definition(flag: &FlagRecord) -> Result<(FlagType, Vec<Variant>), Error> {
     let kind: FlagType = serde_json::from_value(serde_json::Value::String(flag.kind.clone()))
         .map_err(|e| corrupt("flag", &flag.key, e))?;
     let variants: Vec<Variant> = serde_json::from_str(&flag.variants).map_err(|e| corrupt("flag", &flag.key, e))?;
@@ -43,19 +43,19 @@ pub fn definition(flag: &FlagRecord) -> Result<(FlagType, Vec<Variant>), ApiErro
 }
 
 /// The engine model of a flag with `config` as its configuration in `env`.
-pub fn flag_with(flag: &FlagRecord, config: FlagConfig, env: &str) -> Result<Flag, ApiError> {
+pub fn flag_with(flag: &FlagRecord, config: FlagConfig, env: &str) -> Result<Flag, Error> {
     let (kind, variants) = definition(flag)?;
     Ok(Flag { kind, variants, environments: [(env.to_owned(), config)].into() })
 }
 
 /// Parses a stored flag and its configuration in `env` into the engine model.
-pub fn flag_model(flag: &FlagRecord, config: &ConfigRecord, env: &str) -> Result<Flag, ApiError> {
+pub fn flag_model(flag: &FlagRecord, config: &ConfigRecord, env: &str) -> Result<Flag, Error> {
     let parsed: FlagConfig = serde_json::from_str(&config.config).map_err(|e| corrupt("config of", &flag.key, e))?;
     flag_with(flag, parsed, env)
 }
 
 /// Parses a stored segment.
-pub fn segment_model(segment: &SegmentRecord) -> Result<Segment, ApiError> {
+pub fn segment_model(segment: &SegmentRecord) -> Result<Segment, Error> {
     serde_json::from_str(&segment.definition).map_err(|e| corrupt("segment", &segment.key, e))
 }
 
@@ -90,7 +90,7 @@ pub async fn snapshot<T: Queries>(
     env: &Environment,
     edits: &Edits,
     reach: Reach,
-) -> Result<Snapshot, ApiError> {
+) -> Result<Snapshot, Error> {
     let mut snap = Snapshot { environment: env.key.clone(), version: env.version as u64, ..Snapshot::default() };
     match reach {
         Reach::All => {
@@ -161,7 +161,7 @@ pub async fn snapshot<T: Queries>(
 
 /// Refuses (422 at `rules`) a write of `config` that would put more
 /// `matches` patterns into the environment `snap` than a snapshot may hold.
-pub fn check_pattern_budget(snap: &Snapshot, config: &flagyard_eval::FlagConfig) -> Result<(), ApiError> {
+pub fn check_pattern_budget(snap: &Snapshot, config: &flagyard_eval::FlagConfig) -> Result<(), Error> {
     let (patterns, bytes) = flagyard_eval::pattern_totals(snap);
     if patterns <= flagyard_eval::MAX_PATTERNS && bytes <= flagyard_eval::MAX_PATTERN_BYTES {
         return Ok(());
@@ -173,7 +173,7 @@ pub fn check_pattern_budget(snap: &Snapshot, config: &flagyard_eval::FlagConfig)
         .filter(|c| c.op == flagyard_eval::Operator::Matches)
         .map(|c| c.values.len())
         .sum();
-    Err(ApiError::invalid(
+    Err(Error::invalid(
         "rules",
         format!(
             "the environment would hold {patterns} `matches` patterns ({bytes} bytes, {own} of them here); \
@@ -186,7 +186,7 @@ pub fn check_pattern_budget(snap: &Snapshot, config: &flagyard_eval::FlagConfig)
 
 /// Compiles `snap`; on failure, a 422 whose paths are relative to `prefix`
 /// (e.g. `flags.x.environments.production.`) where they start with it.
-pub fn validate(snap: &Snapshot, prefix: &str) -> Result<Ruleset, ApiError> {
+pub fn validate(snap: &Snapshot, prefix: &str) -> Result<Ruleset, Error> {
     Ruleset::compile(snap).map_err(|errors| {
         let errors = errors.into_vec();
         // When the written part has problems, report those (a cycle is also
@@ -205,6 +205,6 @@ pub fn validate(snap: &Snapshot, prefix: &str) -> Result<Ruleset, ApiError> {
             [first, rest @ ..] => format!("{}: {} (and {} more; see `errors`)", first.path, first.message, rest.len()),
             [] => "the rules do not compile".to_owned(),
         };
-        ApiError::Invalid { summary, errors }
+        Error::Invalid { summary, errors }
     })
 }

@@ -3,10 +3,10 @@
 use flagyard_eval::{Condition, Segment};
 use serde::Deserialize;
 
+use super::error::Error;
 use super::rules::{self, Edits, Reach};
 use super::views::SegmentView;
 use super::{audit, bump, check_key, check_revision, log_change, now_ms};
-use crate::http::ApiError;
 use crate::store::{Environment, Queries, SegmentRecord};
 
 /// A segment to create (`key` required) or replace.
@@ -43,11 +43,7 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
 }
 
 /// Locks every environment and validates each with `segment` replaced or removed.
-async fn revalidate<T: Queries>(
-    tx: &mut T,
-    key: &str,
-    segment: Option<&Segment>,
-) -> Result<Vec<Environment>, ApiError> {
+async fn revalidate<T: Queries>(tx: &mut T, key: &str, segment: Option<&Segment>) -> Result<Vec<Environment>, Error> {
     let mut envs = Vec::new();
     for env in tx.environments().await? {
         let env = bump(tx, env).await?;
@@ -55,9 +51,9 @@ async fn revalidate<T: Queries>(
         let snap = rules::snapshot(tx, &env, &edits, Reach::All).await?;
         match (rules::validate(&snap, &format!("segments.{key}.")), segment) {
             (Ok(_), _) => {}
-            (Err(ApiError::Invalid { errors, .. }), None) => {
+            (Err(Error::Invalid { errors, .. }), None) => {
                 let users: Vec<String> = errors.into_iter().map(|e| e.path).collect();
-                return Err(ApiError::Conflict(format!(
+                return Err(Error::Conflict(format!(
                     "segment `{key}` is still used in environment `{}`: {}",
                     env.key,
                     users.join(", ")
@@ -81,19 +77,19 @@ async fn revalidate<T: Queries>(
 }
 
 /// All segments.
-pub async fn list_segments<T: Queries>(tx: &mut T) -> Result<Vec<SegmentView>, ApiError> {
+pub async fn list_segments<T: Queries>(tx: &mut T) -> Result<Vec<SegmentView>, Error> {
     tx.segments().await?.iter().map(SegmentView::new).collect()
 }
 
 /// One segment.
-pub async fn get_segment<T: Queries>(tx: &mut T, key: &str) -> Result<SegmentView, ApiError> {
-    let s = tx.segment(key).await?.ok_or_else(|| ApiError::NotFound(format!("segment `{key}`")))?;
+pub async fn get_segment<T: Queries>(tx: &mut T, key: &str) -> Result<SegmentView, Error> {
+    let s = tx.segment(key).await?.ok_or_else(|| Error::NotFound(format!("segment `{key}`")))?;
     SegmentView::new(&s)
 }
 
 /// Creates a segment.
-pub async fn create_segment<T: Queries>(tx: &mut T, actor: &str, input: SegmentInput) -> Result<SegmentView, ApiError> {
-    let key = input.key.clone().ok_or_else(|| ApiError::invalid("key", "required"))?;
+pub async fn create_segment<T: Queries>(tx: &mut T, actor: &str, input: SegmentInput) -> Result<SegmentView, Error> {
+    let key = input.key.clone().ok_or_else(|| Error::invalid("key", "required"))?;
     check_key("key", &key)?;
     let definition = input.definition();
     let envs = revalidate(tx, &key, Some(&definition)).await?;
@@ -113,13 +109,13 @@ pub async fn update_segment<T: Queries>(
     actor: &str,
     key: &str,
     input: SegmentInput,
-) -> Result<SegmentView, ApiError> {
+) -> Result<SegmentView, Error> {
     if input.key.as_deref().is_some_and(|k| k != key) {
-        return Err(ApiError::invalid("key", "a segment's key cannot change"));
+        return Err(Error::invalid("key", "a segment's key cannot change"));
     }
     let definition = input.definition();
     let envs = revalidate(tx, key, Some(&definition)).await?;
-    let current = tx.segment(key).await?.ok_or_else(|| ApiError::NotFound(format!("segment `{key}`")))?;
+    let current = tx.segment(key).await?.ok_or_else(|| Error::NotFound(format!("segment `{key}`")))?;
     check_revision("the segment", input.base_revision, current.revision)?;
     let before = to_json(&SegmentView::new(&current)?);
     let at = now_ms();
@@ -140,8 +136,8 @@ pub async fn update_segment<T: Queries>(
 }
 
 /// Deletes a segment; refused while a flag or segment uses it.
-pub async fn delete_segment<T: Queries>(tx: &mut T, actor: &str, key: &str) -> Result<(), ApiError> {
-    let current = tx.segment(key).await?.ok_or_else(|| ApiError::NotFound(format!("segment `{key}`")))?;
+pub async fn delete_segment<T: Queries>(tx: &mut T, actor: &str, key: &str) -> Result<(), Error> {
+    let current = tx.segment(key).await?.ok_or_else(|| Error::NotFound(format!("segment `{key}`")))?;
     let envs = revalidate(tx, key, None).await?;
     let at = now_ms();
     tx.delete_segment(current.id).await?;

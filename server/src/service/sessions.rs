@@ -9,9 +9,10 @@
 //! idle session ends after the TTL and an active one at most one minute of
 //! writes later. Expired sessions are deleted whenever someone logs in.
 
-use super::accounts::{MAX_PASSWORD_BYTES, is_valid_username, verify_password};
+use super::error::Error;
 use super::now_ms;
-use crate::http::{ApiError, Role, hash_secret, new_secret};
+use super::users::{MAX_PASSWORD_BYTES, is_valid_username, verify_password};
+use crate::auth::{Role, hash_secret, new_secret};
 use crate::store::{AccountQueries, Backend, Queries, SessionRecord, SessionUser, Topic, UserRecord};
 
 /// Prefix of session tokens (in the cookie).
@@ -36,26 +37,12 @@ pub enum LoginError {
     },
     /// Storage or hashing failed.
     #[error(transparent)]
-    Api(#[from] ApiError),
-}
-
-impl From<LoginError> for ApiError {
-    fn from(e: LoginError) -> Self {
-        match e {
-            LoginError::InvalidCredentials => ApiError::Unauthorized("invalid username or password"),
-            LoginError::Disabled => ApiError::Forbidden("this account is disabled".into()),
-            LoginError::RateLimited { retry_after_secs } => ApiError::TooManyRequests {
-                detail: format!("too many failed login attempts; try again in {retry_after_secs} s"),
-                retry_after_secs,
-            },
-            LoginError::Api(e) => e,
-        }
-    }
+    Other(#[from] Error),
 }
 
 impl From<crate::store::StoreError> for LoginError {
     fn from(e: crate::store::StoreError) -> Self {
-        LoginError::Api(e.into())
+        LoginError::Other(e.into())
     }
 }
 
@@ -108,7 +95,7 @@ pub async fn create_session<T: AccountQueries>(
     verified: &UserRecord,
     ttl_ms: i64,
     now: i64,
-) -> Result<Option<NewSession>, ApiError> {
+) -> Result<Option<NewSession>, Error> {
     let current = tx.user(&verified.username).await?;
     let Some(user) =
         current.filter(|u| u.id == verified.id && u.password_hash == verified.password_hash && !u.disabled)
@@ -150,7 +137,7 @@ pub async fn resolve_session<T: AccountQueries>(
     tx: &mut T,
     session_id: &str,
     now: i64,
-) -> Result<Option<SessionUser>, ApiError> {
+) -> Result<Option<SessionUser>, Error> {
     let found = tx.session(session_id).await?;
     Ok(found.filter(|s| s.session.expires_at > now && !s.disabled && Role::parse(&s.role).is_some()))
 }
@@ -167,13 +154,13 @@ pub async fn touch_session<T: AccountQueries>(
     session_id: &str,
     ttl_ms: i64,
     now: i64,
-) -> Result<bool, ApiError> {
+) -> Result<bool, Error> {
     Ok(tx.touch_session(session_id, now, now.saturating_add(ttl_ms)).await?)
 }
 
 /// Ends a session (a write): false if there was none. Its open UI streams
 /// end too (every replica is told).
-pub async fn end_session<T: Queries + AccountQueries>(tx: &mut T, session_id: &str) -> Result<bool, ApiError> {
+pub async fn end_session<T: Queries + AccountQueries>(tx: &mut T, session_id: &str) -> Result<bool, Error> {
     let ended = tx.delete_session(session_id).await?;
     if ended {
         tx.notify(Topic::Keys).await?;
@@ -182,7 +169,7 @@ pub async fn end_session<T: Queries + AccountQueries>(tx: &mut T, session_id: &s
 }
 
 /// Deletes expired sessions (a write); returns how many.
-pub async fn purge_sessions<T: AccountQueries>(tx: &mut T) -> Result<u64, ApiError> {
+pub async fn purge_sessions<T: AccountQueries>(tx: &mut T) -> Result<u64, Error> {
     Ok(tx.delete_expired_sessions(now_ms()).await?)
 }
 
@@ -197,8 +184,5 @@ mod tests {
         assert!(!is_session_token("fy_session_xyz"));
         assert!(!needs_touch(1_000, 1_000 + TOUCH_INTERVAL_MS - 1));
         assert!(needs_touch(1_000, 1_000 + TOUCH_INTERVAL_MS));
-        let e: ApiError = LoginError::RateLimited { retry_after_secs: 7 }.into();
-        assert_eq!(e.status_code().as_u16(), 429);
-        assert_eq!(ApiError::from(LoginError::InvalidCredentials).status_code().as_u16(), 401);
     }
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use flagyard_eval::{FlagConfig, Segment, Variant};
 use serde::Serialize;
 
+use super::error::Error;
 use super::rules::segment_model;
-use crate::http::ApiError;
 use crate::store::{
     AuditQuery, AuditRecord, ConfigRecord, Environment, FlagRecord, Queries, SdkKeyRecord, SegmentRecord, StoreError,
     TokenRecord,
@@ -29,8 +29,8 @@ pub fn rfc3339(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
 }
 
-fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, ApiError> {
-    serde_json::from_str(text).map_err(|e| ApiError::Store(StoreError::Corrupt(format!("{what}: {e}"))))
+fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, Error> {
+    serde_json::from_str(text).map_err(|e| Error::Store(StoreError::Corrupt(format!("{what}: {e}"))))
 }
 
 /// A page of flags.
@@ -72,7 +72,7 @@ pub struct ConfigView {
 }
 
 impl ConfigView {
-    pub fn new(environment: &str, record: &ConfigRecord) -> Result<Self, ApiError> {
+    pub fn new(environment: &str, record: &ConfigRecord) -> Result<Self, Error> {
         Ok(ConfigView {
             environment: environment.to_owned(),
             config: parse("configuration", &record.config)?,
@@ -104,7 +104,7 @@ pub struct FlagView {
 }
 
 impl FlagView {
-    pub fn new(f: &FlagRecord) -> Result<Self, ApiError> {
+    pub fn new(f: &FlagRecord) -> Result<Self, Error> {
         Ok(FlagView {
             key: f.key.clone(),
             name: f.name.clone(),
@@ -135,7 +135,7 @@ pub struct SegmentView {
 }
 
 impl SegmentView {
-    pub fn new(s: &SegmentRecord) -> Result<Self, ApiError> {
+    pub fn new(s: &SegmentRecord) -> Result<Self, Error> {
         Ok(SegmentView {
             key: s.key.clone(),
             description: s.description.clone(),
@@ -163,7 +163,7 @@ pub struct AuditView {
 }
 
 impl AuditView {
-    fn new(a: AuditRecord) -> Result<Self, ApiError> {
+    fn new(a: AuditRecord) -> Result<Self, Error> {
         let doc = |t: Option<String>| t.map(|t| parse::<serde_json::Value>("audit entry", &t)).transpose();
         Ok(AuditView {
             id: a.id,
@@ -180,7 +180,7 @@ impl AuditView {
 }
 
 /// The audit log, newest first.
-pub async fn audit_log<T: Queries>(tx: &mut T, query: &AuditQuery) -> Result<Vec<AuditView>, ApiError> {
+pub async fn audit_log<T: Queries>(tx: &mut T, query: &AuditQuery) -> Result<Vec<AuditView>, Error> {
     tx.audit(query).await?.into_iter().map(AuditView::new).collect()
 }
 

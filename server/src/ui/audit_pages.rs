@@ -18,11 +18,13 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use flagyard_web::{AuditEntry, AuditFilter, AuditPage, FlashKind, RollbackTarget, Section};
 
-use super::common::{Params, Posted, Signed, UiError, authorize, encode, field, frame, page, write_value};
-use super::page_kit::{Pairs, done, when};
+use super::answer::{done, encode, frame, page, when};
+use super::error::UiError;
+use super::request::{Pairs, Params, Posted, Signed, authorize, field, write_value};
 use crate::app::AppState;
-use crate::http::{ApiError, Role};
+use crate::auth::Role;
 use crate::service;
+use crate::service::Error as DomainError;
 use crate::store::{AuditQuery, AuditRecord, Backend, ConfigRecord, Queries};
 
 /// Entries per page.
@@ -66,7 +68,7 @@ async fn histories<T: Queries>(
     tx: &mut T,
     entries: &[AuditRecord],
     limit: i64,
-) -> Result<HashMap<(String, String), Vec<ConfigRecord>>, ApiError> {
+) -> Result<HashMap<(String, String), Vec<ConfigRecord>>, DomainError> {
     let pairs: HashSet<(String, String)> =
         entries.iter().filter_map(config_entry).map(|(f, e)| (f.to_owned(), e.to_owned())).collect();
     let mut out = HashMap::new();
@@ -155,18 +157,17 @@ struct Restored {
     revision: i64,
 }
 
-async fn restore<T: Queries>(tx: &mut T, actor: &str, id: i64) -> Result<Restored, ApiError> {
+async fn restore<T: Queries>(tx: &mut T, actor: &str, id: i64) -> Result<Restored, DomainError> {
     let query = AuditQuery { before_id: id.checked_add(1), limit: 1, ..AuditQuery::default() };
     let entry = tx.audit(&query).await?.into_iter().find(|a| a.id == id);
-    let entry = entry.ok_or_else(|| ApiError::NotFound(format!("audit entry {id}")))?;
+    let entry = entry.ok_or_else(|| DomainError::NotFound(format!("audit entry {id}")))?;
     let (flag, env) = config_entry(&entry)
         .map(|(f, e)| (f.to_owned(), e.to_owned()))
-        .ok_or_else(|| ApiError::BadRequest("this entry records no flag configuration to restore".into()))?;
+        .ok_or_else(|| DomainError::Conflict("this entry records no flag configuration to restore".into()))?;
     let history = histories(tx, std::slice::from_ref(&entry), i64::MAX).await?;
-    let revision = history
-        .get(&(flag.clone(), env.clone()))
-        .and_then(|h| revision_of(&entry, h))
-        .ok_or_else(|| ApiError::NotFound(format!("the revision entry {id} recorded of flag `{flag}` in `{env}`")))?;
+    let revision = history.get(&(flag.clone(), env.clone())).and_then(|h| revision_of(&entry, h)).ok_or_else(|| {
+        DomainError::NotFound(format!("the revision entry {id} recorded of flag `{flag}` in `{env}`"))
+    })?;
     let view = service::rollback_config(tx, actor, &flag, &env, revision, None).await?;
     Ok(Restored { flag, environment: env, from: revision, revision: view.revision })
 }
@@ -179,7 +180,7 @@ async fn rollback<B: Backend>(
     Posted(pairs): Posted<Pairs>,
 ) -> Result<Response, UiError> {
     authorize(&user, &headers, field(&pairs, "csrf"), Role::Editor)?;
-    let id: i64 = id.parse().map_err(|_| ApiError::NotFound(format!("audit entry `{id}`")))?;
+    let id: i64 = id.parse().map_err(|_| DomainError::NotFound(format!("audit entry `{id}`")))?;
     let actor = user.actor();
     match write_value(&s, move |tx| Box::pin(async move { restore(tx, &actor, id).await })).await {
         Ok(r) => {
@@ -187,7 +188,7 @@ async fn rollback<B: Backend>(
                 format!("Restored revision {} of {} in {} as revision {}.", r.from, r.flag, r.environment, r.revision);
             Ok(done(&headers, &format!("/audit?flag={}", encode(&r.flag)), FlashKind::Success, &message))
         }
-        Err(e @ (ApiError::Conflict(_) | ApiError::Invalid { .. } | ApiError::BadRequest(_))) => {
+        Err(e @ (DomainError::Conflict(_) | DomainError::Invalid { .. })) => {
             Ok(done(&headers, "/audit", FlashKind::Error, &format!("Nothing was restored: {e}")))
         }
         Err(e) => Err(e.into()),

@@ -18,9 +18,12 @@ use flagyard_web::{CsrfForm, Layout, LoginForm, LoginPage};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::common::{ClientIp, Params, Posted, Signed, UiError, authorize, cookie, flashes, local_path, render};
+use super::answer::{flashes, render};
+use super::error::UiError;
+use super::request::{ClientIp, Params, Posted, Signed, authorize, cookie, local_path};
 use crate::app::AppState;
-use crate::http::{Role, UiUser, new_secret};
+use crate::auth::{Role, new_secret};
+use crate::http::UiUser;
 use crate::service::LoginError;
 use crate::store::Backend;
 
@@ -85,7 +88,7 @@ async fn login_page<B: Backend>(
     Params(query): Params<LoginQuery>,
 ) -> Response {
     if user.is_some() {
-        return super::common::see_other(local_path(&query.next));
+        return super::answer::see_other(local_path(&query.next));
     }
     login_form(&state, &headers, StatusCode::OK, &current_token(&headers), String::new(), &query.next, None)
 }
@@ -108,7 +111,7 @@ async fn login<B: Backend>(
 ) -> Result<Response, UiError> {
     let next = local_path(&form.next).to_owned();
     if !same_origin(&headers) {
-        return Err(UiError::Api(crate::http::ApiError::Forbidden("cross-site login attempts are refused".into())));
+        return Err(UiError::Request(crate::http::ApiError::Forbidden("cross-site login attempts are refused".into())));
     }
     let held = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
     let submitted = form.csrf.trim();
@@ -122,7 +125,7 @@ async fn login<B: Backend>(
     };
     match crate::http::login(&state, form.username.trim(), &form.password, address).await {
         Ok(done) => {
-            let mut response = super::common::see_other(&next);
+            let mut response = super::answer::see_other(&next);
             let out = response.headers_mut();
             out.append(header::SET_COOKIE, done.set_cookie);
             if let Some(clear) = login_csrf_cookie(&state, "", 0) {
@@ -141,7 +144,7 @@ async fn login<B: Backend>(
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             Ok(response)
         }
-        Err(LoginError::Api(e)) => Err(UiError::Api(e)),
+        Err(LoginError::Other(e)) => Err(e.into()),
     }
 }
 
@@ -153,7 +156,7 @@ async fn logout<B: Backend>(
 ) -> Result<Response, UiError> {
     authorize(&user, &headers, &form.csrf, Role::Viewer)?;
     let clear = crate::http::logout(&state, &user).await?;
-    let mut response = super::common::see_other("/login");
+    let mut response = super::answer::see_other("/login");
     response.headers_mut().append(header::SET_COOKIE, clear);
     Ok(response)
 }

@@ -16,11 +16,14 @@ use flagyard_web::{
     Section,
 };
 
-use super::common::{Posted, Signed, UiError, authorize, field, frame, page, write_value};
+use super::answer::{done, frame, page, when, with_status};
+use super::error::{UiError, form_errors};
 use super::experiment_view::{analysis, draft_allocation, figures};
-use super::page_kit::{Pairs, done, form_errors, when, with_status};
+use super::request::{Pairs, Posted, Signed, authorize, field, write_value};
 use crate::app::AppState;
-use crate::http::{ApiError, Role, UiUser};
+use crate::auth::Role;
+use crate::http::UiUser;
+use crate::service::Error as DomainError;
 use crate::service::{self, ExperimentInput};
 use crate::store::{Backend, FlagQuery, Queries};
 
@@ -234,7 +237,7 @@ async fn transition<B: Backend>(
             let message = if start { format!("{} started.", x.key) } else { format!("{} stopped.", x.key) };
             Ok(done(&headers, &path, FlashKind::Success, &message))
         }
-        Err(e @ (ApiError::Conflict(_) | ApiError::Invalid { .. } | ApiError::BadRequest(_))) => {
+        Err(e @ (DomainError::Conflict(_) | DomainError::Invalid { .. })) => {
             Ok(done(&headers, &path, FlashKind::Error, &e.to_string()))
         }
         Err(e) => Err(e.into()),

@@ -15,12 +15,13 @@ use flagyard_web::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::common::{
-    Params, Posted, Signed, UiError, authorize, frame, is_htmx, is_production, page, see_other_with, write_value,
-};
-use super::flag_pages::go_back;
+use super::answer::{done, frame, is_htmx, page, see_other_with};
+use super::error::UiError;
+use super::request::{Params, Posted, Signed, authorize, is_production, write_value};
 use crate::app::AppState;
-use crate::http::{ApiError, Role, UiUser};
+use crate::auth::Role;
+use crate::http::UiUser;
+use crate::service::Error as DomainError;
 use crate::service::rules::{Edits, Reach, definition, snapshot};
 use crate::service::{self};
 use crate::store::{Backend, FlagQuery, Queries, StoreError};
@@ -42,8 +43,8 @@ pub(super) struct Overrides {
     pub test: TestContextPanel,
 }
 
-fn corrupt(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Store(StoreError::Corrupt(e.to_string()))
+fn corrupt(e: impl std::fmt::Display) -> DomainError {
+    DomainError::Store(StoreError::Corrupt(e.to_string()))
 }
 
 /// The flag page of `key` with environment `env` (empty: the first) current.
@@ -56,7 +57,7 @@ pub(super) async fn flag_page<B: Backend>(
     overrides: Overrides,
 ) -> Result<FlagPage, UiError> {
     let mut tx = state.store.read().await?;
-    let flag = tx.flag(key).await?.ok_or_else(|| ApiError::NotFound(format!("flag `{key}`")))?;
+    let flag = tx.flag(key).await?.ok_or_else(|| DomainError::NotFound(format!("flag `{key}`")))?;
     let environments = tx.environments().await?;
     let configs = tx.configs_of_flag(flag.id).await?;
     let segments: Vec<String> = tx.segments().await?.into_iter().map(|s| s.key).collect();
@@ -85,7 +86,7 @@ pub(super) async fn flag_page<B: Backend>(
         tabs.push(EnvTab { state, current: is_current });
     }
     let Some((stored, environment)) = editing else {
-        return Err(ApiError::NotFound(format!("flag `{key}` in environment `{current}`")).into());
+        return Err(DomainError::NotFound(format!("flag `{key}` in environment `{current}`")).into());
     };
     let (kind, variants) = definition(&flag)?;
     let (draft, errors, notice) = overrides.editor.unwrap_or((stored, Vec::new(), None));
@@ -169,7 +170,8 @@ async fn run_test<B: Backend>(
         Err(e) => return Ok(Err(format!("The context is not usable: {e}."))),
     };
     let mut tx = state.store.read().await?;
-    let environment = tx.environment(env).await?.ok_or_else(|| ApiError::NotFound(format!("environment `{env}`")))?;
+    let environment =
+        tx.environment(env).await?.ok_or_else(|| DomainError::NotFound(format!("environment `{env}`")))?;
     if let Some(cached) = state.hub.rules(environment.id).filter(|r| r.version == environment.version) {
         drop(tx);
         return Ok(evaluate(&cached.ruleset, key, &ctx));
@@ -207,7 +209,7 @@ pub(super) async fn copy<B: Backend>(
     Posted(form): Posted<CopyConfigForm>,
 ) -> Result<Response, UiError> {
     authorize(&user, &headers, &form.csrf, Role::Editor)?;
-    let from_page = format!("/flags/{key}?env={}", super::common::encode(&form.from));
+    let from_page = format!("/flags/{key}?env={}", super::answer::encode(&form.from));
     if is_production(&form.to) && form.confirm != "yes" {
         let view = ConfirmPage {
             layout: frame(&user, &headers, "Confirm", Section::Flags),
@@ -226,13 +228,13 @@ pub(super) async fn copy<B: Backend>(
     .await;
     match outcome {
         Ok(view) => {
-            let to_page = format!("/flags/{key}?env={}", super::common::encode(&form.to));
+            let to_page = format!("/flags/{key}?env={}", super::answer::encode(&form.to));
             let message = format!("Copied {key} from {} to {} (revision {}).", form.from, form.to, view.revision);
             Ok(see_other_with(&to_page, FlashKind::Success, &message))
         }
-        Err(e @ (ApiError::Invalid { .. } | ApiError::Conflict(_))) => {
+        Err(e @ (DomainError::Invalid { .. } | DomainError::Conflict(_))) => {
             let message = format!("Could not copy to {}: {e}", form.to);
-            Ok(go_back(&headers, &from_page, FlashKind::Error, &message))
+            Ok(done(&headers, &from_page, FlashKind::Error, &message))
         }
         Err(e) => Err(e.into()),
     }

@@ -21,13 +21,14 @@ use flagyard_web::{
     Section, ToggleForm,
 };
 
-use super::common::{
-    Params, Posted, Signed, UiError, authorize, frame, is_htmx, is_production, page, referer_path, see_other_with,
-    write_value,
-};
+use super::answer::{done, frame, is_htmx, page, see_other_with};
+use super::error::UiError;
+use super::request::{Params, Posted, Signed, authorize, is_production, referer_path, write_value};
 use super::{catalog_cache, flag_detail, flag_rows, rules_pages};
 use crate::app::AppState;
-use crate::http::{ApiError, Role, UiUser};
+use crate::auth::Role;
+use crate::http::UiUser;
+use crate::service::Error as DomainError;
 use crate::service::{self, ConfigWrite, FlagInput};
 use crate::store::Backend;
 
@@ -84,7 +85,7 @@ async fn rows<B: Backend>(
     Params(filter): Params<FlagsFilter>,
 ) -> Result<Response, UiError> {
     let (table, _, _) = table(&state, &user, filter).await?;
-    let mut response = super::common::render(&table);
+    let mut response = super::answer::render(&table);
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some([(name, value)]) = user.cookie_renewal() {
         response.headers_mut().append(name, value);
@@ -148,13 +149,12 @@ fn form_field(path: &str) -> &'static str {
 }
 
 /// Problems of a failed create, by form field (`None`: not the input's fault).
-pub(super) fn create_errors(e: &ApiError) -> Option<Vec<FieldError>> {
+pub(super) fn create_errors(e: &DomainError) -> Option<Vec<FieldError>> {
     match e {
-        ApiError::Invalid { errors, .. } => Some(
+        DomainError::Invalid { errors, .. } => Some(
             errors.iter().map(|f| FieldError::new(form_field(&f.path), format!("{}: {}", f.path, f.message))).collect(),
         ),
-        ApiError::BadRequest(m) => Some(vec![FieldError::new("key", m.clone())]),
-        ApiError::Conflict(_) | ApiError::Store(crate::store::StoreError::Duplicate) => {
+        DomainError::Conflict(_) | DomainError::Store(crate::store::StoreError::Duplicate) => {
             Some(vec![FieldError::new("key", "a flag with this key already exists")])
         }
         _ => None,
@@ -194,19 +194,6 @@ async fn create<B: Backend>(
 /// Where a plain (non-htmx) form goes back to: the page it came from.
 pub(super) fn back(headers: &HeaderMap) -> String {
     referer_path(headers, "/flags").unwrap_or_else(|| "/flags".to_owned())
-}
-
-/// A redirect with a flash; to htmx, an `HX-Redirect` (a 303 would be
-/// followed inside the XHR and swapped into the target).
-pub(super) fn go_back(headers: &HeaderMap, to: &str, kind: FlashKind, message: &str) -> Response {
-    let mut response = see_other_with(to, kind, message);
-    if is_htmx(headers) {
-        *response.status_mut() = StatusCode::OK;
-        if let Some(location) = response.headers_mut().remove(header::LOCATION) {
-            response.headers_mut().insert("hx-redirect", location);
-        }
-    }
-    response
 }
 
 /// A "turn on / off?" page for a production toggle posted without `confirm=yes`.
@@ -264,7 +251,7 @@ async fn toggle<B: Backend>(
             };
             (StatusCode::OK, FlashKind::Success, message)
         }
-        Err(ApiError::Conflict(m)) => (StatusCode::CONFLICT, FlashKind::Error, m),
+        Err(DomainError::Conflict(m)) => (StatusCode::CONFLICT, FlashKind::Error, m),
         Err(e) => return Err(e.into()),
     };
     if row_swap {
@@ -274,7 +261,7 @@ async fn toggle<B: Backend>(
         let fragment = FlagRowFragment { csrf: user.csrf.clone(), row, can_edit: true };
         return Ok((status, page(&user, &fragment)).into_response());
     }
-    Ok(go_back(&headers, &back(&headers), kind, &message))
+    Ok(done(&headers, &back(&headers), kind, &message))
 }
 
 #[cfg(test)]

@@ -19,8 +19,9 @@ use flagyard_web::{EnvColumn, EnvState, FlagRow, FlagsFilter};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use super::common::is_production;
+use super::request::is_production;
 use crate::http::ApiError;
+use crate::service::Error as DomainError;
 use crate::service::now_ms;
 use crate::store::{ConfigRecord, Environment, FlagRecord, Queries, StoreError};
 
@@ -60,8 +61,8 @@ struct Light {
     prerequisites: Vec<IgnoredAny>,
 }
 
-fn corrupt(key: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::Store(StoreError::Corrupt(format!("flag `{key}`: {e}")))
+fn corrupt(key: &str, e: impl std::fmt::Display) -> DomainError {
+    DomainError::Store(StoreError::Corrupt(format!("flag `{key}`: {e}")))
 }
 
 /// The list version of `environments`: the sum of their versions.
@@ -166,7 +167,7 @@ pub(super) async fn row_of<T: Queries>(
 pub async fn load_row<T: Queries>(tx: &mut T, key: &str) -> Result<FlagRow, ApiError> {
     let environments = tx.environments().await?;
     let (mut row, meta) =
-        row_of(tx, key, &environments).await?.ok_or_else(|| ApiError::NotFound(format!("flag `{key}`")))?;
+        row_of(tx, key, &environments).await?.ok_or_else(|| DomainError::NotFound(format!("flag `{key}`")))?;
     finish(&mut row, meta, now_ms());
     Ok(row)
 }

@@ -24,7 +24,8 @@ use futures_util::future::select_all;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 use tokio::time::{Instant, Interval, interval_at};
 
-use super::common::{Signed, UiError};
+use super::error::UiError;
+use super::request::Signed;
 use crate::app::AppState;
 use crate::http::ApiError;
 use crate::live::Signal;

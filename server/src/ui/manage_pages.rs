@@ -16,10 +16,13 @@ use flagyard_web::{
     NewTokenForm, NewUserForm, SdkKeyRow, Section, TokenRow, TokensPage, UserRow, UsersPage,
 };
 
-use super::common::{Posted, Signed, UiError, authorize, field, frame, is_production, page, web_role, write_value};
-use super::page_kit::{Pairs, done, form_errors, no_store, onto_field, trimmed, with_status};
+use super::answer::{done, frame, no_store, page, web_role, with_status};
+use super::error::{UiError, form_errors, onto_field};
+use super::request::{Pairs, Posted, Signed, authorize, field, is_production, trimmed, write_value};
 use crate::app::AppState;
-use crate::http::{ADMIN_TOKEN_PREFIX, ApiError, Role, SDK_KEY_PREFIX, UiUser};
+use crate::auth::{ADMIN_TOKEN_PREFIX, Role, SDK_KEY_PREFIX};
+use crate::http::UiUser;
+use crate::service::Error as DomainError;
 use crate::service::{self, EnvironmentInput, SdkKeyInput, TokenInput, UserInput, UserPatch};
 use crate::store::Backend;
 
@@ -138,7 +141,7 @@ async fn create_sdk_key<B: Backend>(
             Ok(no_store(page(&user, &environments_page(&s, &user, &headers, forms).await?)))
         }
         Err(e) => {
-            let not_found = matches!(e, ApiError::NotFound(_));
+            let not_found = matches!(e, DomainError::NotFound(_));
             let (status, errors) = form_errors(e, "")?;
             let errors = onto_field(errors, if not_found { "environment" } else { "name" });
             let forms = EnvForms { new_key: form, errors, ..EnvForms::default() };
@@ -149,9 +152,9 @@ async fn create_sdk_key<B: Backend>(
 
 /// A revoke or user change that failed in a way the user can act on:
 /// back to `path` with the reason as a flash message.
-fn refused(headers: &HeaderMap, path: &str, e: ApiError) -> Result<Response, UiError> {
+fn refused(headers: &HeaderMap, path: &str, e: DomainError) -> Result<Response, UiError> {
     match e {
-        e @ (ApiError::Conflict(_) | ApiError::NotFound(_) | ApiError::Invalid { .. } | ApiError::BadRequest(_)) => {
+        e @ (DomainError::Conflict(_) | DomainError::NotFound(_) | DomainError::Invalid { .. }) => {
             Ok(done(headers, path, FlashKind::Error, &e.to_string()))
         }
         other => Err(other.into()),
@@ -159,7 +162,7 @@ fn refused(headers: &HeaderMap, path: &str, e: ApiError) -> Result<Response, UiE
 }
 
 fn parse_id(id: &str) -> Result<i64, UiError> {
-    id.parse().map_err(|_| UiError::Api(ApiError::NotFound(format!("`{id}`"))))
+    id.parse().map_err(|_| UiError::Domain(DomainError::NotFound(format!("`{id}`"))))
 }
 
 async fn revoke_sdk_key<B: Backend>(
@@ -181,7 +184,7 @@ async fn revoke_sdk_key<B: Backend>(
 fn after_revoke<B: Backend>(
     s: &AppState<B>,
     headers: &HeaderMap,
-    revoked: Result<(), ApiError>,
+    revoked: Result<(), DomainError>,
     back: &str,
     message: &str,
 ) -> Result<Response, UiError> {
@@ -373,7 +376,7 @@ async fn change_role<B: Backend>(
 ) -> Result<Response, UiError> {
     authorize(&user, &headers, field(&pairs, "csrf"), Role::Admin)?;
     let role =
-        Role::parse(trimmed(&pairs, "role")).ok_or_else(|| ApiError::invalid("role", "viewer, editor or admin"))?;
+        Role::parse(trimmed(&pairs, "role")).ok_or_else(|| DomainError::invalid("role", "viewer, editor or admin"))?;
     let patch = UserPatch { role: Some(role), ..UserPatch::default() };
     patch_user(&s, &user, &headers, username, patch, &format!("is now {}", role.as_str())).await
 }
@@ -389,7 +392,7 @@ async fn disable_user<B: Backend>(
     let disabled = match trimmed(&pairs, "disabled") {
         "true" => true,
         "false" => false,
-        _ => return Err(ApiError::invalid("disabled", "`true` or `false`").into()),
+        _ => return Err(DomainError::invalid("disabled", "`true` or `false`").into()),
     };
     let patch = UserPatch { disabled: Some(disabled), ..UserPatch::default() };
     patch_user(&s, &user, &headers, username, patch, if disabled { "disabled" } else { "enabled" }).await

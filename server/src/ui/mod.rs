@@ -4,11 +4,12 @@
 //! checked for the session's CSRF token and the user's role; htmx requests
 //! get fragments, plain ones a redirect or a re-rendered page.
 
+mod answer;
 mod assets;
 mod audit_pages;
 mod auth_pages;
 mod catalog_cache;
-mod common;
+mod error;
 mod experiment_pages;
 mod experiment_view;
 mod flag_detail;
@@ -16,7 +17,7 @@ mod flag_pages;
 mod flag_rows;
 mod live;
 mod manage_pages;
-mod page_kit;
+mod request;
 mod rules_pages;
 mod segment_pages;
 
@@ -31,7 +32,7 @@ use crate::store::Backend;
 /// The UI routes.
 pub fn router<B: Backend>() -> Router<AppState<B>> {
     Router::new()
-        .route("/", get(|| async { common::see_other("/flags") }))
+        .route("/", get(|| async { answer::see_other("/flags") }))
         .merge(assets::routes::<B>())
         .merge(auth_pages::routes::<B>())
         .merge(flag_pages::routes::<B>())

@@ -15,10 +15,14 @@ use axum::response::Response;
 use flagyard_web::{ConfigDraft, EditorAction, FieldError, FlashKind};
 use serde_json::Value;
 
-use super::common::{Posted, Signed, UiError, authorize, field, is_htmx, is_production, see_other_with, write_value};
+use super::answer::{is_htmx, see_other_with};
+use super::error::UiError;
 use super::flag_detail::editor_answer;
+use super::request::{Posted, Signed, authorize, field, is_production, write_value};
 use crate::app::AppState;
-use crate::http::{ApiError, Role};
+use crate::auth::Role;
+use crate::http::ApiError;
+use crate::service::Error as DomainError;
 use crate::service::{self, ConfigView, ConfigWrite};
 use crate::store::Backend;
 
@@ -43,7 +47,7 @@ fn write_body(json: Value) -> Result<ConfigWrite, Vec<FieldError>> {
 /// The draft of a configuration just saved, with the "saved" notice.
 fn saved(view: &ConfigView) -> Result<(ConfigDraft, Vec<FieldError>, Option<String>), ApiError> {
     let json = serde_json::to_value(&view.config)
-        .map_err(|e| ApiError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
+        .map_err(|e| DomainError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
     let draft = ConfigDraft::from_json(&json, u64::try_from(view.revision).unwrap_or(0));
     Ok((draft, Vec::new(), Some(format!("Saved as revision {}.", view.revision))))
 }
@@ -93,14 +97,14 @@ pub(super) async fn save<B: Backend>(
         }
         Ok(view) => {
             let message = format!("Saved the rules of {key} in {env} as revision {}.", view.revision);
-            let to = format!("/flags/{key}?env={}", super::common::encode(&env));
+            let to = format!("/flags/{key}?env={}", super::answer::encode(&env));
             Ok(see_other_with(&to, FlashKind::Success, &message))
         }
-        Err(ApiError::Invalid { errors, .. }) => {
+        Err(DomainError::Invalid { errors, .. }) => {
             let errors = field_errors(&errors, &key, &env);
             editor_answer(&state, &user, &headers, at, StatusCode::UNPROCESSABLE_ENTITY, (draft, errors, None)).await
         }
-        Err(ApiError::Conflict(message)) => {
+        Err(DomainError::Conflict(message)) => {
             let errors = vec![FieldError::new("baseRevision", message)];
             editor_answer(&state, &user, &headers, at, StatusCode::CONFLICT, (draft, errors, None)).await
         }

@@ -11,10 +11,13 @@ use axum::response::Response;
 use axum::routing::get;
 use flagyard_web::{ConditionDraft, FieldError, FlashKind, SegmentDraft, SegmentPage, SegmentRow, SegmentsPage};
 
-use super::common::{Posted, Signed, UiError, authorize, field, frame, page, write_value};
-use super::page_kit::{Pairs, done, form_errors, with_status};
+use super::answer::{done, frame, page, with_status};
+use super::error::{UiError, form_errors};
+use super::request::{Pairs, Posted, Signed, authorize, field, write_value};
 use crate::app::AppState;
-use crate::http::{ApiError, Role, UiUser};
+use crate::auth::Role;
+use crate::http::{ApiError, UiUser};
+use crate::service::Error as DomainError;
 use crate::service::{self, SegmentInput, SegmentView};
 use crate::store::{Backend, Queries};
 
@@ -162,7 +165,7 @@ async fn save<B: Backend>(
     let is_new = key.is_none();
     if let Some(key) = &key {
         if !draft.key.is_empty() && &draft.key != key {
-            return Err(ApiError::invalid("key", "a segment's key cannot change").into());
+            return Err(DomainError::invalid("key", "a segment's key cannot change").into());
         }
         draft.key.clone_from(key);
     }

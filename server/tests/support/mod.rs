@@ -5,9 +5,9 @@
 #![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod app;
-pub mod browser;
 pub mod cluster;
 pub mod db;
 pub mod sse;
+pub mod ui_client;
 
 pub use db::{PgTestDb, SqliteTestDb, TestBackend, pg_backend, sqlite_backend};

@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::error::Error;
 use super::views::rfc3339;
 use super::{audit, check_key, check_revision, now_ms};
-use crate::http::ApiError;
 use crate::store::{MetricRecord, Queries};
 
 /// The metric kinds.
@@ -75,42 +75,39 @@ fn to_json<T: Serialize>(v: &T) -> String {
 }
 
 /// Checks the input's fields; returns the good direction.
-fn validate(input: &MetricInput) -> Result<String, ApiError> {
+fn validate(input: &MetricInput) -> Result<String, Error> {
     check_key("event", &input.event)?;
     if !METRIC_KINDS.contains(&input.kind.as_str()) {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "kind",
             format!("unknown kind `{}`: one of {}", input.kind, METRIC_KINDS.join(", ")),
         ));
     }
     let direction = input.good_direction.clone().unwrap_or_else(|| "increase".into());
     if !DIRECTIONS.contains(&direction.as_str()) {
-        return Err(ApiError::invalid(
-            "goodDirection",
-            format!("unknown direction `{direction}`: increase or decrease"),
-        ));
+        return Err(Error::invalid("goodDirection", format!("unknown direction `{direction}`: increase or decrease")));
     }
     Ok(direction)
 }
 
 /// The metric `key`, or 404.
-pub(crate) async fn metric_of<T: Queries>(tx: &mut T, key: &str) -> Result<MetricRecord, ApiError> {
-    tx.metric(key).await?.ok_or_else(|| ApiError::NotFound(format!("metric `{key}`")))
+pub(crate) async fn metric_of<T: Queries>(tx: &mut T, key: &str) -> Result<MetricRecord, Error> {
+    tx.metric(key).await?.ok_or_else(|| Error::NotFound(format!("metric `{key}`")))
 }
 
 /// All metrics.
-pub async fn list_metrics<T: Queries>(tx: &mut T) -> Result<Vec<MetricView>, ApiError> {
+pub async fn list_metrics<T: Queries>(tx: &mut T) -> Result<Vec<MetricView>, Error> {
     Ok(tx.metrics().await?.iter().map(MetricView::from).collect())
 }
 
 /// One metric.
-pub async fn get_metric<T: Queries>(tx: &mut T, key: &str) -> Result<MetricView, ApiError> {
+pub async fn get_metric<T: Queries>(tx: &mut T, key: &str) -> Result<MetricView, Error> {
     Ok(MetricView::from(&metric_of(tx, key).await?))
 }
 
 /// Creates a metric.
-pub async fn create_metric<T: Queries>(tx: &mut T, actor: &str, input: MetricInput) -> Result<MetricView, ApiError> {
-    let key = input.key.clone().ok_or_else(|| ApiError::invalid("key", "required"))?;
+pub async fn create_metric<T: Queries>(tx: &mut T, actor: &str, input: MetricInput) -> Result<MetricView, Error> {
+    let key = input.key.clone().ok_or_else(|| Error::invalid("key", "required"))?;
     check_key("key", &key)?;
     let good_direction = validate(&input)?;
     let at = now_ms();
@@ -139,9 +136,9 @@ pub async fn update_metric<T: Queries>(
     actor: &str,
     key: &str,
     input: MetricInput,
-) -> Result<MetricView, ApiError> {
+) -> Result<MetricView, Error> {
     if input.key.as_deref().is_some_and(|k| k != key) {
-        return Err(ApiError::invalid("key", "a metric's key cannot change"));
+        return Err(Error::invalid("key", "a metric's key cannot change"));
     }
     let good_direction = validate(&input)?;
     let current = metric_of(tx, key).await?;
@@ -166,11 +163,11 @@ pub async fn update_metric<T: Queries>(
 }
 
 /// Deletes a metric; refused while an experiment uses it.
-pub async fn delete_metric<T: Queries>(tx: &mut T, actor: &str, key: &str) -> Result<(), ApiError> {
+pub async fn delete_metric<T: Queries>(tx: &mut T, actor: &str, key: &str) -> Result<(), Error> {
     let current = metric_of(tx, key).await?;
     let users = tx.metric_users(current.id).await?;
     if !users.is_empty() {
-        return Err(ApiError::Conflict(format!("metric `{key}` is used by experiments: {}", users.join(", "))));
+        return Err(Error::Conflict(format!("metric `{key}` is used by experiments: {}", users.join(", "))));
     }
     tx.delete_metric(current.id).await?;
     let before = to_json(&MetricView::from(&current));

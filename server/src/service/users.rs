@@ -17,10 +17,11 @@ use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
+use super::error::Error;
 use super::views::rfc3339;
 use super::{audit, now_ms};
+use crate::auth::{Role, new_secret};
 use crate::config::Config;
-use crate::http::{ApiError, Role, new_secret};
 use crate::store::{AccountQueries, Backend, NewUser, Queries, StoreError, Topic, UserRecord};
 
 /// The least number of characters of a password.
@@ -40,37 +41,37 @@ pub fn is_valid_username(name: &str) -> bool {
 }
 
 /// A bad username, as a 422 naming `field`.
-pub fn check_username(field: &str, name: &str) -> Result<(), ApiError> {
+pub fn check_username(field: &str, name: &str) -> Result<(), Error> {
     if is_valid_username(name) {
         Ok(())
     } else {
-        Err(ApiError::invalid(field, "1 to 64 ASCII letters, digits, `_`, `.`, `@` or `-`"))
+        Err(Error::invalid(field, "1 to 64 ASCII letters, digits, `_`, `.`, `@` or `-`"))
     }
 }
 
 /// A password that is too short or too long, as a 422 naming `field`.
-pub fn check_password(field: &str, password: &str) -> Result<(), ApiError> {
+pub fn check_password(field: &str, password: &str) -> Result<(), Error> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        Err(ApiError::invalid(field, format!("at least {MIN_PASSWORD_CHARS} characters")))
+        Err(Error::invalid(field, format!("at least {MIN_PASSWORD_CHARS} characters")))
     } else if password.len() > MAX_PASSWORD_BYTES {
-        Err(ApiError::invalid(field, format!("at most {MAX_PASSWORD_BYTES} bytes")))
+        Err(Error::invalid(field, format!("at most {MAX_PASSWORD_BYTES} bytes")))
     } else {
         Ok(())
     }
 }
 
-fn hashing_failed(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Store(StoreError::Corrupt(format!("password hashing failed: {e}")))
+fn hashing_failed(e: impl std::fmt::Display) -> Error {
+    Error::Store(StoreError::Corrupt(format!("password hashing failed: {e}")))
 }
 
 /// Runs `work` on the blocking pool, at most a few at once.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
     let _permit = HASHING.acquire().await.map_err(hashing_failed)?;
     tokio::task::spawn_blocking(work).await.map_err(hashing_failed)
 }
 
 /// The argon2id PHC string of `password` (random salt, default parameters).
-pub async fn hash_password(password: String) -> Result<String, ApiError> {
+pub async fn hash_password(password: String) -> Result<String, Error> {
     blocking(move || Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()))
         .await?
         .map_err(hashing_failed)
@@ -78,7 +79,7 @@ pub async fn hash_password(password: String) -> Result<String, ApiError> {
 
 /// A hash of a random password, verified against when a username does not
 /// exist, so that a login costs the same whether or not it does.
-async fn dummy_hash() -> Result<&'static str, ApiError> {
+async fn dummy_hash() -> Result<&'static str, Error> {
     static DUMMY: OnceLock<String> = OnceLock::new();
     if let Some(hash) = DUMMY.get() {
         return Ok(hash);
@@ -89,7 +90,7 @@ async fn dummy_hash() -> Result<&'static str, ApiError> {
 
 /// Whether `password` matches the PHC string `hash`; with no hash (no such
 /// user) it verifies against a dummy hash all the same and answers false.
-pub async fn verify_password(password: String, hash: Option<String>) -> Result<bool, ApiError> {
+pub async fn verify_password(password: String, hash: Option<String>) -> Result<bool, Error> {
     let (hash, real) = match hash {
         Some(hash) => (hash, true),
         None => (dummy_hash().await?.to_owned(), false),
@@ -160,7 +161,7 @@ pub struct PreparedUser {
 }
 
 /// Validates `input` and hashes its password (outside any transaction).
-pub async fn prepare_user(input: UserInput) -> Result<PreparedUser, ApiError> {
+pub async fn prepare_user(input: UserInput) -> Result<PreparedUser, Error> {
     check_username("username", &input.username)?;
     check_password("password", &input.password)?;
     let password_hash = hash_password(input.password).await?;
@@ -176,7 +177,7 @@ pub struct PreparedPatch {
 }
 
 /// Validates `patch` and hashes its new password, if any.
-pub async fn prepare_patch(patch: UserPatch) -> Result<PreparedPatch, ApiError> {
+pub async fn prepare_patch(patch: UserPatch) -> Result<PreparedPatch, Error> {
     let password_hash = match patch.password {
         Some(password) => {
             check_password("password", &password)?;
@@ -195,14 +196,14 @@ fn json(view: &UserView) -> String {
     serde_json::to_string(view).unwrap_or_default()
 }
 
-async fn find<T: AccountQueries>(tx: &mut T, username: &str) -> Result<UserRecord, ApiError> {
-    tx.user(username).await?.ok_or_else(|| ApiError::NotFound(format!("user `{username}`")))
+async fn find<T: AccountQueries>(tx: &mut T, username: &str) -> Result<UserRecord, Error> {
+    tx.user(username).await?.ok_or_else(|| Error::NotFound(format!("user `{username}`")))
 }
 
 /// Refuses a change that would leave no active admin.
-async fn keep_an_admin<T: AccountQueries>(tx: &mut T, user: &UserRecord, what: &str) -> Result<(), ApiError> {
+async fn keep_an_admin<T: AccountQueries>(tx: &mut T, user: &UserRecord, what: &str) -> Result<(), Error> {
     if is_active_admin(user) && tx.count_active_admins().await? <= 1 {
-        return Err(ApiError::Conflict(format!(
+        return Err(Error::Conflict(format!(
             "`{}` is the last active admin: {what} would lock everyone out of user management; \
              make another user admin first",
             user.username
@@ -212,12 +213,12 @@ async fn keep_an_admin<T: AccountQueries>(tx: &mut T, user: &UserRecord, what: &
 }
 
 /// All users, by username.
-pub async fn list_users<T: AccountQueries>(tx: &mut T) -> Result<Vec<UserView>, ApiError> {
+pub async fn list_users<T: AccountQueries>(tx: &mut T) -> Result<Vec<UserView>, Error> {
     Ok(tx.users().await?.iter().map(UserView::from).collect())
 }
 
 /// One user (username compared without case), or 404.
-pub async fn get_user<T: AccountQueries>(tx: &mut T, username: &str) -> Result<UserView, ApiError> {
+pub async fn get_user<T: AccountQueries>(tx: &mut T, username: &str) -> Result<UserView, Error> {
     Ok(UserView::from(&find(tx, username).await?))
 }
 
@@ -226,12 +227,12 @@ pub async fn create_user<T: Queries + AccountQueries>(
     tx: &mut T,
     actor: &str,
     user: PreparedUser,
-) -> Result<UserView, ApiError> {
+) -> Result<UserView, Error> {
     let at = now_ms();
     let new = NewUser { username: &user.username, password_hash: &user.password_hash, role: user.role.as_str(), at };
     let record = match tx.insert_user(&new).await {
         Err(StoreError::Duplicate) => {
-            return Err(ApiError::Conflict(format!("a user `{}` already exists", user.username)));
+            return Err(Error::Conflict(format!("a user `{}` already exists", user.username)));
         }
         other => other?,
     };
@@ -248,7 +249,7 @@ pub async fn update_user<T: Queries + AccountQueries>(
     actor: &str,
     username: &str,
     patch: PreparedPatch,
-) -> Result<UserView, ApiError> {
+) -> Result<UserView, Error> {
     let mut user = find(tx, username).await?;
     let before = UserView::from(&user);
     if let Some(role) = patch.role {
@@ -285,7 +286,7 @@ pub async fn update_user<T: Queries + AccountQueries>(
 }
 
 /// Deletes a user and its sessions (not the last active admin).
-pub async fn delete_user<T: Queries + AccountQueries>(tx: &mut T, actor: &str, username: &str) -> Result<(), ApiError> {
+pub async fn delete_user<T: Queries + AccountQueries>(tx: &mut T, actor: &str, username: &str) -> Result<(), Error> {
     let user = find(tx, username).await?;
     keep_an_admin(tx, &user, "deleting it").await?;
     tx.delete_user(user.id).await?;
@@ -300,7 +301,7 @@ pub async fn delete_user<T: Queries + AccountQueries>(tx: &mut T, actor: &str, u
 /// (to be shown once). Replicas starting together race like
 /// [`super::bootstrap`]: the writer lock (Postgres) or the unique index
 /// makes one win, and the others find a user and do nothing.
-pub async fn bootstrap_users<B: Backend>(store: &B, config: &Config) -> Result<Option<String>, ApiError> {
+pub async fn bootstrap_users<B: Backend>(store: &B, config: &Config) -> Result<Option<String>, Error> {
     let mut tx = store.read().await?;
     let empty = tx.count_users().await? == 0;
     drop(tx);
@@ -325,11 +326,11 @@ pub async fn bootstrap_users<B: Backend>(store: &B, config: &Config) -> Result<O
         let created = async {
             create_user(&mut tx, "system", user.clone()).await?;
             B::commit(tx).await?;
-            Ok::<_, ApiError>(())
+            Ok::<_, Error>(())
         };
         match created.await {
             Ok(()) => return Ok(generated.then_some(password)),
-            Err(ApiError::Conflict(_) | ApiError::Store(StoreError::Duplicate)) => {
+            Err(Error::Conflict(_) | Error::Store(StoreError::Duplicate)) => {
                 tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
             }
             Err(e) => return Err(e),
@@ -341,7 +342,7 @@ pub async fn bootstrap_users<B: Backend>(store: &B, config: &Config) -> Result<O
 /// Creates a user outside the server (`flagyard user create`): validates,
 /// hashes, and writes in one transaction on `store` (migrated). `actor`
 /// names who did it in the audit log.
-pub async fn create_user_directly<B: Backend>(store: &B, actor: &str, input: UserInput) -> Result<UserView, ApiError> {
+pub async fn create_user_directly<B: Backend>(store: &B, actor: &str, input: UserInput) -> Result<UserView, Error> {
     let user = prepare_user(input).await?;
     let mut tx = store.write().await?;
     let view = create_user(&mut tx, actor, user).await?;

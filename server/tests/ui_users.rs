@@ -8,9 +8,9 @@ mod support;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use flagyard_server::accounts::{self, UserInput};
 use flagyard_server::store::{AccountQueries, Backend, NewUser, Queries, SessionRecord, StoreError};
-use flagyard_server::{Role, accounts::LoginError};
+use flagyard_server::ui_users::{self, UserInput};
+use flagyard_server::{Role, ui_users::LoginError};
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::app::TestApp;
@@ -115,61 +115,61 @@ conformance_test!(sessions_are_stored_joined_slid_and_deleted, |b| async move {
 
 conformance_test!(service_sessions_expire_slide_and_end_with_the_user, |b| async move {
     let input = UserInput { username: "Dana".into(), password: PASSWORD.into(), role: Role::Editor };
-    accounts::create_user_directly(&b, "test", input).await.unwrap();
-    let user = accounts::verify_login(&b, "dana", PASSWORD).await.unwrap();
+    ui_users::create_user_directly(&b, "test", input).await.unwrap();
+    let user = ui_users::verify_login(&b, "dana", PASSWORD).await.unwrap();
     assert!(matches!(
-        accounts::verify_login(&b, "dana", "not the password").await,
+        ui_users::verify_login(&b, "dana", "not the password").await,
         Err(LoginError::InvalidCredentials)
     ));
-    assert!(matches!(accounts::verify_login(&b, "erin", PASSWORD).await, Err(LoginError::InvalidCredentials)));
+    assert!(matches!(ui_users::verify_login(&b, "erin", PASSWORD).await, Err(LoginError::InvalidCredentials)));
 
     let (ttl, t0) = (3_600_000, 1_000_000);
     let mut tx = b.write().await.unwrap();
-    let s = accounts::create_session(&mut tx, &user, ttl, t0).await.unwrap().expect("a session");
+    let s = ui_users::create_session(&mut tx, &user, ttl, t0).await.unwrap().expect("a session");
     B::commit(tx).await.unwrap();
-    assert!(accounts::is_session_token(&s.token));
+    assert!(ui_users::is_session_token(&s.token));
     assert_eq!((s.username.as_str(), s.role, s.expires_at), ("Dana", Role::Editor, t0 + ttl));
     assert_eq!(s.csrf.len(), 64);
 
     let mut tx = b.read().await.unwrap();
-    let live = accounts::resolve_session(&mut tx, &s.id, t0 + 1).await.unwrap().unwrap();
+    let live = ui_users::resolve_session(&mut tx, &s.id, t0 + 1).await.unwrap().unwrap();
     assert_eq!((live.session.csrf_token.as_str(), live.username.as_str()), (s.csrf.as_str(), "Dana"));
-    assert!(!accounts::needs_touch(live.session.last_seen_at, t0 + 59_999));
-    assert!(accounts::needs_touch(live.session.last_seen_at, t0 + 60_000));
-    assert!(accounts::resolve_session(&mut tx, &s.id, t0 + ttl).await.unwrap().is_none(), "expired at expires_at");
+    assert!(!ui_users::needs_touch(live.session.last_seen_at, t0 + 59_999));
+    assert!(ui_users::needs_touch(live.session.last_seen_at, t0 + 60_000));
+    assert!(ui_users::resolve_session(&mut tx, &s.id, t0 + ttl).await.unwrap().is_none(), "expired at expires_at");
     drop(tx);
 
     // Sliding: seen at t0 + 50 min, the session now ends an hour after that.
     let mut tx = b.write().await.unwrap();
-    assert!(accounts::touch_session(&mut tx, &s.id, ttl, t0 + 3_000_000).await.unwrap());
+    assert!(ui_users::touch_session(&mut tx, &s.id, ttl, t0 + 3_000_000).await.unwrap());
     B::commit(tx).await.unwrap();
     let mut tx = b.read().await.unwrap();
-    assert!(accounts::resolve_session(&mut tx, &s.id, t0 + ttl + 1).await.unwrap().is_some(), "slid");
-    assert!(accounts::resolve_session(&mut tx, &s.id, t0 + 3_000_000 + ttl).await.unwrap().is_none());
+    assert!(ui_users::resolve_session(&mut tx, &s.id, t0 + ttl + 1).await.unwrap().is_some(), "slid");
+    assert!(ui_users::resolve_session(&mut tx, &s.id, t0 + 3_000_000 + ttl).await.unwrap().is_none());
     drop(tx);
 
     // A new password ends the user's sessions; so does disabling.
-    let patch = accounts::prepare_patch(accounts::UserPatch {
+    let patch = ui_users::prepare_patch(ui_users::UserPatch {
         password: Some("another long one".into()),
         ..Default::default()
     });
     let patch = patch.await.unwrap();
     let mut tx = b.write().await.unwrap();
-    accounts::update_user(&mut tx, "test", "dana", patch).await.unwrap();
-    assert!(accounts::resolve_session(&mut tx, &s.id, t0 + 1).await.unwrap().is_none());
+    ui_users::update_user(&mut tx, "test", "dana", patch).await.unwrap();
+    assert!(ui_users::resolve_session(&mut tx, &s.id, t0 + 1).await.unwrap().is_none());
     // A login verified against the old password, whose session is created
     // after the change committed, gets no session (the password-change race).
-    assert!(accounts::create_session(&mut tx, &user, ttl, t0).await.unwrap().is_none());
+    assert!(ui_users::create_session(&mut tx, &user, ttl, t0).await.unwrap().is_none());
     B::commit(tx).await.unwrap();
-    let user = accounts::verify_login(&b, "dana", "another long one").await.unwrap();
+    let user = ui_users::verify_login(&b, "dana", "another long one").await.unwrap();
     let mut tx = b.write().await.unwrap();
-    let s2 = accounts::create_session(&mut tx, &user, ttl, t0).await.unwrap().expect("a session");
-    let disable = accounts::UserPatch { disabled: Some(true), ..Default::default() };
-    accounts::update_user(&mut tx, "test", "DANA", accounts::prepare_patch(disable).await.unwrap()).await.unwrap();
-    assert!(accounts::resolve_session(&mut tx, &s2.id, t0 + 1).await.unwrap().is_none());
+    let s2 = ui_users::create_session(&mut tx, &user, ttl, t0).await.unwrap().expect("a session");
+    let disable = ui_users::UserPatch { disabled: Some(true), ..Default::default() };
+    ui_users::update_user(&mut tx, "test", "DANA", ui_users::prepare_patch(disable).await.unwrap()).await.unwrap();
+    assert!(ui_users::resolve_session(&mut tx, &s2.id, t0 + 1).await.unwrap().is_none());
     B::commit(tx).await.unwrap();
-    assert!(matches!(accounts::verify_login(&b, "dana", "another long one").await, Err(LoginError::Disabled)));
-    assert!(matches!(accounts::verify_login(&b, "dana", PASSWORD).await, Err(LoginError::InvalidCredentials)));
+    assert!(matches!(ui_users::verify_login(&b, "dana", "another long one").await, Err(LoginError::Disabled)));
+    assert!(matches!(ui_users::verify_login(&b, "dana", PASSWORD).await, Err(LoginError::InvalidCredentials)));
 
     // Every change is audited, never with a hash.
     let mut tx = b.read().await.unwrap();
@@ -296,7 +296,7 @@ api_test!(users_api_refuses_bad_input_with_problems, |app| async move {
 async fn first_admin_from_config<B: Backend>(app: TestApp, store: B) {
     let users = app.get("/api/v1/users").await.expect(200);
     assert_eq!(users[0]["username"], "admin");
-    let admin = accounts::verify_login(&store, "admin", "configured password").await.unwrap();
+    let admin = ui_users::verify_login(&store, "admin", "configured password").await.unwrap();
     assert_eq!(admin.role, "admin");
     app.stop().await;
     store.close().await;
@@ -314,7 +314,7 @@ async fn the_first_admin_password_can_be_configured_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_admin_password_can_be_configured_postgres() {
-    let Some(db) = PgTestDb::create("accounts::the_first_admin_password_can_be_configured_postgres").await else {
+    let Some(db) = PgTestDb::create("ui_users::the_first_admin_password_can_be_configured_postgres").await else {
         return;
     };
     let url = db.url.clone();
@@ -366,8 +366,8 @@ async fn the_user_create_command_creates_users() {
         assert!(!out.status.success() && stderr.contains(message), "{args:?}: {stderr}");
     }
     let store = flagyard_server::store::SqliteBackend::connect(&db.url, 1).await.unwrap();
-    assert_eq!(accounts::verify_login(&store, "OPS", "from the environment").await.unwrap().role, "admin");
-    assert_eq!(accounts::verify_login(&store, "viv", "typed on stdin").await.unwrap().role, "viewer");
+    assert_eq!(ui_users::verify_login(&store, "OPS", "from the environment").await.unwrap().role, "admin");
+    assert_eq!(ui_users::verify_login(&store, "viv", "typed on stdin").await.unwrap().role, "viewer");
     let mut tx = store.read().await.unwrap();
     assert_eq!(tx.count_users().await.unwrap(), 2, "no admin is generated by the command");
     let audit = tx.audit(&flagyard_server::store::AuditQuery { limit: 10, ..Default::default() }).await.unwrap();
@@ -381,9 +381,9 @@ async fn the_user_create_command_creates_users() {
 conformance_test!(replicas_starting_together_create_one_first_admin, |b| async move {
     let config = flagyard_server::Config::from_lookup(|_| None).unwrap();
     let (x, y, z) = tokio::join!(
-        accounts::bootstrap_users(&b, &config),
-        accounts::bootstrap_users(&b, &config),
-        accounts::bootstrap_users(&b, &config)
+        ui_users::bootstrap_users(&b, &config),
+        ui_users::bootstrap_users(&b, &config),
+        ui_users::bootstrap_users(&b, &config)
     );
     let generated: Vec<String> = [x, y, z].into_iter().filter_map(|r| r.unwrap()).collect();
     assert_eq!(generated.len(), 1, "one password is announced: {generated:?}");
@@ -393,7 +393,7 @@ conformance_test!(replicas_starting_together_create_one_first_admin, |b| async m
     assert_eq!(users.len(), 1);
     assert_eq!((users[0].username.as_str(), users[0].role.as_str()), ("admin", "admin"));
     assert_eq!(generated[0].len(), 64);
-    accounts::verify_login(&b, "admin", &generated[0]).await.unwrap();
+    ui_users::verify_login(&b, "admin", &generated[0]).await.unwrap();
     // Later starts leave existing users alone.
-    assert_eq!(accounts::bootstrap_users(&b, &config).await.unwrap(), None);
+    assert_eq!(ui_users::bootstrap_users(&b, &config).await.unwrap(), None);
 });

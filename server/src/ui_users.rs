@@ -22,8 +22,8 @@ pub use crate::service::{
     purge_sessions, resolve_session, touch_session, update_user, verify_login, verify_password,
 };
 
+use crate::auth::Role;
 use crate::config::Config;
-use crate::http::Role;
 use crate::store::{Backend, PgBackend, SqliteBackend};
 
 /// The usage line of the `user` command.
@@ -57,7 +57,7 @@ async fn create_with<B: Backend>(store: B, input: UserInput) -> anyhow::Result<U
     let created = create_user_directly(&store, "cli", input).await;
     store.close().await;
     created.map_err(|e| match e {
-        crate::http::ApiError::Invalid { summary, .. } => anyhow::anyhow!("{summary}"),
+        crate::service::Error::Invalid { summary, .. } => anyhow::anyhow!("{summary}"),
         other => anyhow::anyhow!("{other}"),
     })
 }

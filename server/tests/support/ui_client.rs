@@ -1,4 +1,4 @@
-//! A browser for the web UI's tests without a cookie jar: it signs in
+//! An HTTP client for the web UI's tests, standing in for a browser without a cookie jar: it signs in
 //! through `/login` (double-submit CSRF), keeps the session cookie and the
 //! session's CSRF token, and posts forms with or without htmx headers.
 

@@ -1,4 +1,4 @@
-//! Wiring: state, router, and serving with graceful shutdown.
+//! Wiring: the router, start-up, and serving with graceful shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -14,52 +13,18 @@ use crate::http::{self, ApiError};
 use crate::ingest::Ingest;
 use crate::live::{self, Hub};
 use crate::service;
-use crate::shutdown::{self, Shutdown};
+use crate::shutdown;
+use crate::state::{AppState, Writer};
 use crate::store::{Backend, PgBackend, Queries, SqliteBackend, Topic, TxMarks};
-use crate::writer::{JobFuture, Outcome as WriteOutcome, Writer};
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState<B: Backend> {
-    /// The database.
-    pub store: B,
-    /// The configuration.
-    pub config: Arc<Config>,
-    /// Renders `/metrics`.
-    pub metrics: PrometheusHandle,
-    /// Set once the server is stopping.
-    pub shutdown: Shutdown,
-    /// Fan-out of changes to SDK streams.
-    pub hub: Arc<Hub>,
-    /// Serialized flag lists by query and catalog version.
-    pub flag_lists: Arc<http::AnswerCache>,
-    /// Runs writes (group commit).
-    pub writer: Arc<Writer<B>>,
-    /// Recently authenticated admin tokens and SDK keys.
-    pub credentials: Arc<http::Credentials>,
-    /// Event ingest (`POST /sdk/v1/events`).
-    pub ingest: Arc<Ingest>,
-    /// The web UI's flag catalog, kept between requests.
-    pub ui_catalog: Arc<crate::ui::CatalogCache>,
-}
-
-impl<B: Backend> AppState<B> {
-    /// Runs a write through the writer (group commit); the writer wakes the
-    /// stream fan-out after each commit.
-    pub async fn write<F>(&self, job: F) -> WriteOutcome
-    where
-        F: for<'t> FnOnce(&'t mut B::Tx) -> JobFuture<'t> + Send + 'static,
-    {
-        self.writer.write(Box::new(job)).await
-    }
-}
 
 /// The complete router for `state`.
 pub fn router<B: Backend>(state: AppState<B>) -> Router {
     let limit = state.config.max_body_bytes;
+    // The event queue and its worker (`POST /sdk/v1/events`), one per server.
+    let ingest = Arc::new(Ingest::start(state.store.clone(), state.config.ingest_queue_events));
     Router::new()
         .nest("/api/v1", http::api_router::<B>().route("/openapi.json", axum::routing::get(http::openapi_handler)))
-        .nest("/sdk/v1", live::router::<B>())
+        .nest("/sdk/v1", live::router::<B>().layer(axum::Extension(ingest)))
         .nest("/ofrep/v1", live::ofrep_router::<B>())
         .merge(http::ops_router::<B>())
         .merge(crate::ui::router::<B>())
@@ -153,7 +118,6 @@ async fn serve_with<B: Backend>(
     }
     let (trigger, shutdown) = shutdown::channel();
     let timeout = config.shutdown_timeout;
-    let config_ingest_queue = config.ingest_queue_events;
     let addr: SocketAddr = listener.local_addr()?;
     let hub = Hub::new();
     let credentials: Arc<http::Credentials> = Arc::default();
@@ -180,10 +144,7 @@ async fn serve_with<B: Backend>(
             }
         })),
         hub: hub.clone(),
-        flag_lists: Arc::default(),
         credentials,
-        ingest: Arc::new(Ingest::start(store.clone(), config_ingest_queue)),
-        ui_catalog: Arc::default(),
     };
     // Any revocation, here or on another replica, empties the credential caches.
     let keys = state.credentials.clone();

@@ -21,15 +21,16 @@ mod live;
 mod serve;
 mod service;
 mod shutdown;
+mod state;
 pub mod store;
 mod telemetry;
 mod ui;
 pub mod ui_users;
-mod writer;
 
-pub use app::{AppState, migrate, router, serve};
+pub use app::{migrate, router, serve};
 pub use auth::Role;
 pub use config::{Cidr, Config, ConfigError, LogFormat};
 pub use http::ApiError;
 pub use shutdown::signal as shutdown_signal;
+pub use state::AppState;
 pub use telemetry::init_logging;

@@ -2,19 +2,22 @@
 //! roles enforced per handler). Every write runs in one transaction. The
 //! route table, which also generates the OpenAPI document, is `routes.rs`.
 
-use axum::extract::State;
+use std::sync::Arc;
+
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::auth::Caller;
+use super::cache::AnswerCache;
 use super::error::ApiError;
 use super::extract::{Json, Path, Query};
-use crate::app::AppState;
 use crate::auth::Role;
 use crate::service::{
     self, ConfigWrite, EnvironmentInput, FlagInput, FlagPatch, FlagQueryParams, SdkKeyInput, SegmentInput, TokenInput,
 };
+use crate::state::AppState;
 use crate::store::{AuditQuery, Backend, Queries, StoreError};
 
 pub(super) type Answer = Result<Response, ApiError>;
@@ -70,6 +73,7 @@ pub(super) async fn create_environment<B: Backend>(
 
 pub(super) async fn list_flags<B: Backend>(
     State(s): State<AppState<B>>,
+    Extension(flag_lists): Extension<Arc<AnswerCache>>,
     caller: Caller,
     uri: axum::http::Uri,
     Query(q): Query<FlagQueryParams>,
@@ -80,13 +84,13 @@ pub(super) async fn list_flags<B: Backend>(
     // while the catalog version (read in this transaction) is unchanged.
     let version = tx.catalog_version().await?;
     let key = uri.query().unwrap_or_default();
-    let bytes = match s.flag_lists.get(key, version) {
+    let bytes = match flag_lists.get(key, version) {
         Some(bytes) => bytes,
         None => {
             let page = service::list_flags(&mut tx, &q).await?;
             let json = serde_json::to_vec(&page).map_err(|e| ApiError::Store(StoreError::Corrupt(e.to_string())))?;
             let bytes = axum::body::Bytes::from(json);
-            s.flag_lists.put(key.to_owned(), version, bytes.clone());
+            flag_lists.put(key.to_owned(), version, bytes.clone());
             bytes
         }
     };

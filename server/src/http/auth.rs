@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::auth::{ADMIN_TOKEN_PREFIX, Role, SDK_KEY_PREFIX, hash_secret};
+use crate::state::AppState;
 use crate::store::{Backend, Queries};
 
 /// The bearer credential of a request (`Authorization: Bearer x` or `X-API-Key: x`).

@@ -9,9 +9,9 @@ use super::api::{Answer, base_revision, created, ok};
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Json, Path, Query};
-use crate::app::AppState;
 use crate::auth::Role;
 use crate::service::{self, ExperimentInput, MetricInput};
+use crate::state::AppState;
 use crate::store::Backend;
 
 pub(super) async fn list_metrics<B: Backend>(State(s): State<AppState<B>>, caller: Caller) -> Answer {

@@ -16,7 +16,6 @@ mod session;
 mod user_api;
 
 pub use auth::{Credentials, SdkCaller};
-pub use cache::AnswerCache;
 pub use client_addr::TrustedProxies;
 pub use error::{ApiError, FieldError};
 pub use extract::{BodyLimit, is_json, read_body};
@@ -26,5 +25,5 @@ pub use ops::{guard, observe, router as ops_router};
 pub use routes::router as api_router;
 pub use session::{
     CSRF_FIELD, CSRF_HEADER, LoggedIn, SESSION_COOKIE, UiUser, check_csrf, check_csrf_header, clear_session_cookie,
-    client_ip, login, logout, request_cookie, resolve as resolve_session, session_cookie, session_token, write_value,
+    client_ip, login, logout, request_cookie, resolve as resolve_session, session_cookie, session_token,
 };

@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::{Backend, Queries};
 
 /// `/healthz`, `/readyz`, `/metrics`.
@@ -47,12 +47,7 @@ async fn readyz<B: Backend>(State(state): State<AppState<B>>) -> Response {
         return unready(problem);
     }
     if let Some(failing) = state.writer.health().failing() {
-        let probe = state.write(|tx| {
-            Box::pin(async move {
-                tx.probe_write().await?;
-                Ok(StatusCode::NO_CONTENT.into_response())
-            })
-        });
+        let probe = state.write(|tx| Box::pin(async move { tx.probe_write().await }));
         match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return unready(format!("the database cannot be written to: {e}")),

@@ -10,13 +10,13 @@ use super::api::*;
 use super::auth::RequiredRole;
 use super::experiment_api::*;
 use super::user_api::*;
-use crate::app::AppState;
 use crate::auth::Role;
 use crate::service::{
     AuditView, ConfigView, ConfigWrite, EnvironmentInput, EnvironmentView, EventCountsView, ExperimentInput,
     ExperimentView, FlagInput, FlagPage, FlagPatch, FlagQueryParams, FlagView, MetricInput, MetricView, ResultsView,
     SdkKeyInput, SdkKeyView, SegmentInput, SegmentView, TokenInput, TokenView, UserInput, UserPatch, UserView,
 };
+use crate::state::AppState;
 use crate::store::Backend;
 
 /// Component schemas collected while describing endpoints.
@@ -62,6 +62,8 @@ macro_rules! endpoints {
                 $path,
                 axum::routing::$method($handler::<B>).layer(axum::Extension(RequiredRole(Role::$role))),
             ))*
+            // Serialized flag lists by query and catalog version (one cache per server).
+            .layer(axum::Extension(std::sync::Arc::new(super::cache::AnswerCache::default())))
         }
 
         /// Every `/api/v1` endpoint, in table order.

@@ -14,21 +14,18 @@
 //! page). When a request slides the session, [`UiUser::cookie_renewal`]
 //! gives the `Set-Cookie` that keeps the browser's cookie alive as long.
 
-use std::future::Future;
 use std::net::IpAddr;
-use std::pin::Pin;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 
 use super::auth::constant_time_eq;
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::auth::{Role, hash_secret};
 use crate::config::Config;
-use crate::service::{self, Error as DomainError, LoginError, now_ms};
+use crate::service::{self, LoginError, now_ms};
+use crate::state::AppState;
 use crate::store::Backend;
 
 /// The session cookie's name.
@@ -133,42 +130,6 @@ fn ttl_ms(config: &Config) -> i64 {
     i64::try_from(config.session_ttl.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// A write whose job returns a value: runs it through the writer (group
-/// commit) and hands back the value once committed, or the domain error the
-/// job refused with (its savepoint rolled back) or the commit failed with.
-pub async fn write_value<B, T, F>(state: &AppState<B>, job: F) -> Result<T, DomainError>
-where
-    B: Backend,
-    T: Send + 'static,
-    F: for<'t> FnOnce(&'t mut B::Tx) -> Pin<Box<dyn Future<Output = Result<T, DomainError>> + Send + 't>>
-        + Send
-        + 'static,
-{
-    let (send, receive) = tokio::sync::oneshot::channel();
-    let outcome = state
-        .write(move |tx| {
-            Box::pin(async move {
-                let result = job(tx).await;
-                // The writer only needs to know that the job failed (to roll
-                // its savepoint back); the error itself travels beside it.
-                let failed = result.is_err();
-                let _ = send.send(result);
-                if failed { Err(ApiError::Conflict(String::new())) } else { Ok(StatusCode::NO_CONTENT.into_response()) }
-            })
-        })
-        .await;
-    let result = receive.await;
-    match (outcome, result) {
-        // The job refused: its own error, whatever the batch did.
-        (_, Ok(Err(refused))) => Err(refused),
-        (Ok(_), Ok(Ok(value))) => Ok(value),
-        // Committed or not, the batch failed (commit, rollback, writer gone).
-        (Err(ApiError::Store(e)), _) => Err(DomainError::Store(e)),
-        (Err(other), _) => Err(DomainError::corrupt(format!("a write failed: {other}"))),
-        (Ok(_), Err(_)) => Err(DomainError::corrupt("a committed write lost its result")),
-    }
-}
-
 /// The live session named by the request's cookie, slid when due.
 pub async fn resolve<B: Backend>(state: &AppState<B>, headers: &HeaderMap) -> Result<Option<UiUser>, ApiError> {
     let Some(token) = session_token(headers).filter(|t| service::is_session_token(t)) else {
@@ -185,10 +146,8 @@ pub async fn resolve<B: Backend>(state: &AppState<B>, headers: &HeaderMap) -> Re
     if service::needs_touch(found.session.last_seen_at, now) {
         let ttl = ttl_ms(&state.config);
         let touch_id = id.clone();
-        let touched = write_value(state, move |tx| {
-            Box::pin(async move { service::touch_session(tx, &touch_id, ttl, now).await })
-        })
-        .await;
+        let touched =
+            state.write(move |tx| Box::pin(async move { service::touch_session(tx, &touch_id, ttl, now).await })).await;
         match touched {
             Ok(true) => renewal = Some(session_cookie(&state.config, token)),
             // Logged out meanwhile.
@@ -250,8 +209,7 @@ pub async fn login<B: Backend>(
     };
     let (ttl, now) = (ttl_ms(&state.config), now_ms());
     let session =
-        write_value(state, move |tx| Box::pin(async move { service::create_session(tx, &user, ttl, now).await }))
-            .await?;
+        state.write(move |tx| Box::pin(async move { service::create_session(tx, &user, ttl, now).await })).await?;
     // The password changed (or the user was disabled) while this login was
     // being checked: the old password no longer opens a session.
     let Some(session) = session else {
@@ -274,7 +232,7 @@ pub async fn login<B: Backend>(
 /// that clears the cookie.
 pub async fn logout<B: Backend>(state: &AppState<B>, user: &UiUser) -> Result<HeaderValue, ApiError> {
     let id = user.session_id.clone();
-    write_value(state, move |tx| Box::pin(async move { service::end_session(tx, &id).await })).await?;
+    state.write(move |tx| Box::pin(async move { service::end_session(tx, &id).await })).await?;
     Ok(clear_session_cookie(&state.config))
 }
 

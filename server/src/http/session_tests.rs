@@ -4,13 +4,14 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::http::Request;
+use axum::http::{Request, StatusCode};
+use axum::response::IntoResponse;
 
 use super::*;
 use crate::service::{UserInput, UserPatch};
 use crate::shutdown::{self, ShutdownTrigger};
+use crate::state::Writer;
 use crate::store::{AccountQueries, SqliteBackend};
-use crate::writer::Writer;
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -42,11 +43,8 @@ async fn fixture(vars: &[(&str, &str)]) -> Fixture {
         metrics: crate::telemetry::metrics_handle(),
         shutdown,
         hub: crate::live::Hub::new(),
-        flag_lists: Arc::default(),
         writer: Arc::new(Writer::start(store.clone(), |_: &crate::store::TxMarks| {})),
         credentials: Arc::default(),
-        ingest: Arc::new(crate::ingest::Ingest::start(store.clone(), 1000)),
-        ui_catalog: Arc::default(),
     };
     for (username, role, disabled) in [("alice", Role::Editor, false), ("mallory", Role::Viewer, true)] {
         let input = UserInput { username: username.into(), password: PASSWORD.into(), role };

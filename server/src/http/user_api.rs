@@ -10,9 +10,9 @@ use axum::response::IntoResponse;
 use super::api::{Answer, created, ok};
 use super::auth::Caller;
 use super::extract::{Json, Path};
-use crate::app::AppState;
 use crate::auth::Role;
 use crate::service::{self, UserInput, UserPatch};
+use crate::state::AppState;
 use crate::store::Backend;
 
 pub(super) async fn list_users<B: Backend>(State(s): State<AppState<B>>, caller: Caller) -> Answer {

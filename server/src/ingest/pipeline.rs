@@ -55,7 +55,6 @@ struct Job {
 pub struct Ingest {
     queue: mpsc::UnboundedSender<Job>,
     room: Arc<Semaphore>,
-    capacity: usize,
 }
 
 impl Ingest {
@@ -64,12 +63,7 @@ impl Ingest {
         let (queue, rx) = mpsc::unbounded_channel();
         let capacity = capacity.max(super::validate::MAX_EVENTS);
         tokio::spawn(worker(store, rx));
-        Ingest { queue, room: Arc::new(Semaphore::new(capacity)), capacity }
-    }
-
-    /// Events queued now.
-    pub fn queued(&self) -> usize {
-        self.capacity - self.room.available_permits()
+        Ingest { queue, room: Arc::new(Semaphore::new(capacity)) }
     }
 
     /// Stores `batch` of the environment, received at `received_at`, and

@@ -15,7 +15,7 @@ pub use hub::{Hub, Signal, spawn as spawn_hub};
 use axum::Router;
 use axum::routing::get;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::Backend;
 
 /// The `/sdk/v1` routes.
@@ -23,7 +23,7 @@ pub fn router<B: Backend>() -> Router<AppState<B>> {
     Router::new()
         .route("/snapshot", get(sse::snapshot::<B>))
         .route("/stream", get(sse::stream::<B>))
-        .route("/events", axum::routing::post(crate::ingest::post_events::<B>))
+        .route("/events", axum::routing::post(crate::ingest::post_events))
 }
 
 /// The `/ofrep/v1` routes.

@@ -17,9 +17,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::hub::EnvRules;
-use crate::app::AppState;
 use crate::http::{ApiError, SdkCaller};
 use crate::service::rules::{Edits, Reach, snapshot};
+use crate::state::AppState;
 use crate::store::{Backend, Queries};
 
 /// An SDK key for OFREP: failures are bare 401/403 as the protocol wants.

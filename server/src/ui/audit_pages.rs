@@ -21,10 +21,10 @@ use flagyard_web::{AuditEntry, AuditFilter, AuditPage, FlashKind, RollbackTarget
 use super::answer::{done, encode, frame, page, when};
 use super::error::UiError;
 use super::request::{Pairs, Params, Posted, Signed, authorize, field, write_value};
-use crate::app::AppState;
 use crate::auth::Role;
 use crate::service;
 use crate::service::Error as DomainError;
+use crate::state::AppState;
 use crate::store::{AuditQuery, AuditRecord, Backend, ConfigRecord, Queries};
 
 /// Entries per page.

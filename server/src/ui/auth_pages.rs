@@ -21,10 +21,10 @@ use subtle::ConstantTimeEq;
 use super::answer::{flashes, render};
 use super::error::UiError;
 use super::request::{ClientIp, Params, Posted, Signed, authorize, cookie, local_path};
-use crate::app::AppState;
 use crate::auth::{Role, new_secret};
 use crate::http::UiUser;
 use crate::service::LoginError;
+use crate::state::AppState;
 use crate::store::Backend;
 
 /// The pre-session cookie of the login form's CSRF token.

@@ -9,14 +9,15 @@
 //! or a long gap falls back to a full load. Versions are read before rows,
 //! so a catalog is never older than its key.
 //!
-//! One catalog is kept per server, in its state (`AppState::ui_catalog`).
+//! One catalog is kept per server: the UI router carries it as a request
+//! extension.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::flag_rows::{self, Catalog};
-use crate::app::AppState;
 use crate::http::ApiError;
+use crate::state::AppState;
 use crate::store::{Backend, Environment, Queries};
 
 /// More changes than this since the kept catalog: load it all again.
@@ -41,11 +42,11 @@ impl CatalogCache {
 }
 
 /// The current catalog: kept, brought up to date, or loaded.
-pub async fn load<B: Backend>(state: &AppState<B>) -> Result<Arc<Catalog>, ApiError> {
+pub async fn load<B: Backend>(state: &AppState<B>, kept: &CatalogCache) -> Result<Arc<Catalog>, ApiError> {
     let mut tx = state.store.read().await?;
     let environments = tx.environments().await?;
     let key: Key = environments.iter().map(|e| (e.id, e.version)).collect();
-    let old = state.ui_catalog.get();
+    let old = kept.get();
     if let Some((old_key, catalog)) = &old
         && *old_key == key
     {
@@ -61,7 +62,7 @@ pub async fn load<B: Backend>(state: &AppState<B>) -> Result<Arc<Catalog>, ApiEr
     };
     drop(tx);
     let catalog = Arc::new(catalog);
-    state.ui_catalog.put(key, catalog.clone());
+    kept.put(key, catalog.clone());
     Ok(catalog)
 }
 

@@ -20,11 +20,11 @@ use super::answer::{done, frame, page, when, with_status};
 use super::error::{UiError, form_errors};
 use super::experiment_view::{analysis, draft_allocation, figures};
 use super::request::{Pairs, Posted, Signed, authorize, field, write_value};
-use crate::app::AppState;
 use crate::auth::Role;
 use crate::http::UiUser;
 use crate::service::Error as DomainError;
 use crate::service::{self, ExperimentInput};
+use crate::state::AppState;
 use crate::store::{Backend, FlagQuery, Queries};
 
 pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {

@@ -18,12 +18,12 @@ use serde_json::Value;
 use super::answer::{done, frame, is_htmx, page, see_other_with};
 use super::error::UiError;
 use super::request::{Params, Posted, Signed, authorize, is_production, write_value};
-use crate::app::AppState;
 use crate::auth::Role;
 use crate::http::UiUser;
 use crate::service::Error as DomainError;
 use crate::service::rules::{Edits, Reach, definition, snapshot};
 use crate::service::{self};
+use crate::state::AppState;
 use crate::store::{Backend, FlagQuery, Queries, StoreError};
 
 /// Largest number of other flags offered as prerequisites.

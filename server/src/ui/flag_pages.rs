@@ -10,8 +10,10 @@
 //! `confirm=yes`, else the answer is a confirmation page. The flag page and
 //! its forms are in `flag_detail.rs` and `rules_pages.rs`.
 
+use std::sync::Arc;
+
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,14 +24,15 @@ use flagyard_web::{
 };
 
 use super::answer::{done, frame, is_htmx, page, see_other_with};
+use super::catalog_cache::{self, CatalogCache};
 use super::error::UiError;
 use super::request::{Params, Posted, Signed, authorize, is_production, referer_path, write_value};
-use super::{catalog_cache, flag_detail, flag_rows, rules_pages};
-use crate::app::AppState;
+use super::{flag_detail, flag_rows, rules_pages};
 use crate::auth::Role;
 use crate::http::UiUser;
 use crate::service::Error as DomainError;
 use crate::service::{self, ConfigWrite, FlagInput};
+use crate::state::AppState;
 use crate::store::Backend;
 
 pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
@@ -46,10 +49,11 @@ pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
 /// The table for `filter`, and the tags and total for the page around it.
 async fn table<B: Backend>(
     state: &AppState<B>,
+    kept: &CatalogCache,
     user: &UiUser,
     filter: FlagsFilter,
 ) -> Result<(FlagsTable, Vec<String>, usize), UiError> {
-    let catalog = catalog_cache::load(state).await?;
+    let catalog = catalog_cache::load(state, kept).await?;
     let rows = flag_rows::filter(&catalog, &filter, service::now_ms());
     let total = rows.len();
     let (columns, version, can_edit) = (catalog.columns.clone(), catalog.version, user.role >= Role::Editor);
@@ -60,31 +64,34 @@ async fn table<B: Backend>(
 /// The list page (also re-rendered with the create form's errors).
 async fn list_page<B: Backend>(
     state: &AppState<B>,
+    kept: &CatalogCache,
     user: &UiUser,
     headers: &HeaderMap,
     filter: FlagsFilter,
     new_flag: NewFlagView,
 ) -> Result<FlagsPage, UiError> {
-    let (table, tags, total) = table(state, user, filter.clone()).await?;
+    let (table, tags, total) = table(state, kept, user, filter.clone()).await?;
     Ok(FlagsPage { layout: frame(user, headers, "Flags", Section::Flags), filter, tags, table, total, new_flag })
 }
 
 async fn list<B: Backend>(
     State(state): State<AppState<B>>,
+    Extension(kept): Extension<Arc<CatalogCache>>,
     Signed(user): Signed,
     headers: HeaderMap,
     Params(filter): Params<FlagsFilter>,
 ) -> Result<Response, UiError> {
-    let view = list_page(&state, &user, &headers, filter, NewFlagView::default()).await?;
+    let view = list_page(&state, &kept, &user, &headers, filter, NewFlagView::default()).await?;
     Ok(page(&user, &view))
 }
 
 async fn rows<B: Backend>(
     State(state): State<AppState<B>>,
+    Extension(kept): Extension<Arc<CatalogCache>>,
     Signed(user): Signed,
     Params(filter): Params<FlagsFilter>,
 ) -> Result<Response, UiError> {
-    let (table, _, _) = table(&state, &user, filter).await?;
+    let (table, _, _) = table(&state, &kept, &user, filter).await?;
     let mut response = super::answer::render(&table);
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some([(name, value)]) = user.cookie_renewal() {
@@ -163,6 +170,7 @@ pub(super) fn create_errors(e: &DomainError) -> Option<Vec<FieldError>> {
 
 async fn create<B: Backend>(
     State(state): State<AppState<B>>,
+    Extension(kept): Extension<Arc<CatalogCache>>,
     Signed(user): Signed,
     headers: HeaderMap,
     Posted(form): Posted<NewFlagForm>,
@@ -184,7 +192,7 @@ async fn create<B: Backend>(
         }
         Err(Ok(errors)) => {
             let new_flag = NewFlagView { form: NewFlagForm { csrf: String::new(), ..form }, errors };
-            let view = list_page(&state, &user, &headers, FlagsFilter::default(), new_flag).await?;
+            let view = list_page(&state, &kept, &user, &headers, FlagsFilter::default(), new_flag).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&user, &view)).into_response())
         }
         Err(Err(e)) => Err(e.into()),

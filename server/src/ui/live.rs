@@ -26,10 +26,10 @@ use tokio::time::{Instant, Interval, interval_at};
 
 use super::error::UiError;
 use super::request::Signed;
-use crate::app::AppState;
 use crate::http::ApiError;
 use crate::live::Signal;
 use crate::shutdown::Shutdown;
+use crate::state::AppState;
 use crate::store::{Backend, Queries};
 
 /// How often the environments are re-read regardless of signals.

@@ -19,11 +19,11 @@ use flagyard_web::{
 use super::answer::{done, frame, no_store, page, web_role, with_status};
 use super::error::{UiError, form_errors, onto_field};
 use super::request::{Pairs, Posted, Signed, authorize, field, is_production, trimmed, write_value};
-use crate::app::AppState;
 use crate::auth::{ADMIN_TOKEN_PREFIX, Role, SDK_KEY_PREFIX};
 use crate::http::UiUser;
 use crate::service::Error as DomainError;
 use crate::service::{self, EnvironmentInput, SdkKeyInput, TokenInput, UserInput, UserPatch};
+use crate::state::AppState;
 use crate::store::Backend;
 
 pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {

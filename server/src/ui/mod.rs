@@ -21,12 +21,10 @@ mod request;
 mod rules_pages;
 mod segment_pages;
 
-pub use catalog_cache::CatalogCache;
-
 use axum::Router;
 use axum::routing::get;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::Backend;
 
 /// The UI routes.
@@ -40,4 +38,6 @@ pub fn router<B: Backend>() -> Router<AppState<B>> {
         .merge(manage_pages::routes::<B>())
         .merge(experiment_pages::routes::<B>())
         .merge(audit_pages::routes::<B>())
+        // The flag list's catalog, kept between requests (one per server).
+        .layer(axum::Extension(std::sync::Arc::new(catalog_cache::CatalogCache::default())))
 }

@@ -3,14 +3,18 @@
 //! form passes, posted forms and query strings within their limits, and the
 //! paths a redirect may go back to.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
 use super::error::UiError;
-use crate::app::AppState;
 use crate::auth::Role;
 use crate::http::{ApiError, UiUser, check_csrf};
+use crate::service::Error as DomainError;
+use crate::state::AppState;
 use crate::store::Backend;
 
 /// Decoded `application/x-www-form-urlencoded` pairs.
@@ -52,7 +56,18 @@ pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
     pairs.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
 }
 
-pub use crate::http::write_value;
+/// A write through the writer (group commit): the job's value once
+/// committed, or the domain error it refused with or the batch failed with.
+pub async fn write_value<B, T, F>(state: &AppState<B>, job: F) -> Result<T, DomainError>
+where
+    B: Backend,
+    T: Send + 'static,
+    F: for<'t> FnOnce(&'t mut B::Tx) -> Pin<Box<dyn Future<Output = Result<T, DomainError>> + Send + 't>>
+        + Send
+        + 'static,
+{
+    state.write(job).await
+}
 
 /// Whether `environment` is a production environment (changes there ask for
 /// a confirmation): its key is `production` or `prod`, or starts with `prod-`/`prod_`.

@@ -19,11 +19,11 @@ use super::answer::{is_htmx, see_other_with};
 use super::error::UiError;
 use super::flag_detail::editor_answer;
 use super::request::{Posted, Signed, authorize, field, is_production, write_value};
-use crate::app::AppState;
 use crate::auth::Role;
 use crate::http::ApiError;
 use crate::service::Error as DomainError;
 use crate::service::{self, ConfigView, ConfigWrite};
+use crate::state::AppState;
 use crate::store::Backend;
 
 /// The service's error paths, relative to the editor's fields.

@@ -14,11 +14,11 @@ use flagyard_web::{ConditionDraft, FieldError, FlashKind, SegmentDraft, SegmentP
 use super::answer::{done, frame, page, with_status};
 use super::error::{UiError, form_errors};
 use super::request::{Pairs, Posted, Signed, authorize, field, write_value};
-use crate::app::AppState;
 use crate::auth::Role;
 use crate::http::{ApiError, UiUser};
 use crate::service::Error as DomainError;
 use crate::service::{self, SegmentInput, SegmentView};
+use crate::state::AppState;
 use crate::store::{Backend, Queries};
 
 pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {

@@ -1,6 +1,6 @@
 //! Group commit: writes queue for one writer task, which runs whatever is
 //! waiting in one transaction — each write inside its own savepoint, so a
-//! refused write (a 4xx) rolls back alone — and commits once.
+//! refused write rolls back alone — and commits once.
 //!
 //! This turns one commit (one `fsync`) per write into one per batch, which
 //! is what lets many concurrent writers through SQLite's single writer
@@ -8,6 +8,10 @@
 //! Postgres every writing transaction also holds one advisory lock, so
 //! batches on different replicas never lock environments in conflicting
 //! orders.
+//!
+//! The writer knows storage only: a job tells it whether to keep its
+//! savepoint, and hands its own result to its caller
+//! ([`crate::state::AppState::write`] types both ends).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,17 +19,18 @@ use std::sync::{Arc, Mutex};
 
 use std::panic::AssertUnwindSafe;
 
-use axum::response::Response;
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::http::ApiError;
 use crate::store::{Backend, Queries, StoreError, TxMarks};
 
-/// What a write returns once committed.
-pub type Outcome = Result<Response, ApiError>;
-/// A boxed future borrowing the transaction.
-pub type JobFuture<'t> = Pin<Box<dyn Future<Output = Outcome> + Send + 't>>;
+/// What the writer answers once a job's batch is over: `Ok` when the batch
+/// committed (a refused job's savepoint was rolled back, the rest kept),
+/// else why it did not.
+pub type Outcome = Result<(), StoreError>;
+/// A boxed future borrowing the transaction; `true` keeps the job's work,
+/// `false` (refused) rolls its savepoint back.
+pub type JobFuture<'t> = Pin<Box<dyn Future<Output = bool> + Send + 't>>;
 /// A write: given the transaction, do the work.
 pub type Job<B> = Box<dyn for<'t> FnOnce(&'t mut <B as Backend>::Tx) -> JobFuture<'t> + Send>;
 
@@ -113,8 +118,8 @@ impl<B: Backend> Writer<B> {
     }
 }
 
-fn closed() -> ApiError {
-    ApiError::Store(StoreError::Corrupt("the writer stopped".into()))
+fn closed() -> StoreError {
+    StoreError::Corrupt("the writer stopped".into())
 }
 
 /// Runs one batch.
@@ -130,7 +135,7 @@ async fn run_batch<B: Backend>(
             tracing::error!(error = %e, "the writer could not begin a transaction");
             health.failed(e.to_string());
             for (_, reply) in batch {
-                let _ = reply.send(Err(ApiError::Store(e.for_waiter())));
+                let _ = reply.send(Err(e.for_waiter()));
             }
             return;
         }
@@ -141,15 +146,13 @@ async fn run_batch<B: Backend>(
         let outcome = match tx.begin_job(i == 0).await {
             // A panicking write must not take the writer (and every later write) down.
             Ok(()) => match AssertUnwindSafe(job(&mut tx)).catch_unwind().await {
-                Ok(Ok(response)) => Ok(response),
-                Ok(Err(e)) => match tx.abort_job().await {
-                    Ok(()) => Err(e),
-                    Err(rollback) => Err(ApiError::from(rollback)),
-                },
+                Ok(true) => Ok(()),
+                // Refused: its savepoint goes, the batch goes on.
+                Ok(false) => tx.abort_job().await,
                 Err(_) => {
                     // The transaction's state is unknown: give up the whole batch (rolled back on drop).
                     tracing::error!("a write panicked; its batch is rolled back");
-                    let failed = || Err(ApiError::Store(StoreError::Corrupt("a write in this batch failed".into())));
+                    let failed = || Err(StoreError::Corrupt("a write in this batch failed".into()));
                     let _ = reply.send(failed());
                     for (r, _) in done.drain(..) {
                         let _ = r.send(failed());
@@ -160,7 +163,7 @@ async fn run_batch<B: Backend>(
                     return;
                 }
             },
-            Err(e) => Err(ApiError::from(e)),
+            Err(e) => Err(e),
         };
         done.push((reply, outcome));
     }
@@ -177,14 +180,12 @@ async fn run_batch<B: Backend>(
             tracing::error!(error = %e, "a write batch failed to commit");
             health.failed(e.to_string());
             for (reply, outcome) in done {
-                let outcome = match outcome {
-                    // Refused writes stay refused; the others are lost with the commit.
-                    Err(refused) => Err(refused),
-                    Ok(_) => Err(ApiError::Store(match e.for_waiter() {
-                        StoreError::Corrupt(m) => StoreError::Corrupt(format!("commit failed: {m}")),
-                        other => other,
-                    })),
-                };
+                // Whatever each job did is lost with the commit (a refused
+                // job's own refusal still reaches its caller beside this).
+                let outcome = outcome.and(Err(match e.for_waiter() {
+                    StoreError::Corrupt(m) => StoreError::Corrupt(format!("commit failed: {m}")),
+                    other => other,
+                }));
                 let _ = reply.send(outcome);
             }
         }
@@ -195,7 +196,6 @@ async fn run_batch<B: Backend>(
 mod tests {
     use super::*;
     use crate::store::SqliteBackend;
-    use axum::response::IntoResponse;
 
     async fn backend() -> (SqliteBackend, std::path::PathBuf) {
         let dir =
@@ -207,12 +207,7 @@ mod tests {
     }
 
     fn insert(key: &'static str) -> Job<SqliteBackend> {
-        Box::new(move |tx| {
-            Box::pin(async move {
-                tx.insert_environment(key, key, 0).await?;
-                Ok(axum::http::StatusCode::CREATED.into_response())
-            })
-        })
+        Box::new(move |tx| Box::pin(async move { tx.insert_environment(key, key, 0).await.is_ok() }))
     }
 
     #[tokio::test]
@@ -221,14 +216,13 @@ mod tests {
         let writer = Writer::start(store.clone(), |_: &TxMarks| {});
         let refused: Job<SqliteBackend> = Box::new(|tx| {
             Box::pin(async move {
-                tx.insert_environment("half-done", "x", 0).await?;
-                Err(ApiError::Conflict("refused".into()))
+                tx.insert_environment("half-done", "x", 0).await.unwrap();
+                false
             })
         });
         let panics: Job<SqliteBackend> = Box::new(|_tx| Box::pin(async move { panic!("a bug in a write") }));
         let (a, b, c) = tokio::join!(writer.write(insert("one")), writer.write(refused), writer.write(insert("two")));
-        assert!(a.is_ok() && c.is_ok(), "the others commit");
-        assert!(matches!(b, Err(ApiError::Conflict(_))));
+        assert!(a.is_ok() && b.is_ok() && c.is_ok(), "the batch commits without the refused write");
         assert!(writer.write(panics).await.is_err());
         assert!(writer.write(insert("three")).await.is_ok(), "the writer survives a panicking write");
         let mut tx = store.read().await.unwrap();

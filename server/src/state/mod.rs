@@ -1,0 +1,76 @@
+//! The state every handler reaches, below the routers that use it: the
+//! database, the configuration, the fan-out hub, the writer (group commit)
+//! and the credential caches. Endpoint-private caches (the API's flag
+//! lists, the UI's catalog) and the ingest queue are not here: each router
+//! carries its own as a request extension.
+
+mod writer;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::oneshot;
+
+use crate::config::Config;
+use crate::http;
+use crate::live::Hub;
+use crate::shutdown::Shutdown;
+use crate::store::{Backend, StoreError};
+
+pub use writer::Writer;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState<B: Backend> {
+    /// The database.
+    pub store: B,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// Set once the server is stopping.
+    pub shutdown: Shutdown,
+    /// Fan-out of changes to SDK streams.
+    pub hub: Arc<Hub>,
+    /// Runs writes (group commit).
+    pub writer: Arc<Writer<B>>,
+    /// Recently authenticated admin tokens and SDK keys.
+    pub credentials: Arc<http::Credentials>,
+}
+
+impl<B: Backend> AppState<B> {
+    /// Runs `job` through the writer (group commit) and answers once its
+    /// batch is over: the job's value once committed, or the error the job
+    /// refused with (its savepoint rolled back, the batch unharmed), or the
+    /// storage error that failed the batch (begin, commit, writer gone). The
+    /// writer wakes the stream fan-out after each commit, before answering.
+    pub async fn write<T, E, F>(&self, job: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: for<'t> FnOnce(&'t mut B::Tx) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 't>> + Send + 'static,
+    {
+        let (send, receive) = oneshot::channel();
+        let batch = self
+            .writer
+            .write(Box::new(move |tx| {
+                Box::pin(async move {
+                    let result = job(tx).await;
+                    let keep = result.is_ok();
+                    // The writer needs only to know whether to keep the job's
+                    // work; the result itself goes straight to the caller.
+                    let _ = send.send(result);
+                    keep
+                })
+            }))
+            .await;
+        match (receive.await, batch) {
+            (Ok(Err(refused)), _) => Err(refused),
+            (Ok(Ok(value)), Ok(())) => Ok(value),
+            (_, Err(e)) => Err(e.into()),
+            (Err(_), Ok(())) => Err(StoreError::Corrupt("a committed write lost its result".into()).into()),
+        }
+    }
+}

@@ -11,10 +11,10 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::http::{self, ApiError};
 use crate::ingest::Ingest;
-use crate::live::{self, Hub};
+use crate::live;
 use crate::service;
 use crate::shutdown;
-use crate::state::{AppState, Writer};
+use crate::state::{self, AppState, Credentials, Hub, Writer};
 use crate::store::{Backend, PgBackend, Queries, SqliteBackend, Topic, TxMarks};
 
 /// The complete router for `state`.
@@ -120,8 +120,8 @@ async fn serve_with<B: Backend>(
     let timeout = config.shutdown_timeout;
     let addr: SocketAddr = listener.local_addr()?;
     let hub = Hub::new();
-    let credentials: Arc<http::Credentials> = Arc::default();
-    live::spawn_hub(hub.clone(), store.clone(), store.hints().await?, shutdown.clone());
+    let credentials: Arc<Credentials> = Arc::default();
+    state::spawn_hub(hub.clone(), store.clone(), store.hints().await?, shutdown.clone());
     let state = AppState {
         store: store.clone(),
         config: Arc::new(config),

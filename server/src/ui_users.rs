@@ -12,8 +12,8 @@
 use std::io::BufRead as _;
 
 pub use crate::http::{
-    CSRF_FIELD, CSRF_HEADER, Clock, LoggedIn, LoginLimiter, LoginLimits, SESSION_COOKIE, SystemClock, UiUser,
-    check_csrf, check_csrf_header, clear_session_cookie, client_ip, login, logout, session_cookie, session_token,
+    CSRF_FIELD, CSRF_HEADER, LoggedIn, SESSION_COOKIE, UiUser, check_csrf, check_csrf_header, clear_session_cookie,
+    client_ip, login, logout, session_cookie, session_token,
 };
 pub use crate::service::{
     LoginError, NewSession, PreparedPatch, PreparedUser, SESSION_TOKEN_PREFIX, UserInput, UserPatch, UserView,
@@ -21,6 +21,7 @@ pub use crate::service::{
     end_session, get_user, hash_password, is_session_token, list_users, needs_touch, prepare_patch, prepare_user,
     purge_sessions, resolve_session, touch_session, update_user, verify_login, verify_password,
 };
+pub use crate::state::{Clock, LoginLimiter, LoginLimits, SystemClock};
 
 use crate::auth::Role;
 use crate::config::Config;

@@ -42,7 +42,7 @@ async fn fixture(vars: &[(&str, &str)]) -> Fixture {
         config: Arc::new(config),
         metrics: crate::telemetry::metrics_handle(),
         shutdown,
-        hub: crate::live::Hub::new(),
+        hub: crate::state::Hub::new(),
         writer: Arc::new(Writer::start(store.clone(), |_: &crate::store::TxMarks| {})),
         credentials: Arc::default(),
     };

@@ -5,12 +5,8 @@
 //! environment; streams start from a whole snapshot (or resume from
 //! `Last-Event-ID` with the missed patches) and then relay frames.
 
-mod frames;
-mod hub;
 pub(crate) mod ofrep;
 mod sse;
-
-pub use hub::{Hub, Signal, spawn as spawn_hub};
 
 use axum::Router;
 use axum::routing::get;

@@ -16,10 +16,10 @@ use flagyard_eval::{Context, Detail, EvalError, Reason, Ruleset};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::hub::EnvRules;
 use crate::http::{ApiError, SdkCaller};
 use crate::service::rules::{Edits, Reach, snapshot};
 use crate::state::AppState;
+use crate::state::EnvRules;
 use crate::store::{Backend, Queries};
 
 /// An SDK key for OFREP: failures are bare 401/403 as the protocol wants.
@@ -228,7 +228,7 @@ pub async fn stream<B: Backend>(State(state): State<AppState<B>>, OfrepCaller(ca
 struct Refetch<B: Backend> {
     state: AppState<B>,
     caller: SdkCaller,
-    rx: tokio::sync::broadcast::Receiver<super::hub::Signal>,
+    rx: tokio::sync::broadcast::Receiver<crate::state::Signal>,
     keys: tokio::sync::broadcast::Receiver<()>,
     beat: tokio::time::Interval,
     shutdown: crate::shutdown::Shutdown,
@@ -255,8 +255,8 @@ impl<B: Backend> Refetch<B> {
                 }
                 signal = self.rx.recv() => {
                     let v = match signal {
-                        Ok(super::hub::Signal::Patch(f)) => f.version,
-                        Ok(super::hub::Signal::Reset(v)) => v,
+                        Ok(crate::state::Signal::Patch(f)) => f.version,
+                        Ok(crate::state::Signal::Reset(v)) => v,
                         Err(RecvError::Lagged(_)) => self.version + 1,
                         Err(RecvError::Closed) => return None,
                     };
@@ -269,7 +269,7 @@ impl<B: Backend> Refetch<B> {
                     let data = json!({"type": "refetchEvaluation", "etag": format!("\"{v}\""), "lastModified": at});
                     return Some(Bytes::from(format!("data: {data}\n\n")));
                 }
-                _ = self.beat.tick() => return Some(Bytes::from_static(super::frames::HEARTBEAT)),
+                _ = self.beat.tick() => return Some(Bytes::from_static(crate::state::HEARTBEAT)),
             }
         }
     }

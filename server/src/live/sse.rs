@@ -9,11 +9,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::frames::{HEARTBEAT, RETRY, frame, patch_frame, snapshot_json};
-use super::hub::Signal;
 use crate::http::{ApiError, SdkCaller};
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
+use crate::state::Signal;
+use crate::state::{HEARTBEAT, RETRY, frame, patch_frame, snapshot_json};
 use crate::store::{Backend, Environment, Queries};
 
 /// A resume with more missed versions than this gets a whole snapshot.

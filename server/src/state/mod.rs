@@ -4,6 +4,10 @@
 //! lists, the UI's catalog) and the ingest queue are not here: each router
 //! carries its own as a request extension.
 
+mod credentials;
+mod frames;
+mod hub;
+mod login_limit;
 mod writer;
 
 use std::future::Future;
@@ -14,11 +18,13 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::oneshot;
 
 use crate::config::Config;
-use crate::http;
-use crate::live::Hub;
 use crate::shutdown::Shutdown;
 use crate::store::{Backend, StoreError};
 
+pub use credentials::{Caller, Credentials, SdkCaller};
+pub use frames::{HEARTBEAT, RETRY, frame, patch_frame, snapshot_json};
+pub use hub::{EnvRules, Hub, Signal, spawn as spawn_hub};
+pub use login_limit::{Clock, LoginLimiter, LoginLimits, SystemClock};
 pub use writer::Writer;
 
 /// What every handler can reach.
@@ -37,7 +43,7 @@ pub struct AppState<B: Backend> {
     /// Runs writes (group commit).
     pub writer: Arc<Writer<B>>,
     /// Recently authenticated admin tokens and SDK keys.
-    pub credentials: Arc<http::Credentials>,
+    pub credentials: Arc<Credentials>,
 }
 
 impl<B: Backend> AppState<B> {

@@ -27,9 +27,9 @@ use tokio::time::{Instant, Interval, interval_at};
 use super::error::UiError;
 use super::request::Signed;
 use crate::http::ApiError;
-use crate::live::Signal;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
+use crate::state::Signal;
 use crate::store::{Backend, Queries};
 
 /// How often the environments are re-read regardless of signals.

@@ -6,7 +6,7 @@ use flagyard_eval::Flag;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-use crate::http::ApiError;
+use crate::service::Error as DomainError;
 use crate::service::rules::{self, Edits, Reach};
 use crate::store::{ChangeRecord, Environment, Queries};
 
@@ -30,9 +30,9 @@ pub fn frame(event: &str, version: i64, json: &str) -> Frame {
 }
 
 /// The environment's whole snapshot as JSON, read in the caller's transaction.
-pub async fn snapshot_json<T: Queries>(tx: &mut T, env: &Environment) -> Result<String, ApiError> {
+pub async fn snapshot_json<T: Queries>(tx: &mut T, env: &Environment) -> Result<String, DomainError> {
     let snap = rules::snapshot(tx, env, &Edits::default(), Reach::All).await?;
-    serde_json::to_string(&snap).map_err(|e| ApiError::Store(crate::store::StoreError::Corrupt(e.to_string())))
+    serde_json::to_string(&snap).map_err(|e| DomainError::Store(crate::store::StoreError::Corrupt(e.to_string())))
 }
 
 #[derive(Serialize)]
@@ -48,7 +48,7 @@ pub async fn patch_frame<T: Queries>(
     tx: &mut T,
     env: &Environment,
     change: &ChangeRecord,
-) -> Result<Option<Frame>, ApiError> {
+) -> Result<Option<Frame>, DomainError> {
     let mut patch = Patch { version: change.version, flags: BTreeMap::new(), segments: BTreeMap::new() };
     match change.entity.as_str() {
         "flag" => {
@@ -67,7 +67,7 @@ pub async fn patch_frame<T: Queries>(
         }
         _ => return Ok(None),
     }
-    let json =
-        serde_json::to_string(&patch).map_err(|e| ApiError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
+    let json = serde_json::to_string(&patch)
+        .map_err(|e| DomainError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
     Ok(Some(frame("patch", change.version, &json)))
 }

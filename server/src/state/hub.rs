@@ -195,7 +195,7 @@ impl Hub {
     }
 
     /// Broadcasts every change after what was sent, for each active environment.
-    async fn catch_up<B: Backend>(&self, store: &B) -> Result<(), crate::http::ApiError> {
+    async fn catch_up<B: Backend>(&self, store: &B) -> Result<(), crate::service::Error> {
         for (environment_id, after) in self.active() {
             let mut tx = store.read().await?;
             let changes = tx.changes_after(environment_id, after, BATCH).await?;

@@ -1,36 +1,40 @@
-//! A small cache of serialized answers, keyed by request and by a version
-//! read from the database, so it is never stale and every replica can keep
-//! its own.
-
-use std::collections::VecDeque;
-use std::sync::Mutex;
+//! The API's cache of serialized answers (moka), keyed by request and by a
+//! version read from the database, so they are never stale and every
+//! replica can keep its own.
 
 use axum::body::Bytes;
+use moka::policy::EvictionPolicy;
+use moka::sync::Cache;
 
 /// Answers kept at most.
-const CAPACITY: usize = 32;
+const CAPACITY: u64 = 32;
 
-/// Serialized answers by `(request key, version)`.
-#[derive(Debug, Default)]
+/// Serialized answers by request key, each at the newest version seen.
+#[derive(Debug)]
 pub struct AnswerCache {
-    entries: Mutex<VecDeque<(String, i64, Bytes)>>,
+    entries: Cache<String, (i64, Bytes)>,
+}
+
+impl Default for AnswerCache {
+    fn default() -> Self {
+        // Least recently used go first: a new answer is always kept.
+        AnswerCache { entries: Cache::builder().max_capacity(CAPACITY).eviction_policy(EvictionPolicy::lru()).build() }
+    }
 }
 
 impl AnswerCache {
     /// The answer to `key` at `version`, if kept.
     pub fn get(&self, key: &str, version: i64) -> Option<Bytes> {
-        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries.iter().find(|(k, v, _)| k == key && *v == version).map(|(_, _, b)| b.clone())
+        self.entries.get(key).filter(|(v, _)| *v == version).map(|(_, b)| b)
     }
 
-    /// Keeps the answer to `key` at `version` (older versions of it go).
+    /// Keeps the answer to `key` at `version` (an older version of it goes;
+    /// a newer one stays).
     pub fn put(&self, key: String, version: i64, bytes: Bytes) {
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries.retain(|(k, v, _)| !(k == &key && *v <= version));
-        if entries.len() >= CAPACITY {
-            entries.pop_front();
-        }
-        entries.push_back((key, version, bytes));
+        self.entries.entry(key).and_upsert_with(|kept| match kept {
+            Some(kept) if kept.value().0 > version => kept.into_value(),
+            _ => (version, bytes),
+        });
     }
 }
 
@@ -50,6 +54,7 @@ mod tests {
         for i in 0..100 {
             c.put(format!("k{i}"), 1, Bytes::new());
         }
-        assert!(c.entries.lock().unwrap().len() <= CAPACITY);
+        c.entries.run_pending_tasks();
+        assert!(c.entries.entry_count() <= CAPACITY);
     }
 }

@@ -4,9 +4,10 @@
 //! revocation signal; and the web UI's login limiter. How a request is
 //! authenticated is the HTTP layer's (`http/auth.rs`).
 
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use moka::policy::EvictionPolicy;
+use moka::sync::Cache;
 
 use super::login_limit::LoginLimiter;
 use crate::auth::Role;
@@ -65,49 +66,53 @@ impl SdkCaller {
     }
 }
 
+/// How long an authenticated credential is trusted without asking the database.
+pub const CREDENTIAL_TTL: Duration = Duration::from_secs(5);
+const CREDENTIAL_CACHE_MAX: u64 = 10_000;
+
 /// Recently authenticated credentials (admin tokens or SDK keys) by the
 /// hash of their secret, so that hot paths do not pay a database
 /// transaction per request. Emptied whenever a token or key is revoked
-/// anywhere (the hub's key signal, fed by Postgres NOTIFY across replicas);
-/// entries also expire after [`CREDENTIAL_TTL`] in case a signal is lost.
+/// anywhere (the hub's key signal, fed by Postgres NOTIFY across replicas):
+/// after [`clear`](Self::clear) no entry put before it is served again.
+/// Entries also expire after [`CREDENTIAL_TTL`] in case a signal is lost.
 /// Only valid credentials are kept.
-#[derive(Debug)]
 pub struct CredentialCache<T> {
-    entries: Mutex<HashMap<String, (Instant, T)>>,
+    entries: Cache<String, T>,
 }
 
-impl<T> Default for CredentialCache<T> {
+impl<T: Clone + Send + Sync + 'static> Default for CredentialCache<T> {
     fn default() -> Self {
-        CredentialCache { entries: Mutex::new(HashMap::new()) }
+        let entries = Cache::builder()
+            .max_capacity(CREDENTIAL_CACHE_MAX)
+            .time_to_live(CREDENTIAL_TTL)
+            .eviction_policy(EvictionPolicy::lru())
+            .build();
+        CredentialCache { entries }
     }
 }
 
-/// How long an authenticated credential is trusted without asking the database.
-pub const CREDENTIAL_TTL: Duration = Duration::from_secs(5);
-const CREDENTIAL_CACHE_MAX: usize = 10_000;
-
-impl<T: Clone> CredentialCache<T> {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, (Instant, T)>> {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+impl<T> std::fmt::Debug for CredentialCache<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the entries: they are keyed by secrets' hashes.
+        f.debug_struct("CredentialCache").finish_non_exhaustive()
     }
+}
 
-    /// The cached credential for `hash`, while fresh.
+impl<T: Clone + Send + Sync + 'static> CredentialCache<T> {
+    /// The credential whose secret hashes to `hash`, if authenticated lately.
     pub fn get(&self, hash: &str) -> Option<T> {
-        self.lock().get(hash).filter(|(at, _)| at.elapsed() < CREDENTIAL_TTL).map(|(_, c)| c.clone())
+        self.entries.get(hash)
     }
 
-    /// Keeps a credential that was just verified.
+    /// Remembers an authenticated credential.
     pub fn put(&self, hash: &str, value: &T) {
-        let mut entries = self.lock();
-        if entries.len() >= CREDENTIAL_CACHE_MAX {
-            entries.clear();
-        }
-        entries.insert(hash.to_owned(), (Instant::now(), value.clone()));
+        self.entries.insert(hash.to_owned(), value.clone());
     }
 
     /// Forgets everything (a credential was revoked).
     pub fn clear(&self) {
-        self.lock().clear();
+        self.entries.invalidate_all();
     }
 }
 

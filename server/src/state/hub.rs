@@ -6,11 +6,13 @@
 //! on a Postgres `NOTIFY` from another replica, and every few seconds in case
 //! a hint was lost: hints say "look", the change log says what.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::body::Bytes;
+use moka::policy::EvictionPolicy;
+use moka::sync::Cache;
 use tokio::sync::{Notify, broadcast, mpsc};
 
 use super::frames::{Frame, patch_frame};
@@ -22,7 +24,7 @@ const CHANNEL_CAPACITY: usize = 256;
 /// At most this many versions are read per environment per round.
 const BATCH: i64 = 500;
 /// Whole-snapshot payloads kept (per environment version).
-const SNAPSHOT_CACHE: usize = 16;
+const SNAPSHOT_CACHE: u64 = 16;
 /// A safety net for lost hints.
 const POLL_EVERY: Duration = Duration::from_secs(5);
 
@@ -59,7 +61,10 @@ pub struct Hub {
     floors: Mutex<HashMap<i64, i64>>,
     poked: Notify,
     keys: broadcast::Sender<()>,
-    snapshots: Mutex<VecDeque<((i64, i64), Bytes)>>,
+    /// Whole-snapshot payloads by `(environment, version)`: exact keys, so
+    /// never stale; the least recently used go first (a new version is
+    /// always kept: it is the one streams are about to ask for).
+    snapshots: Cache<(i64, i64), Bytes>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -80,7 +85,7 @@ impl Hub {
             floors: Mutex::new(HashMap::new()),
             poked: Notify::new(),
             keys: broadcast::channel(16).0,
-            snapshots: Mutex::new(VecDeque::new()),
+            snapshots: Cache::builder().max_capacity(SNAPSHOT_CACHE).eviction_policy(EvictionPolicy::lru()).build(),
         })
     }
 
@@ -161,19 +166,12 @@ impl Hub {
 
     /// A cached whole-snapshot payload of `(environment, version)`.
     pub fn cached_snapshot(&self, key: (i64, i64)) -> Option<Bytes> {
-        lock(&self.snapshots).iter().find(|(k, _)| *k == key).map(|(_, b)| b.clone())
+        self.snapshots.get(&key)
     }
 
     /// Remembers a whole-snapshot payload (built once per version, shared).
     pub fn cache_snapshot(&self, key: (i64, i64), bytes: Bytes) {
-        let mut cache = lock(&self.snapshots);
-        if cache.iter().any(|(k, _)| *k == key) {
-            return;
-        }
-        if cache.len() >= SNAPSHOT_CACHE {
-            cache.pop_front();
-        }
-        cache.push_back((key, bytes));
+        self.snapshots.insert(key, bytes);
     }
 
     /// Environments with subscribers, and where their broadcast stands.

@@ -13,7 +13,9 @@
 //! extension.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+
+use moka::sync::Cache;
 
 use super::flag_rows::{self, Catalog};
 use crate::http::ApiError;
@@ -27,17 +29,23 @@ const PATCH_LIMIT: i64 = 200;
 type Key = Vec<(i64, i64)>;
 
 /// The catalog kept between requests, with the key it was read at (one per
-/// server, in its state).
-#[derive(Default)]
-pub struct CatalogCache(Mutex<Option<(Key, Arc<Catalog>)>>);
+/// server, in its state): a cache of one entry, the last catalog loaded,
+/// which the next load either serves (same key) or brings up to date.
+pub struct CatalogCache(Cache<(), (Key, Arc<Catalog>)>);
+
+impl Default for CatalogCache {
+    fn default() -> Self {
+        CatalogCache(Cache::new(1))
+    }
+}
 
 impl CatalogCache {
     fn get(&self) -> Option<(Key, Arc<Catalog>)> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0.get(&())
     }
 
     fn put(&self, key: Key, catalog: Arc<Catalog>) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((key, catalog));
+        self.0.insert((), (key, catalog));
     }
 }
 

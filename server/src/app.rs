@@ -39,14 +39,14 @@ pub fn router<B: Backend>(state: AppState<B>) -> Router {
 }
 
 /// Which database `url` names. A Postgres URL also makes sure TLS has its
-/// crypto provider: the workspace links rustls with two (aws-lc-rs for
-/// sqlx, ring for the SDK's HTTP client), and rustls then needs one chosen
-/// for the process before a TLS connection (`sslmode=require`) is made.
+/// crypto provider (ring, the one the workspace builds rustls with; chosen
+/// explicitly so that a second provider linked in by another crate cannot
+/// leave rustls without a default when `sslmode=require` connects).
 fn is_postgres(url: &str) -> bool {
     let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
     if postgres {
         // Fails only when a provider is already installed, which is as good.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
     postgres
 }

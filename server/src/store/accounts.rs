@@ -12,20 +12,22 @@ use std::future::Future;
 
 use super::Result;
 
-/// A user of the web UI.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct UserRecord {
-    pub id: i64,
-    /// As created (lookups ignore case).
-    pub username: String,
-    /// An argon2 PHC string; never leaves the server.
-    pub password_hash: String,
-    /// `viewer`, `editor` or `admin`.
-    pub role: String,
-    pub disabled: bool,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub last_login_at: Option<i64>,
+row! {
+    /// A user of the web UI.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct UserRecord {
+        pub id: i64,
+        /// As created (lookups ignore case).
+        pub username: String,
+        /// An argon2 PHC string; never leaves the server.
+        pub password_hash: String,
+        /// `viewer`, `editor` or `admin`.
+        pub role: String,
+        pub disabled: bool,
+        pub created_at: i64,
+        pub updated_at: i64,
+        pub last_login_at: Option<i64>,
+    }
 }
 
 /// What a new user row holds.
@@ -37,27 +39,31 @@ pub struct NewUser<'a> {
     pub at: i64,
 }
 
-/// A session row.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SessionRecord {
-    /// SHA-256 (hex) of the session token.
-    pub id: String,
-    pub user_id: i64,
-    /// The session's anti-CSRF token (random, sent in forms and headers).
-    pub csrf_token: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub last_seen_at: i64,
+row! {
+    /// A session row.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SessionRecord {
+        /// SHA-256 (hex) of the session token.
+        pub id: String,
+        pub user_id: i64,
+        /// The session's anti-CSRF token (random, sent in forms and headers).
+        pub csrf_token: String,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub last_seen_at: i64,
+    }
 }
 
-/// A session joined with its user: what resolving a cookie needs.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SessionUser {
-    #[sqlx(flatten)]
-    pub session: SessionRecord,
-    pub username: String,
-    pub role: String,
-    pub disabled: bool,
+row! {
+    /// A session joined with its user: what resolving a cookie needs.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SessionUser {
+        #[flatten]
+        pub session: SessionRecord,
+        pub username: String,
+        pub role: String,
+        pub disabled: bool,
+    }
 }
 
 /// The account queries, run inside one transaction like [`super::Queries`].

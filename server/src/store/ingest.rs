@@ -9,29 +9,33 @@ use std::future::Future;
 
 use super::Result;
 
-/// The answer recorded for a batch id.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct BatchAnswer {
-    /// Events accepted.
-    pub accepted: i64,
-    /// JSON array of `{"index": i, "reason": "..."}`.
-    pub rejected: String,
+row! {
+    /// The answer recorded for a batch id.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct BatchAnswer {
+        /// Events accepted.
+        pub accepted: i64,
+        /// JSON array of `{"index": i, "reason": "..."}`.
+        pub rejected: String,
+    }
 }
 
-/// A unit's first exposure in an experiment and its metric aggregates
-/// (decoded as a row where the backend has array columns).
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct UnitRow {
-    pub unit: String,
-    pub variant: String,
-    pub exposed_at: i64,
-    /// Exposed to more than one variant: left out of every figure.
-    pub excluded: bool,
-    /// Per metric of the experiment (ordered by metric id): the unit's
-    /// events since its exposure. Stored rows may be shorter (zeros).
-    pub counts: Vec<i64>,
-    /// Per metric: the sum of those events' values.
-    pub totals: Vec<f64>,
+row! {
+    /// A unit's first exposure in an experiment and its metric aggregates
+    /// (decoded as a row where the backend has array columns).
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct UnitRow {
+        pub unit: String,
+        pub variant: String,
+        pub exposed_at: i64,
+        /// Exposed to more than one variant: left out of every figure.
+        pub excluded: bool,
+        /// Per metric of the experiment (ordered by metric id): the unit's
+        /// events since its exposure. Stored rows may be shorter (zeros).
+        pub counts: Vec<i64>,
+        /// Per metric: the sum of those events' values.
+        pub totals: Vec<f64>,
+    }
 }
 
 impl UnitRow {
@@ -60,22 +64,26 @@ impl UnitRow {
     }
 }
 
-/// Units of one variant (or a change to them).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct VariantUnitsRow {
-    pub variant: String,
-    pub units: i64,
-    pub excluded: i64,
+row! {
+    /// Units of one variant (or a change to them).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct VariantUnitsRow {
+        pub variant: String,
+        pub units: i64,
+        pub excluded: i64,
+    }
 }
 
-/// Sufficient statistics of one variant on one metric (or a change to them).
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct VariantMetricRow {
-    pub metric_id: i64,
-    pub variant: String,
-    pub n: i64,
-    pub sum: f64,
-    pub sum_sq: f64,
+row! {
+    /// Sufficient statistics of one variant on one metric (or a change to them).
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct VariantMetricRow {
+        pub metric_id: i64,
+        pub variant: String,
+        pub n: i64,
+        pub sum: f64,
+        pub sum_sq: f64,
+    }
 }
 
 /// Ingest and attribution queries.

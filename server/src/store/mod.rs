@@ -5,8 +5,12 @@
 //! and is written once, generic over the backend; the backends only run SQL.
 //! Timestamps are epoch milliseconds; JSON documents are stored as text.
 
+#[macro_use]
+mod row;
+
 mod accounts;
 mod ingest;
+pub mod migrations;
 mod pg_outage;
 mod postgres;
 mod postgres_accounts;
@@ -104,48 +108,54 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
 /// Shorthand for query results.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// An environment (`development`, `staging`, `production`...).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct Environment {
-    pub id: i64,
-    pub key: String,
-    pub name: String,
-    /// +1 on every change that affects the environment's rules.
-    pub version: i64,
-    pub created_at: i64,
+row! {
+    /// An environment (`development`, `staging`, `production`...).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Environment {
+        pub id: i64,
+        pub key: String,
+        pub name: String,
+        /// +1 on every change that affects the environment's rules.
+        pub version: i64,
+        pub created_at: i64,
+    }
 }
 
-/// A flag's definition (shared by all environments).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct FlagRecord {
-    pub id: i64,
-    pub key: String,
-    pub name: String,
-    pub description: String,
-    /// `boolean`, `string`, `number` or `json`.
-    pub kind: String,
-    /// JSON array of `{key, value}`.
-    pub variants: String,
-    /// JSON array of strings.
-    pub tags: String,
-    pub archived: bool,
-    /// +1 on every update of the definition.
-    pub revision: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
+row! {
+    /// A flag's definition (shared by all environments).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct FlagRecord {
+        pub id: i64,
+        pub key: String,
+        pub name: String,
+        pub description: String,
+        /// `boolean`, `string`, `number` or `json`.
+        pub kind: String,
+        /// JSON array of `{key, value}`.
+        pub variants: String,
+        /// JSON array of strings.
+        pub tags: String,
+        pub archived: bool,
+        /// +1 on every update of the definition.
+        pub revision: i64,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
 }
 
-/// A flag joined with its configuration in one environment (one row of
-/// `Queries::environment_flags`).
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct EnvironmentFlagRow {
-    #[sqlx(flatten)]
-    flag: FlagRecord,
-    environment_id: i64,
-    config: String,
-    config_revision: i64,
-    config_updated_at: i64,
-    updated_by: String,
+row! {
+    /// A flag joined with its configuration in one environment (one row of
+    /// `Queries::environment_flags`).
+    #[derive(Debug)]
+    pub(crate) struct EnvironmentFlagRow {
+        #[flatten]
+        flag: FlagRecord,
+        environment_id: i64,
+        config: String,
+        config_revision: i64,
+        config_updated_at: i64,
+        updated_by: String,
+    }
 }
 
 /// What [`Queries::flag_and_config`] answers.
@@ -158,17 +168,19 @@ pub struct FlagAndConfig {
     pub experiment_running: bool,
 }
 
-/// A flag left-joined with its configuration in one environment.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct FlagConfigRow {
-    #[sqlx(flatten)]
-    flag: FlagRecord,
-    environment_id: Option<i64>,
-    config: Option<String>,
-    config_revision: Option<i64>,
-    config_updated_at: Option<i64>,
-    updated_by: Option<String>,
-    experiment_running: bool,
+row! {
+    /// A flag left-joined with its configuration in one environment.
+    #[derive(Debug)]
+    pub(crate) struct FlagConfigRow {
+        #[flatten]
+        flag: FlagRecord,
+        environment_id: Option<i64>,
+        config: Option<String>,
+        config_revision: Option<i64>,
+        config_updated_at: Option<i64>,
+        updated_by: Option<String>,
+        experiment_running: bool,
+    }
 }
 
 impl FlagConfigRow {
@@ -217,119 +229,133 @@ pub struct NewFlag<'a> {
     pub at: i64,
 }
 
-/// A flag's configuration in one environment, at one revision.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct ConfigRecord {
-    pub flag_id: i64,
-    pub environment_id: i64,
-    /// JSON of `flagyard_eval::FlagConfig`.
-    pub config: String,
-    /// 1 for the first configuration, +1 on every update.
-    pub revision: i64,
-    pub updated_at: i64,
-    pub updated_by: String,
+row! {
+    /// A flag's configuration in one environment, at one revision.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ConfigRecord {
+        pub flag_id: i64,
+        pub environment_id: i64,
+        /// JSON of `flagyard_eval::FlagConfig`.
+        pub config: String,
+        /// 1 for the first configuration, +1 on every update.
+        pub revision: i64,
+        pub updated_at: i64,
+        pub updated_by: String,
+    }
 }
 
-/// A reusable segment.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SegmentRecord {
-    pub id: i64,
-    pub key: String,
-    pub description: String,
-    /// JSON of `flagyard_eval::Segment`.
-    pub definition: String,
-    pub revision: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
+row! {
+    /// A reusable segment.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SegmentRecord {
+        pub id: i64,
+        pub key: String,
+        pub description: String,
+        /// JSON of `flagyard_eval::Segment`.
+        pub definition: String,
+        pub revision: i64,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
 }
 
-/// A metric definition: what an experiment measures, from one track event.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct MetricRecord {
-    pub id: i64,
-    pub key: String,
-    pub name: String,
-    pub description: String,
-    /// The track event key the metric reads.
-    pub event: String,
-    /// `conversion`, `count`, `sum` or `mean`.
-    pub kind: String,
-    /// `increase` or `decrease`.
-    pub good_direction: String,
-    pub guardrail: bool,
-    pub revision: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
+row! {
+    /// A metric definition: what an experiment measures, from one track event.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct MetricRecord {
+        pub id: i64,
+        pub key: String,
+        pub name: String,
+        pub description: String,
+        /// The track event key the metric reads.
+        pub event: String,
+        /// `conversion`, `count`, `sum` or `mean`.
+        pub kind: String,
+        /// `increase` or `decrease`.
+        pub good_direction: String,
+        pub guardrail: bool,
+        pub revision: i64,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
 }
 
-/// An experiment, with the keys of what it references (joined on read).
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct ExperimentRecord {
-    pub id: i64,
-    pub key: String,
-    pub name: String,
-    pub hypothesis: String,
-    pub flag_id: i64,
-    pub flag_key: String,
-    pub environment_id: i64,
-    pub environment_key: String,
-    /// The id of the rule whose split allocates the experiment.
-    pub rule_id: String,
-    pub control_variant: String,
-    pub primary_metric_id: i64,
-    pub primary_metric_key: String,
-    /// `frequentist`, `sequential` or `bayesian`.
-    pub analysis: String,
-    pub alpha: f64,
-    pub minimum_detectable_effect: Option<f64>,
-    /// `draft`, `running` or `stopped`.
-    pub state: String,
-    pub started_at: Option<i64>,
-    pub stopped_at: Option<i64>,
-    /// JSON of the split (weights and coverage) when the experiment started.
-    pub split_snapshot: Option<String>,
-    pub revision: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
+row! {
+    /// An experiment, with the keys of what it references (joined on read).
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct ExperimentRecord {
+        pub id: i64,
+        pub key: String,
+        pub name: String,
+        pub hypothesis: String,
+        pub flag_id: i64,
+        pub flag_key: String,
+        pub environment_id: i64,
+        pub environment_key: String,
+        /// The id of the rule whose split allocates the experiment.
+        pub rule_id: String,
+        pub control_variant: String,
+        pub primary_metric_id: i64,
+        pub primary_metric_key: String,
+        /// `frequentist`, `sequential` or `bayesian`.
+        pub analysis: String,
+        pub alpha: f64,
+        pub minimum_detectable_effect: Option<f64>,
+        /// `draft`, `running` or `stopped`.
+        pub state: String,
+        pub started_at: Option<i64>,
+        pub stopped_at: Option<i64>,
+        /// JSON of the split (weights and coverage) when the experiment started.
+        pub split_snapshot: Option<String>,
+        pub revision: i64,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
 }
 
-/// A secondary or guardrail metric of an experiment.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct ExperimentMetricRecord {
-    pub metric_id: i64,
-    pub metric_key: String,
-    /// `secondary` or `guardrail`.
-    pub role: String,
+row! {
+    /// A secondary or guardrail metric of an experiment.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ExperimentMetricRecord {
+        pub metric_id: i64,
+        pub metric_key: String,
+        /// `secondary` or `guardrail`.
+        pub role: String,
+    }
 }
 
-/// One entry of an environment's change log: version `version` changed
-/// `entity` (`flag` or `segment`) `key` by `op` (`put` or `delete`).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct ChangeRecord {
-    pub environment_id: i64,
-    pub version: i64,
-    pub entity: String,
-    pub key: String,
-    pub op: String,
-    pub at: i64,
+row! {
+    /// One entry of an environment's change log: version `version` changed
+    /// `entity` (`flag` or `segment`) `key` by `op` (`put` or `delete`).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ChangeRecord {
+        pub environment_id: i64,
+        pub version: i64,
+        pub entity: String,
+        pub key: String,
+        pub op: String,
+        pub at: i64,
+    }
 }
 
-/// An audit log entry.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct AuditRecord {
-    pub id: i64,
-    pub at: i64,
-    /// Who: `token:<name>` or `user:<name>`.
-    pub actor: String,
-    /// What: `flag.create`, `config.update`, `config.rollback`, ...
-    pub action: String,
-    /// `flag`, `config`, `segment`, `environment`, `token`, `sdk_key`.
-    pub entity: String,
-    pub key: String,
-    pub environment: Option<String>,
-    /// JSON before and after (absent for creations / deletions).
-    pub before: Option<String>,
-    pub after: Option<String>,
+row! {
+    /// An audit log entry.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct AuditRecord {
+        pub id: i64,
+        pub at: i64,
+        /// Who: `token:<name>` or `user:<name>`.
+        pub actor: String,
+        /// What: `flag.create`, `config.update`, `config.rollback`, ...
+        pub action: String,
+        /// `flag`, `config`, `segment`, `environment`, `token`, `sdk_key`.
+        pub entity: String,
+        pub key: String,
+        pub environment: Option<String>,
+        /// JSON before and after (absent for creations / deletions).
+        pub before: Option<String>,
+        pub after: Option<String>,
+    }
 }
 
 /// An audit entry to record.
@@ -345,30 +371,34 @@ pub struct NewAudit<'a> {
     pub after: Option<&'a str>,
 }
 
-/// An admin API token (the secret itself is never stored).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct TokenRecord {
-    pub id: i64,
-    pub name: String,
-    /// `viewer`, `editor` or `admin`.
-    pub role: String,
-    /// SHA-256 (hex) of the secret.
-    pub hash: String,
-    pub created_at: i64,
-    pub revoked_at: Option<i64>,
+row! {
+    /// An admin API token (the secret itself is never stored).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct TokenRecord {
+        pub id: i64,
+        pub name: String,
+        /// `viewer`, `editor` or `admin`.
+        pub role: String,
+        /// SHA-256 (hex) of the secret.
+        pub hash: String,
+        pub created_at: i64,
+        pub revoked_at: Option<i64>,
+    }
 }
 
-/// An SDK key, scoped to one environment.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SdkKeyRecord {
-    pub id: i64,
-    pub environment_id: i64,
-    pub environment_key: String,
-    pub name: String,
-    /// SHA-256 (hex) of the secret.
-    pub hash: String,
-    pub created_at: i64,
-    pub revoked_at: Option<i64>,
+row! {
+    /// An SDK key, scoped to one environment.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SdkKeyRecord {
+        pub id: i64,
+        pub environment_id: i64,
+        pub environment_key: String,
+        pub name: String,
+        /// SHA-256 (hex) of the secret.
+        pub hash: String,
+        pub created_at: i64,
+        pub revoked_at: Option<i64>,
+    }
 }
 
 /// Flag list filters. `search` matches key, name or description

@@ -32,8 +32,6 @@ use super::{
     TxMarks,
 };
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
-
 /// How long a request waits for a pooled connection (or to open the first).
 pub(super) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -138,7 +136,7 @@ impl Backend for PgBackend {
     }
 
     async fn migrate(&self) -> Result<()> {
-        Ok(MIGRATOR.run(&self.pool).await?)
+        Ok(super::migrations::POSTGRES.run(&self.pool).await?)
     }
 
     async fn ready(&self) -> Result<bool> {
@@ -154,7 +152,7 @@ impl Backend for PgBackend {
         let applied: i64 = self
             .guarded(sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool))
             .await?;
-        Ok(applied as usize >= MIGRATOR.iter().count())
+        Ok(applied as usize >= super::migrations::POSTGRES.iter().count())
     }
 
     fn pool_stats(&self) -> PoolStats {

@@ -22,8 +22,6 @@ use super::{
     TxMarks,
 };
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-
 /// SQLite pools.
 #[derive(Clone, Debug)]
 pub struct SqliteBackend {
@@ -205,7 +203,7 @@ impl Backend for SqliteBackend {
     }
 
     async fn migrate(&self) -> Result<()> {
-        Ok(MIGRATOR.run(&self.write).await?)
+        Ok(super::migrations::SQLITE.run(&self.write).await?)
     }
 
     async fn ready(&self) -> Result<bool> {
@@ -217,7 +215,7 @@ impl Backend for SqliteBackend {
                 sqlx::Error::Database(d) if d.message().contains("no such table") => Ok(0),
                 _ => Err(e),
             })?;
-        Ok(applied as usize >= MIGRATOR.iter().count())
+        Ok(applied as usize >= super::migrations::SQLITE.iter().count())
     }
 
     fn storage_problem(&self) -> Option<String> {

@@ -78,10 +78,10 @@ async fn check_unit_aggregates<B: Backend>(b: &B, x: i64) {
 /// `$conn`, an experiment and old-layout rows, then migration 6 by `$backend`
 /// (connected to the same database), and the check.
 macro_rules! fold_unit_metrics {
-    ($backend:expr, $conn:ty, $url:expr, $migrations:literal) => {{
+    ($backend:expr, $conn:ty, $url:expr, $migrations:expr) => {{
         let backend = $backend;
         let mut conn = <$conn>::connect($url).await.unwrap();
-        sqlx::migrate!($migrations).run_to(5, &mut conn).await.unwrap();
+        $migrations.run_to(5, &mut conn).await.unwrap();
         let (x, m) = experiment_before_6(&backend).await;
         sqlx::raw_sql(AssertSqlSafe(old_unit_rows(x, m))).execute(&mut conn).await.unwrap();
         conn.close().await.unwrap();
@@ -95,12 +95,12 @@ macro_rules! fold_unit_metrics {
 async fn migration_6_folds_unit_metrics_sqlite() {
     let db = support::db::SqliteTestDb::new();
     let backend = SqliteBackend::connect(&db.url, 4).await.unwrap();
-    fold_unit_metrics!(backend, SqliteConnection, &db.url, "../migrations/sqlite");
+    fold_unit_metrics!(backend, SqliteConnection, &db.url, flagyard_server::store::migrations::SQLITE);
 }
 
 #[tokio::test]
 async fn migration_6_folds_unit_metrics_postgres() {
     let Some(db) = support::db::PgTestDb::create("migration_6_folds_unit_metrics_postgres").await else { return };
     let backend = PgBackend::connect(&db.url, 4).await.unwrap();
-    fold_unit_metrics!(backend, PgConnection, &db.url, "../migrations/postgres");
+    fold_unit_metrics!(backend, PgConnection, &db.url, flagyard_server::store::migrations::POSTGRES);
 }

@@ -46,19 +46,21 @@ async fn postgres_outage_answers_503_fast_and_recovers() {
         let snapshot = http.get(format!("{}/sdk/v1/snapshot", app.base)).bearer_auth(&key).send().await.unwrap();
         let eval = http.post(&ofrep).bearer_auth(&key).json(&json!({"context": {}})).send().await.unwrap();
         let ingest = http.post(&events).bearer_auth(&key).json(&batch).send().await.unwrap();
+        let new_stream = http.get(format!("{}/sdk/v1/stream", app.base)).bearer_auth(&key).send().await.unwrap();
         let ready = http.get(format!("{}/readyz", app.base)).send().await.unwrap();
         let took = started.elapsed();
         assert_eq!(write.status, 503, "round {round}: {}", write.body);
         assert_eq!(write.headers["content-type"], "application/problem+json");
         assert!(write.headers.contains_key("retry-after"));
-        for (what, res) in [("snapshot", &snapshot), ("ofrep", &eval), ("ingest", &ingest)] {
+        let answers = [("snapshot", &snapshot), ("ofrep", &eval), ("ingest", &ingest), ("new stream", &new_stream)];
+        for (what, res) in answers {
             assert_eq!(res.status(), 503, "round {round}: {what}");
             assert!(res.headers().contains_key("retry-after"), "{what}");
         }
         assert_eq!(ready.status(), 503);
         let reason = ready.text().await.unwrap();
         assert!(reason.contains("database unreachable"), "{reason}");
-        // Five requests: none held for the pool timeout (5 s).
+        // Six requests: none held for the pool timeout (5 s).
         assert!(took < Duration::from_secs(4), "round {round}: {took:?}");
     }
     // The open stream keeps serving (a heartbeat or nothing, but not closed).
@@ -224,7 +226,8 @@ async fn connections_past_the_cap_get_503() {
     drop(db);
 }
 
-/// Mounts a small tmpfs at `dir` (root only; `None` where mounting is not allowed).
+/// Mounts a small tmpfs at `dir` (root only; `None` where mounting is not
+/// allowed, a failure instead under `FLAGYARD_REQUIRE_FAULTS=1`, as in CI).
 fn small_tmpfs(dir: &std::path::Path, size: &str) -> Option<()> {
     std::fs::create_dir_all(dir).ok()?;
     let ok = std::process::Command::new("mount")
@@ -233,6 +236,9 @@ fn small_tmpfs(dir: &std::path::Path, size: &str) -> Option<()> {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
+        if std::env::var("FLAGYARD_REQUIRE_FAULTS").is_ok_and(|v| v == "1") {
+            panic!("FLAGYARD_REQUIRE_FAULTS=1 but a tmpfs cannot be mounted: a_full_disk_is_survived");
+        }
         use std::io::Write;
         let _ = writeln!(std::io::stderr(), "SKIPPED (cannot mount a tmpfs here): a_full_disk_is_survived");
     }

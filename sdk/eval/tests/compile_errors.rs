@@ -241,7 +241,7 @@ fn regex_patterns_have_a_budget_per_snapshot() {
     assert!(matches!(one_error(&doc).1, K::PatternBudget { patterns: 1, .. }));
 }
 
-/// Found by fuzzing (`fuzz/known-crashes/rules_compile/split-weights-overflow.json`):
+/// Found by fuzzing (`fuzz/corpus/rules_compile/regression-split-weights-overflow.json`):
 /// weights whose sum overflows a u32 panicked in debug builds instead of being refused.
 #[test]
 fn weights_that_overflow_are_refused_not_a_panic() {

@@ -255,6 +255,7 @@ impl ClientBuilder {
         let auth = HeaderValue::from_str(&format!("Bearer {}", config.sdk_key.0))
             .map_err(|_| Error::InvalidKey("not valid in an HTTP header"))?;
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config()?)
             .connect_timeout(config.connect_timeout)
             .user_agent(concat!("flagyard-rust/", env!("CARGO_PKG_VERSION")))
             .build()?;
@@ -293,6 +294,22 @@ fn validate_url(url: &str) -> Result<String, Error> {
 
 /// The rules to start from: the bootstrap or the cache file, whichever has
 /// the higher version (the file on a tie, as it came from the server).
+/// TLS for an `https://` server: rustls with the ring provider and the
+/// Mozilla root certificates (webpki-roots), configured here rather than
+/// through a process-wide default provider, so the SDK neither depends on
+/// nor changes what its host installed, and does not add aws-lc to the host's
+/// build.
+fn tls_config() -> Result<rustls::ClientConfig, Error> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config)
+}
+
 fn initial_rules(config: &ClientBuilder) -> Result<Option<(Snapshot, &'static str)>, Error> {
     let bootstrap = match &config.bootstrap {
         None => None,
@@ -319,4 +336,19 @@ fn initial_rules(config: &ClientBuilder) -> Result<Option<(Snapshot, &'static st
         (Some(b), None) => Some((b, "bootstrap")),
         (None, None) => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SDK's TLS needs no process-wide crypto provider (none is
+    /// installed in this test process) and reqwest accepts it.
+    #[test]
+    fn https_clients_build_with_the_sdks_own_tls() {
+        assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+        let config = tls_config().unwrap();
+        assert!(!config.crypto_provider().cipher_suites.is_empty());
+        reqwest::Client::builder().tls_backend_preconfigured(config).build().unwrap();
+    }
 }

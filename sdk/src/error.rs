@@ -36,6 +36,9 @@ pub enum Error {
     /// The HTTP client could not be created (e.g. no TLS backend).
     #[error("cannot create the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    /// TLS could not be configured (the crypto provider refused its defaults).
+    #[error("cannot configure TLS: {0}")]
+    Tls(String),
     /// An option is out of range.
     #[error("invalid option `{option}`: {reason}")]
     InvalidOption {

@@ -33,6 +33,21 @@ async fn postgres_outage_answers_503_fast_and_recovers() {
     let mut stream = http.get(format!("{}/sdk/v1/stream", app.base)).bearer_auth(&key).send().await.unwrap();
     assert_eq!(stream.status(), 200);
     let _put = stream.chunk().await.unwrap();
+    // Acknowledged before the outage: a write and an event batch.
+    app.post("/api/v1/flags", json!({"key": "acked-before", "type": "boolean"})).await.expect(201);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let before = json!({"batchId": "b-before", "events": [{"kind": "track", "at": now, "event": "buy", "unit": "u1"}]});
+    let acked: serde_json::Value = http
+        .post(format!("{}/sdk/v1/events", app.base))
+        .bearer_auth(&key)
+        .json(&before)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(acked["accepted"], 1, "{acked}");
 
     cluster.stop();
     // Let cached credentials expire (5 s) so every path meets the database.
@@ -82,6 +97,12 @@ async fn postgres_outage_answers_503_fast_and_recovers() {
     let eval = http.post(&ofrep).bearer_auth(&key).json(&json!({"context": {}})).send().await.unwrap();
     let body: serde_json::Value = eval.json().await.unwrap();
     assert_eq!(body["value"], false, "the write after recovery is in force");
+    // Nothing acknowledged before the outage was lost: the write is there,
+    // and the batch is recorded (a resend is a duplicate with the same answer).
+    app.get("/api/v1/flags/acked-before").await.expect(200);
+    let again: serde_json::Value =
+        http.post(&events).bearer_auth(&key).json(&before).send().await.unwrap().json().await.unwrap();
+    assert_eq!((&again["duplicate"], &again["accepted"]), (&json!(true), &json!(1)), "{again}");
     app.stop().await;
 }
 
@@ -272,18 +293,19 @@ async fn a_full_disk_is_survived() {
     }
     // Writes fail (503), and keep failing while the disk is full; reads work.
     let description = "x".repeat(20_000);
-    let mut refused = 0;
+    let (mut refused, mut acknowledged) = (Vec::new(), Vec::new());
     for i in 0..20 {
         let res = app
             .post("/api/v1/flags", json!({"key": format!("full-{i}"), "type": "boolean", "description": description}))
             .await;
         if res.status == 503 {
-            refused += 1;
+            refused.push(i);
         } else {
             assert_eq!(res.status, 201, "{}", res.body);
+            acknowledged.push(i);
         }
     }
-    assert!(refused > 0, "the full disk was never noticed");
+    assert!(!refused.is_empty(), "the full disk was never noticed");
     app.get("/api/v1/flags/before").await.expect(200);
     // Not ready while the disk is full (small writes may still fit in the
     // space the database already holds; most do not).
@@ -296,6 +318,14 @@ async fn a_full_disk_is_survived() {
     let ready = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
     assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
     app.post("/api/v1/flags", json!({"key": "after", "type": "boolean"})).await.expect(201);
+    // Every acknowledged write is there; every refused one left nothing.
+    app.get("/api/v1/flags/before").await.expect(200);
+    for i in acknowledged {
+        app.get(&format!("/api/v1/flags/full-{i}")).await.expect(200);
+    }
+    for i in refused {
+        app.get(&format!("/api/v1/flags/full-{i}")).await.expect(404);
+    }
     let browser = support::ui_client::Browser::admin(&app).await;
     assert!(!browser.cookie.is_empty(), "logins write sessions again");
     app.stop().await;

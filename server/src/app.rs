@@ -15,7 +15,7 @@ use crate::live;
 use crate::service;
 use crate::shutdown;
 use crate::state::{self, AppState, Credentials, Hub, Writer};
-use crate::store::{Backend, PgBackend, Queries, SqliteBackend, Topic, TxMarks};
+use crate::store::{Backend, PgBackend, SqliteBackend, Topic, TxMarks, TxQueries};
 
 /// The complete router for `state`.
 pub fn router<B: Backend>(state: AppState<B>) -> Router {

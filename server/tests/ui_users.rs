@@ -1,4 +1,4 @@
-//! The web UI's account layer on SQLite and Postgres: the `AccountQueries`
+//! The web UI's account layer on SQLite and Postgres: the `UserQueries`
 //! store conformance, sessions (expiry, sliding, logout, cascade), the
 //! `/api/v1/users` admin API (roles, last-admin protection, no password hash
 //! ever returned, bad input), the first admin, and `flagyard user create`.
@@ -8,7 +8,7 @@ mod support;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use flagyard_server::store::{AccountQueries, Backend, NewUser, Queries, SessionRecord, StoreError};
+use flagyard_server::store::{AuditQueries, Backend, NewUser, SessionRecord, StoreError, UserQueries};
 use flagyard_server::ui_users::{self, UserInput};
 use flagyard_server::{Role, ui_users::LoginError};
 use reqwest::Method;

@@ -18,7 +18,7 @@ use crate::service::{
     self, ConfigWrite, EnvironmentInput, FlagInput, FlagPatch, FlagQueryParams, SdkKeyInput, SegmentInput, TokenInput,
 };
 use crate::state::AppState;
-use crate::store::{AuditQuery, Backend, Queries, StoreError};
+use crate::store::{AuditQueries, AuditQuery, Backend, StoreError};
 
 pub(super) type Answer = Result<Response, ApiError>;
 

@@ -13,7 +13,7 @@ use super::error::ApiError;
 use crate::auth::{ADMIN_TOKEN_PREFIX, Role, SDK_KEY_PREFIX, hash_secret};
 use crate::state::AppState;
 pub use crate::state::{Caller, SdkCaller};
-use crate::store::{Backend, Queries};
+use crate::store::{Backend, CredentialQueries};
 
 /// The bearer credential of a request (`Authorization: Bearer x` or `X-API-Key: x`).
 pub fn bearer(parts: &Parts) -> Option<&str> {

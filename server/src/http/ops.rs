@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::state::AppState;
-use crate::store::{Backend, Queries};
+use crate::store::{Backend, TxQueries};
 
 /// `/healthz`, `/readyz`, `/metrics`.
 pub fn router<B: Backend>() -> Router<AppState<B>> {

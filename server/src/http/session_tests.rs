@@ -11,7 +11,7 @@ use super::*;
 use crate::service::{UserInput, UserPatch};
 use crate::shutdown::{self, ShutdownTrigger};
 use crate::state::Writer;
-use crate::store::{AccountQueries, SqliteBackend};
+use crate::store::{SqliteBackend, UserQueries};
 
 const PASSWORD: &str = "correct horse battery";
 

@@ -20,7 +20,7 @@ use crate::http::{ApiError, SdkCaller};
 use crate::service::rules::{Edits, Reach, snapshot};
 use crate::state::AppState;
 use crate::state::EnvRules;
-use crate::store::{Backend, Queries};
+use crate::store::{Backend, EnvironmentQueries};
 
 /// An SDK key for OFREP: failures are bare 401/403 as the protocol wants.
 pub struct OfrepCaller(pub SdkCaller);

@@ -14,7 +14,7 @@ use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::state::Signal;
 use crate::state::{HEARTBEAT, RETRY, frame, patch_frame, snapshot_json};
-use crate::store::{Backend, Environment, Queries};
+use crate::store::{Backend, ChangeQueries, Environment, Queries};
 
 /// A resume with more missed versions than this gets a whole snapshot.
 pub const MAX_RESUME: i64 = 1000;

@@ -9,7 +9,7 @@ use super::views::{EnvironmentView, SdkKeyView, TokenView};
 use super::{audit, bump, check_key, environment, log_change, now_ms};
 use crate::auth::{ADMIN_TOKEN_PREFIX, Role, SDK_KEY_PREFIX, hash_secret, new_secret};
 use crate::config::Config;
-use crate::store::{Backend, ConfigRecord, FlagQuery, Queries, Topic};
+use crate::store::{Backend, ConfigRecord, CredentialQueries, EnvironmentQueries, FlagQuery, Queries, Topic};
 
 /// What the first start did.
 #[derive(Debug, Default)]

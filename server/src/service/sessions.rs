@@ -13,7 +13,7 @@ use super::error::Error;
 use super::now_ms;
 use super::users::{MAX_PASSWORD_BYTES, is_valid_username, verify_password};
 use crate::auth::{Role, hash_secret, new_secret};
-use crate::store::{AccountQueries, Backend, Queries, SessionRecord, SessionUser, Topic, UserRecord};
+use crate::store::{Backend, Queries, SessionRecord, SessionUser, Topic, UserQueries, UserRecord};
 
 /// Prefix of session tokens (in the cookie).
 pub const SESSION_TOKEN_PREFIX: &str = "fy_session_";
@@ -90,7 +90,7 @@ pub struct NewSession {
 /// writer, and one advisory lock across Postgres replicas), so a password
 /// change either committed before this check and refuses the session, or
 /// commits after it and ends the session with all the others.
-pub async fn create_session<T: AccountQueries>(
+pub async fn create_session<T: UserQueries>(
     tx: &mut T,
     verified: &UserRecord,
     ttl_ms: i64,
@@ -133,7 +133,7 @@ pub fn is_session_token(token: &str) -> bool {
 
 /// The live session with this id and its user: `None` when there is none,
 /// it has expired, or its user is disabled.
-pub async fn resolve_session<T: AccountQueries>(
+pub async fn resolve_session<T: UserQueries>(
     tx: &mut T,
     session_id: &str,
     now: i64,
@@ -149,18 +149,13 @@ pub fn needs_touch(last_seen_at: i64, now: i64) -> bool {
 
 /// Slides a session (a write): seen now, expiring `ttl_ms` from now. False
 /// if it was deleted meanwhile.
-pub async fn touch_session<T: AccountQueries>(
-    tx: &mut T,
-    session_id: &str,
-    ttl_ms: i64,
-    now: i64,
-) -> Result<bool, Error> {
+pub async fn touch_session<T: UserQueries>(tx: &mut T, session_id: &str, ttl_ms: i64, now: i64) -> Result<bool, Error> {
     Ok(tx.touch_session(session_id, now, now.saturating_add(ttl_ms)).await?)
 }
 
 /// Ends a session (a write): false if there was none. Its open UI streams
 /// end too (every replica is told).
-pub async fn end_session<T: Queries + AccountQueries>(tx: &mut T, session_id: &str) -> Result<bool, Error> {
+pub async fn end_session<T: Queries + UserQueries>(tx: &mut T, session_id: &str) -> Result<bool, Error> {
     let ended = tx.delete_session(session_id).await?;
     if ended {
         tx.notify(Topic::Keys).await?;
@@ -169,7 +164,7 @@ pub async fn end_session<T: Queries + AccountQueries>(tx: &mut T, session_id: &s
 }
 
 /// Deletes expired sessions (a write); returns how many.
-pub async fn purge_sessions<T: AccountQueries>(tx: &mut T) -> Result<u64, Error> {
+pub async fn purge_sessions<T: UserQueries>(tx: &mut T) -> Result<u64, Error> {
     Ok(tx.delete_expired_sessions(now_ms()).await?)
 }
 

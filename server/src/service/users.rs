@@ -22,7 +22,7 @@ use super::views::rfc3339;
 use super::{audit, now_ms};
 use crate::auth::{Role, new_secret};
 use crate::config::Config;
-use crate::store::{AccountQueries, Backend, NewUser, Queries, StoreError, Topic, UserRecord};
+use crate::store::{Backend, NewUser, Queries, StoreError, Topic, UserQueries, UserRecord};
 
 /// The least number of characters of a password.
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -196,12 +196,12 @@ fn json(view: &UserView) -> String {
     serde_json::to_string(view).unwrap_or_default()
 }
 
-async fn find<T: AccountQueries>(tx: &mut T, username: &str) -> Result<UserRecord, Error> {
+async fn find<T: UserQueries>(tx: &mut T, username: &str) -> Result<UserRecord, Error> {
     tx.user(username).await?.ok_or_else(|| Error::NotFound(format!("user `{username}`")))
 }
 
 /// Refuses a change that would leave no active admin.
-async fn keep_an_admin<T: AccountQueries>(tx: &mut T, user: &UserRecord, what: &str) -> Result<(), Error> {
+async fn keep_an_admin<T: UserQueries>(tx: &mut T, user: &UserRecord, what: &str) -> Result<(), Error> {
     if is_active_admin(user) && tx.count_active_admins().await? <= 1 {
         return Err(Error::Conflict(format!(
             "`{}` is the last active admin: {what} would lock everyone out of user management; \
@@ -213,17 +213,17 @@ async fn keep_an_admin<T: AccountQueries>(tx: &mut T, user: &UserRecord, what: &
 }
 
 /// All users, by username.
-pub async fn list_users<T: AccountQueries>(tx: &mut T) -> Result<Vec<UserView>, Error> {
+pub async fn list_users<T: UserQueries>(tx: &mut T) -> Result<Vec<UserView>, Error> {
     Ok(tx.users().await?.iter().map(UserView::from).collect())
 }
 
 /// One user (username compared without case), or 404.
-pub async fn get_user<T: AccountQueries>(tx: &mut T, username: &str) -> Result<UserView, Error> {
+pub async fn get_user<T: UserQueries>(tx: &mut T, username: &str) -> Result<UserView, Error> {
     Ok(UserView::from(&find(tx, username).await?))
 }
 
 /// Creates a user; 409 when the username is taken (in any case).
-pub async fn create_user<T: Queries + AccountQueries>(
+pub async fn create_user<T: Queries + UserQueries>(
     tx: &mut T,
     actor: &str,
     user: PreparedUser,
@@ -244,7 +244,7 @@ pub async fn create_user<T: Queries + AccountQueries>(
 /// Changes a user's role, disabled flag and/or password. Disabling or a new
 /// password ends the user's sessions; the last active admin keeps its role
 /// and stays enabled.
-pub async fn update_user<T: Queries + AccountQueries>(
+pub async fn update_user<T: Queries + UserQueries>(
     tx: &mut T,
     actor: &str,
     username: &str,
@@ -286,7 +286,7 @@ pub async fn update_user<T: Queries + AccountQueries>(
 }
 
 /// Deletes a user and its sessions (not the last active admin).
-pub async fn delete_user<T: Queries + AccountQueries>(tx: &mut T, actor: &str, username: &str) -> Result<(), Error> {
+pub async fn delete_user<T: Queries + UserQueries>(tx: &mut T, actor: &str, username: &str) -> Result<(), Error> {
     let user = find(tx, username).await?;
     keep_an_admin(tx, &user, "deleting it").await?;
     tx.delete_user(user.id).await?;

@@ -12,7 +12,7 @@ use moka::sync::Cache;
 use super::login_limit::LoginLimiter;
 use crate::auth::Role;
 use crate::service::Error as DomainError;
-use crate::store::{Backend, Queries};
+use crate::store::{Backend, CredentialQueries};
 
 /// An authenticated admin API caller.
 #[derive(Debug, Clone)]

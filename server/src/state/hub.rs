@@ -17,7 +17,7 @@ use tokio::sync::{Notify, broadcast, mpsc};
 
 use super::frames::{Frame, patch_frame};
 use crate::shutdown::Shutdown;
-use crate::store::{Backend, Queries, Topic};
+use crate::store::{Backend, ChangeQueries, EnvironmentQueries, Topic};
 
 /// Frames a subscriber may fall behind before it gets a fresh snapshot.
 const CHANNEL_CAPACITY: usize = 256;

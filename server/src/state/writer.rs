@@ -22,7 +22,7 @@ use std::panic::AssertUnwindSafe;
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{Backend, Queries, StoreError, TxMarks};
+use crate::store::{Backend, StoreError, TxMarks, TxQueries};
 
 /// What the writer answers once a job's batch is over: `Ok` when the batch
 /// committed (a refused job's savepoint was rolled back, the rest kept),
@@ -195,7 +195,7 @@ async fn run_batch<B: Backend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::SqliteBackend;
+    use crate::store::{EnvironmentQueries, SqliteBackend};
 
     async fn backend() -> (SqliteBackend, std::path::PathBuf) {
         let dir =

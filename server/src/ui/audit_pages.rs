@@ -25,7 +25,7 @@ use crate::auth::Role;
 use crate::service;
 use crate::service::Error as DomainError;
 use crate::state::AppState;
-use crate::store::{AuditQuery, AuditRecord, Backend, ConfigRecord, Queries};
+use crate::store::{AuditQueries, AuditQuery, AuditRecord, Backend, ConfigRecord, Queries};
 
 /// Entries per page.
 const PAGE: i64 = 50;

@@ -20,7 +20,7 @@ use moka::sync::Cache;
 use super::flag_rows::{self, Catalog};
 use crate::http::ApiError;
 use crate::state::AppState;
-use crate::store::{Backend, Environment, Queries};
+use crate::store::{Backend, Environment, EnvironmentQueries, Queries};
 
 /// More changes than this since the kept catalog: load it all again.
 const PATCH_LIMIT: i64 = 200;

@@ -25,7 +25,7 @@ use crate::http::UiUser;
 use crate::service::Error as DomainError;
 use crate::service::{self, ExperimentInput};
 use crate::state::AppState;
-use crate::store::{Backend, FlagQuery, Queries};
+use crate::store::{Backend, EnvironmentQueries, ExperimentQueries, FlagQueries, FlagQuery, MetricQueries};
 
 pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
     Router::new()

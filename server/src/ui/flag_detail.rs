@@ -24,7 +24,9 @@ use crate::service::Error as DomainError;
 use crate::service::rules::{Edits, Reach, definition, snapshot};
 use crate::service::{self};
 use crate::state::AppState;
-use crate::store::{Backend, FlagQuery, Queries, StoreError};
+use crate::store::{
+    Backend, ConfigQueries, EnvironmentQueries, ExperimentQueries, FlagQueries, FlagQuery, SegmentQueries, StoreError,
+};
 
 /// Largest number of other flags offered as prerequisites.
 const PICKER_FLAGS: i64 = 1000;

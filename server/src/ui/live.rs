@@ -30,7 +30,7 @@ use crate::http::ApiError;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::state::Signal;
-use crate::store::{Backend, Queries};
+use crate::store::{Backend, EnvironmentQueries};
 
 /// How often the environments are re-read regardless of signals.
 const RESCAN_EVERY: Duration = Duration::from_secs(10);

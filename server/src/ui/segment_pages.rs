@@ -19,7 +19,7 @@ use crate::http::{ApiError, UiUser};
 use crate::service::Error as DomainError;
 use crate::service::{self, SegmentInput, SegmentView};
 use crate::state::AppState;
-use crate::store::{Backend, Queries};
+use crate::store::{Backend, Queries, SegmentQueries};
 
 pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
     Router::new()

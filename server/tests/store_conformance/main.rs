@@ -24,9 +24,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use flagyard_server::store::{
-    AuditQuery, Backend, ChangeRecord, ConfigRecord, Environment, ExperimentMetricRecord, ExperimentRecord, FlagQuery,
-    FlagRecord, IngestQueries, MetricRecord, NewAudit, NewFlag, PgBackend, Queries, SegmentRecord, SqliteBackend,
-    StoreError, UnitRow,
+    AuditQueries, AuditQuery, Backend, ChangeQueries, ChangeRecord, ConfigQueries, ConfigRecord, CredentialQueries,
+    Environment, EnvironmentQueries, ExperimentMetricRecord, ExperimentQueries, ExperimentRecord, FlagQueries,
+    FlagQuery, FlagRecord, IngestQueries, MetricQueries, MetricRecord, NewAudit, NewFlag, PgBackend, SegmentQueries,
+    SegmentRecord, SqliteBackend, StoreError, TxQueries, UnitRow,
 };
 use sqlx::{AssertSqlSafe, Connection, PgConnection, SqliteConnection};
 

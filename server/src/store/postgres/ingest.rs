@@ -13,9 +13,9 @@
 
 use sqlx::AssertSqlSafe;
 
-use super::Result;
-use super::ingest::{BatchAnswer, IngestQueries, UnitRow, VariantMetricRow, VariantUnitsRow};
-use super::postgres::PgTx;
+use crate::store::{BatchAnswer, IngestQueries, Result, UnitRow, VariantMetricRow, VariantUnitsRow};
+
+use super::PgTx;
 
 impl IngestQueries for PgTx {
     async fn claim_batch(

@@ -1,6 +1,6 @@
-//! Storage of the web UI's accounts: users and their server-side sessions
-//! ([`AccountQueries`]), implemented for SQLite (`sqlite_accounts.rs`) and
-//! Postgres (`postgres_accounts.rs`).
+//! Storage of the web UI's users and their server-side sessions
+//! ([`UserQueries`]), implemented for SQLite (`sqlite/users.rs`) and
+//! Postgres (`postgres/users.rs`).
 //!
 //! Usernames are unique regardless of case (an index on `lower(username)`)
 //! and looked up the same way. Sessions are keyed by the SHA-256 (hex) of
@@ -66,10 +66,10 @@ row! {
     }
 }
 
-/// The account queries, run inside one transaction like [`super::Queries`].
+/// The user and session queries, run inside one transaction like [`super::Queries`].
 /// Plain statements: the rules (validation, last-admin protection, expiry)
 /// are in `crate::service`.
-pub trait AccountQueries: Send {
+pub trait UserQueries: Send {
     // Users.
     /// Every user, by lower-cased username.
     fn users(&mut self) -> impl Future<Output = Result<Vec<UserRecord>>> + Send;

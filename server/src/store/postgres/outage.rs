@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::postgres::ACQUIRE_TIMEOUT;
+use super::ACQUIRE_TIMEOUT;
 
 impl Outage {
     /// Resolves once a connection has taken a while and the database's TCP

@@ -8,9 +8,9 @@
 
 use serde_json::json;
 
-use super::ingest::{BatchAnswer, IngestQueries, UnitRow, VariantMetricRow, VariantUnitsRow};
-use super::sqlite::SqliteTx;
-use super::{Result, StoreError};
+use crate::store::{BatchAnswer, IngestQueries, Result, StoreError, UnitRow, VariantMetricRow, VariantUnitsRow};
+
+use super::SqliteTx;
 
 fn json_text(value: &serde_json::Value) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("cannot encode a bulk parameter: {e}")))

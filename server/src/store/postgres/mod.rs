@@ -1,0 +1,192 @@
+//! The Postgres backend: for several server replicas sharing one database.
+//!
+//! One pool. Writes run in ordinary (`READ COMMITTED`) transactions; the
+//! service bumps the environment's version first, and the row lock that
+//! `UPDATE ... RETURNING` takes serialises writers per environment until
+//! commit. Reads run in `REPEATABLE READ, READ ONLY` transactions: one
+//! snapshot for the whole transaction and no writes, like SQLite's read-only
+//! WAL readers (a read-only repeatable-read transaction never fails to
+//! serialise).
+//!
+//! The queries mirror `sqlite/` statement for statement. Where the two SQL
+//! dialects differ the Postgres text is written to give SQLite's results:
+//! keys are `COLLATE "C"` in the schema (bytewise order and equality, like
+//! SQLite's BINARY), the search folds case with `lower(x COLLATE "C")`
+//! (ASCII only, like SQLite's built-in `lower`), and a negative `LIMIT` means
+//! no limit and a negative `OFFSET` zero, as in SQLite (Postgres would reject
+//! both). Optional parameters carry explicit casts: Postgres cannot infer the
+//! type of a bare `$n IS NULL`.
+//!
+//! This file holds the pool, the write and ingest locks and [`Backend`];
+//! `outage.rs` fails fast while the database is down, `listen.rs` receives
+//! cross-replica hints, and the statements are in one file per domain, each
+//! with that domain's `impl XxxQueries for PgTx`.
+
+/// SQLite's `LIMIT n`: a negative `n` means no limit. Defined before the
+/// domain modules, which use it.
+macro_rules! limit {
+    ($n:literal) => {
+        concat!(" LIMIT CASE WHEN ", $n, "::bigint < 0 THEN NULL ELSE ", $n, "::bigint END")
+    };
+}
+
+mod audit;
+mod changes;
+mod configs;
+mod credentials;
+mod environments;
+mod experiments;
+mod flags;
+mod ingest;
+mod listen;
+mod metrics;
+mod outage;
+mod segments;
+mod tx;
+mod users;
+
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgPool, Postgres, Transaction};
+
+use crate::store::{Backend, PoolStats, Result, StoreError, Topic, TxMarks};
+
+/// How long a request waits for a pooled connection (or to open the first).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The advisory lock key every writing transaction holds ("flagyard").
+const WRITE_LOCK: i64 = 0x666c_6167_7961_7264;
+/// The advisory lock every ingest transaction holds ("ingest").
+const INGEST_LOCK: i64 = 0x0000_696e_6765_7374;
+
+/// A Postgres pool.
+#[derive(Clone, Debug)]
+pub struct PgBackend {
+    pool: PgPool,
+    outage: Arc<outage::Outage>,
+    /// The server's TCP address (not for Unix sockets), to tell a busy pool
+    /// from a database that refuses connections.
+    address: Option<(String, u16)>,
+}
+
+impl PgBackend {
+    /// Connects to `url` (`postgres://user:password@host:port/database`,
+    /// TLS as its `sslmode` says), opening one connection now so a bad URL
+    /// fails at startup.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)?;
+        let host = options.get_host().to_owned();
+        let address = (!host.starts_with('/')).then(|| (host, options.get_port()));
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A connection whose transaction was left open by a failed
+            // COMMIT or ROLLBACK is replaced, never handed out again.
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+            .connect_with(options)
+            .await?;
+        Ok(PgBackend { pool, outage: Arc::default(), address })
+    }
+
+    /// Runs `acquire` (something that takes a connection from the pool)
+    /// within the time the outage state allows, and records its outcome.
+    async fn guarded<T>(&self, acquire: impl Future<Output = sqlx::Result<T>>) -> Result<T> {
+        let Some(budget) = self.outage.budget() else {
+            return Err(StoreError::Unavailable("the database was unreachable a moment ago".into()));
+        };
+        let acquired = tokio::select! {
+            acquired = tokio::time::timeout(budget, acquire) => acquired,
+            () = self.outage.refused(self.address.as_ref()) => {
+                self.outage.failed();
+                return Err(StoreError::Unavailable("the database refuses connections".into()));
+            }
+        };
+        match acquired {
+            Ok(Ok(value)) => {
+                self.outage.reached();
+                Ok(value)
+            }
+            Ok(Err(e)) => {
+                let e = StoreError::from(e);
+                if e.is_unavailable() {
+                    self.outage.failed();
+                }
+                Err(e)
+            }
+            Err(_) => {
+                self.outage.failed();
+                Err(StoreError::Unavailable(format!("no database connection within {} ms", budget.as_millis())))
+            }
+        }
+    }
+}
+
+/// A Postgres transaction.
+pub struct PgTx(Transaction<'static, Postgres>, TxMarks);
+
+impl Backend for PgBackend {
+    type Tx = PgTx;
+    const NAME: &'static str = "postgres";
+
+    async fn read(&self) -> Result<PgTx> {
+        let tx = self.guarded(self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")).await?;
+        Ok(PgTx(tx, TxMarks::default()))
+    }
+
+    async fn write(&self) -> Result<PgTx> {
+        let mut tx = self.guarded(self.pool.begin()).await?;
+        // One writing transaction at a time across all replicas: batches
+        // (group commit) then never lock environments in conflicting orders,
+        // so replicas cannot deadlock.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await?;
+        Ok(PgTx(tx, TxMarks::default()))
+    }
+
+    async fn ingest(&self) -> Result<PgTx> {
+        let mut tx = self.guarded(self.pool.begin()).await?;
+        // Ingest batches serialize among themselves (unit aggregates are
+        // read, changed and written) but not with configuration writes.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INGEST_LOCK).execute(&mut *tx).await?;
+        Ok(PgTx(tx, TxMarks::default()))
+    }
+
+    async fn commit(tx: PgTx) -> Result<()> {
+        Ok(tx.0.commit().await?)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        Ok(crate::store::migrations::POSTGRES.run(&self.pool).await?)
+    }
+
+    async fn ready(&self) -> Result<bool> {
+        // Ask whether the table exists first: selecting from a missing table
+        // is an error (and a line in the server's log) on every probe. An
+        // unreachable database is an error, not "not migrated".
+        let exists: bool = self
+            .guarded(sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL").fetch_one(&self.pool))
+            .await?;
+        if !exists {
+            return Ok(false);
+        }
+        let applied: i64 = self
+            .guarded(sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool))
+            .await?;
+        Ok(applied as usize >= crate::store::migrations::POSTGRES.iter().count())
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats { size: self.pool.size(), idle: self.pool.num_idle() as u32 }
+    }
+
+    async fn hints(&self) -> Result<Option<tokio::sync::mpsc::Receiver<Topic>>> {
+        listen::hints(&self.pool).await.map(Some)
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

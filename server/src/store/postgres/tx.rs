@@ -1,0 +1,42 @@
+//! [`TxQueries`] on Postgres: savepoints per job, hints, the probe write, the marks.
+
+use crate::store::{Result, Topic, TxMarks, TxQueries};
+
+use super::PgTx;
+
+impl TxQueries for PgTx {
+    async fn begin_job(&mut self, first: bool) -> Result<()> {
+        let sql = if first { "SAVEPOINT job" } else { "RELEASE SAVEPOINT job; SAVEPOINT job" };
+        sqlx::raw_sql(sql).execute(&mut *self.0).await?;
+        self.1.begin_job();
+        Ok(())
+    }
+
+    async fn abort_job(&mut self) -> Result<()> {
+        sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *self.0).await?;
+        self.1.abort_job();
+        Ok(())
+    }
+
+    async fn notify(&mut self, topic: Topic) -> Result<()> {
+        // Delivered at commit, and only if the transaction commits; once per
+        // topic and transaction is enough (Postgres would fold duplicates anyway).
+        let sent = &mut self.1.notified[topic as usize];
+        if !*sent {
+            sqlx::query("SELECT pg_notify($1, '')").bind(topic.channel()).execute(&mut *self.0).await?;
+            *sent = true;
+        }
+        Ok(())
+    }
+
+    async fn probe_write(&mut self) -> Result<()> {
+        sqlx::query("UPDATE environments SET version = version WHERE id = (SELECT MIN(id) FROM environments)")
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    fn marks(&self) -> &TxMarks {
+        &self.1
+    }
+}

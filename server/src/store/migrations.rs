@@ -73,7 +73,14 @@ mod tests {
             m.iter()
                 .map(|m| {
                     let kind = format!("{:?}", m.migration_type);
-                    (m.version, m.description.to_string(), kind, m.checksum.to_vec(), m.no_tx, m.sql.as_str().to_owned())
+                    (
+                        m.version,
+                        m.description.to_string(),
+                        kind,
+                        m.checksum.to_vec(),
+                        m.no_tx,
+                        m.sql.as_str().to_owned(),
+                    )
                 })
                 .collect::<Vec<_>>()
         };

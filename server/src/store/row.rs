@@ -85,10 +85,8 @@ mod tests {
     #[tokio::test]
     async fn reads_columns_by_name_and_flattens() {
         let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
-        let row: Outer = sqlx::query_as("SELECT 1 AS on, NULL AS note, 'a' AS name, 7 AS id")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let row: Outer =
+            sqlx::query_as("SELECT 1 AS on, NULL AS note, 'a' AS name, 7 AS id").fetch_one(&mut conn).await.unwrap();
         assert_eq!(row, Outer { inner: Inner { id: 7, name: "a".into() }, note: None, on: true });
         let missing = sqlx::query_as::<_, Inner>("SELECT 7 AS id").fetch_one(&mut conn).await;
         assert!(matches!(&missing, Err(sqlx::Error::ColumnNotFound(c)) if c == "name"), "{missing:?}");

@@ -17,6 +17,9 @@ mod support;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 use support::app::{ADMIN_ROUTES, TestApp};
@@ -842,27 +845,6 @@ api_test!(every_route_answers_bad_input_with_a_4xx_problem, |app| async move {
     assert!(failures.is_empty(), "bad-input failures:\n{failures}");
 });
 
-/// A deterministic PRNG (SplitMix64): no new crates, same cases every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
-
 const FIELD_NAMES: &[&str] = &[
     "enabled",
     "offVariant",
@@ -919,26 +901,26 @@ const STRINGS: &[&str] = &[
     "true",
 ];
 
-fn random_value(rng: &mut Rng, depth: usize) -> Value {
+fn random_value(rng: &mut StdRng, depth: usize) -> Value {
     let kinds = if depth >= 3 { 5 } else { 7 };
-    match rng.below(kinds) {
+    match rng.random_range(0..kinds) {
         0 => Value::Null,
-        1 => Value::Bool(rng.below(2) == 0),
+        1 => Value::Bool(rng.random_range(0..2) == 0),
         2 => random_number(rng),
-        3 => Value::String((*rng.pick(STRINGS)).to_owned()),
-        4 => Value::String("x".repeat(rng.below(300))),
-        5 => Value::Array((0..rng.below(4)).map(|_| random_value(rng, depth + 1)).collect()),
+        3 => Value::String((*STRINGS.choose(rng).unwrap()).to_owned()),
+        4 => Value::String("x".repeat(rng.random_range(0..300))),
+        5 => Value::Array((0..rng.random_range(0..4)).map(|_| random_value(rng, depth + 1)).collect()),
         _ => {
             let mut m = Map::new();
-            for _ in 0..rng.below(4) {
-                m.insert((*rng.pick(FIELD_NAMES)).to_owned(), random_value(rng, depth + 1));
+            for _ in 0..rng.random_range(0..4) {
+                m.insert((*FIELD_NAMES.choose(rng).unwrap()).to_owned(), random_value(rng, depth + 1));
             }
             Value::Object(m)
         }
     }
 }
 
-fn random_number(rng: &mut Rng) -> Value {
+fn random_number(rng: &mut StdRng) -> Value {
     let numbers = [
         json!(0),
         json!(1),
@@ -958,7 +940,7 @@ fn random_number(rng: &mut Rng) -> Value {
         json!(1e300),
         json!(9_007_199_254_740_993_u64),
     ];
-    rng.pick(&numbers).clone()
+    numbers.choose(rng).unwrap().clone()
 }
 
 fn count_nodes(v: &Value) -> usize {
@@ -983,20 +965,20 @@ fn nth_node<'a>(v: &'a mut Value, k: &mut usize) -> Option<&'a mut Value> {
 }
 
 /// One random structural mutation somewhere in `v`; returns what it did.
-fn mutate(v: &mut Value, rng: &mut Rng) -> String {
-    let mut k = rng.below(count_nodes(v));
+fn mutate(v: &mut Value, rng: &mut StdRng) -> String {
+    let mut k = rng.random_range(0..count_nodes(v));
     let at = k;
     let node = nth_node(v, &mut k).expect("node index in range");
-    match rng.below(4) {
+    match rng.random_range(0..4) {
         // Drop a member or element.
         0 => match node {
             Value::Object(o) if !o.is_empty() => {
-                let key = o.keys().nth(rng.below(o.len())).cloned().unwrap_or_default();
+                let key = o.keys().nth(rng.random_range(0..o.len())).cloned().unwrap_or_default();
                 o.remove(&key);
                 format!("drop `{key}` at node {at}")
             }
             Value::Array(a) if !a.is_empty() => {
-                let i = rng.below(a.len());
+                let i = rng.random_range(0..a.len());
                 a.remove(i);
                 format!("drop [{i}] at node {at}")
             }
@@ -1008,14 +990,14 @@ fn mutate(v: &mut Value, rng: &mut Rng) -> String {
         // Insert garbage.
         1 => match node {
             Value::Object(o) => {
-                let key = (*rng.pick(FIELD_NAMES)).to_owned();
+                let key = (*FIELD_NAMES.choose(rng).unwrap()).to_owned();
                 o.insert(key.clone(), random_value(rng, 1));
                 format!("set `{key}` at node {at}")
             }
             Value::Array(a) => {
-                let i = rng.below(a.len() + 1);
-                let dup = if !a.is_empty() && rng.below(2) == 0 {
-                    a[rng.below(a.len())].clone()
+                let i = rng.random_range(0..a.len() + 1);
+                let dup = if !a.is_empty() && rng.random_range(0..2) == 0 {
+                    a[rng.random_range(0..a.len())].clone()
                 } else {
                     random_value(rng, 1)
                 };
@@ -1030,12 +1012,12 @@ fn mutate(v: &mut Value, rng: &mut Rng) -> String {
         // Replace with a value of the same kind (reaches validation rather than parsing).
         2 => {
             *node = match node {
-                Value::String(_) => Value::String((*rng.pick(STRINGS)).to_owned()),
+                Value::String(_) => Value::String((*STRINGS.choose(rng).unwrap()).to_owned()),
                 Value::Number(_) => random_number(rng),
                 Value::Bool(b) => Value::Bool(!*b),
                 Value::Array(a) if !a.is_empty() => {
-                    let i = rng.below(a.len());
-                    Value::Array(vec![a[i].clone(); 1 + rng.below(3)])
+                    let i = rng.random_range(0..a.len());
+                    Value::Array(vec![a[i].clone(); 1 + rng.random_range(0..3)])
                 }
                 _ => random_value(rng, 1),
             };
@@ -1050,16 +1032,16 @@ fn mutate(v: &mut Value, rng: &mut Rng) -> String {
 }
 
 /// Textual damage: flip, insert or delete bytes, or truncate.
-fn damage_text(text: &str, rng: &mut Rng) -> Vec<u8> {
+fn damage_text(text: &str, rng: &mut StdRng) -> Vec<u8> {
     let mut bytes = text.as_bytes().to_vec();
-    for _ in 0..=rng.below(3) {
-        let i = rng.below(bytes.len().max(1));
-        match rng.below(4) {
+    for _ in 0..=rng.random_range(0..3) {
+        let i = rng.random_range(0..bytes.len().max(1));
+        match rng.random_range(0..4) {
             0 if !bytes.is_empty() => {
                 bytes.remove(i);
             }
-            1 => bytes.insert(i.min(bytes.len()), *rng.pick(b"{}[]\",:0-eE.\\ \xff")),
-            2 if !bytes.is_empty() => bytes[i] = (rng.next() & 0xff) as u8,
+            1 => bytes.insert(i.min(bytes.len()), *b"{}[]\",:0-eE.\\ \xff".choose(rng).unwrap()),
+            2 if !bytes.is_empty() => bytes[i] = rng.random::<u8>(),
             _ => bytes.truncate(i),
         }
     }
@@ -1099,17 +1081,17 @@ api_test!(random_mutations_of_a_config_never_get_a_5xx, |app| async move {
     app.put(path, valid_config()).await.expect(200);
 
     const ROUNDS: usize = 400;
-    let mut rng = Rng(0x_F1A6_9A2D);
+    let mut rng = StdRng::seed_from_u64(0x_F1A6_9A2D);
     let (mut ok, mut client_errors) = (0, std::collections::BTreeMap::<u16, usize>::new());
     let mut failures = String::new();
     for round in 0..ROUNDS {
         let mut doc = valid_config();
         let mut what = Vec::new();
-        for _ in 0..=rng.below(3) {
+        for _ in 0..=rng.random_range(0..3) {
             what.push(mutate(&mut doc, &mut rng));
         }
         let text = doc.to_string();
-        let bytes = if rng.below(5) == 0 {
+        let bytes = if rng.random_range(0..5) == 0 {
             what.push("text damage".into());
             damage_text(&text, &mut rng)
         } else {

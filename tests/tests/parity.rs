@@ -7,56 +7,45 @@ use std::time::Duration;
 
 use flagyard::{Client, Context};
 use flagyard_tests::{Server, ServerOptions};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// A small deterministic PRNG (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
-
-fn context(rng: &mut Rng, i: usize) -> Value {
+fn context(rng: &mut StdRng, i: usize) -> Value {
     let mut ctx = serde_json::Map::new();
-    if rng.below(50) != 0 {
-        ctx.insert("targetingKey".into(), json!(format!("user-{i}-{}", rng.below(1000))));
+    if rng.random_range(0..50) != 0 {
+        ctx.insert("targetingKey".into(), json!(format!("user-{i}-{}", rng.random_range(0..1000))));
     }
-    ctx.insert("country".into(), json!(rng.pick(&["NL", "DE", "US", "BR", "JP", "FR"])));
-    if rng.below(10) != 0 {
-        ctx.insert("age".into(), json!(rng.below(80)));
+    ctx.insert("country".into(), json!(["NL", "DE", "US", "BR", "JP", "FR"].choose(rng).unwrap()));
+    if rng.random_range(0..10) != 0 {
+        ctx.insert("age".into(), json!(rng.random_range(0..80)));
     }
     ctx.insert(
         "app_version".into(),
-        json!(rng.pick(&["1.0.0", "1.2.0", "1.2.1", "1.3.0-beta.2", "2.0.0", "v1.10", "bogus"])),
+        json!(["1.0.0", "1.2.0", "1.2.1", "1.3.0-beta.2", "2.0.0", "v1.10", "bogus"].choose(rng).unwrap()),
     );
-    ctx.insert("plan".into(), json!(rng.pick(&["free", "pro", "enterprise"])));
+    ctx.insert("plan".into(), json!(["free", "pro", "enterprise"].choose(rng).unwrap()));
     ctx.insert(
         "email".into(),
-        json!(format!("{}@{}", rng.below(100), rng.pick(&["example.com", "flagyard.dev", "corp.io"]))),
+        json!(format!(
+            "{}@{}",
+            rng.random_range(0..100),
+            ["example.com", "flagyard.dev", "corp.io"].choose(rng).unwrap()
+        )),
     );
-    match rng.below(3) {
-        0 => ctx.insert("company_id".into(), json!(rng.below(500))),
-        1 => ctx.insert("company_id".into(), json!(format!("co-{}", rng.below(500)))),
+    match rng.random_range(0..3) {
+        0 => ctx.insert("company_id".into(), json!(rng.random_range(0..500))),
+        1 => ctx.insert("company_id".into(), json!(format!("co-{}", rng.random_range(0..500)))),
         _ => None,
     };
     ctx.insert(
         "signup".into(),
-        json!(format!("2024-{:02}-{:02}T12:00:00+02:00", 1 + rng.below(12), 1 + rng.below(28))),
+        json!(format!("2024-{:02}-{:02}T12:00:00+02:00", 1 + rng.random_range(0..12), 1 + rng.random_range(0..28))),
     );
-    ctx.insert("tags".into(), json!([rng.pick(&["a", "b", "vip"]), rng.pick(&["x", "y"])]));
+    let tags = [["a", "b", "vip"].choose(rng).unwrap(), ["x", "y"].choose(rng).unwrap()];
+    ctx.insert("tags".into(), json!(tags));
     Value::Object(ctx)
 }
 
@@ -130,7 +119,7 @@ async fn sdk_and_ofrep_agree_on_10000_contexts() {
     let key = server.sdk_key("production").await;
     let sdk = Client::builder(server.base.clone(), key.clone()).send_events(false).build().await.expect("client");
     let flags = ["canary", "experiment", "targeted", "dependent", "by-company", "killed"];
-    let mut rng = Rng(20261126);
+    let mut rng = StdRng::seed_from_u64(20261126);
     let contexts: Vec<Value> = (0..10_000).map(|i| context(&mut rng, i)).collect();
     let http = reqwest::Client::new();
     let url = format!("{}/ofrep/v1/evaluate/flags", server.base);

@@ -1,5 +1,9 @@
 //! A readable line diff of two texts (the audit log's before/after).
 
+use std::time::{Duration, Instant};
+
+use similar::{Algorithm, ChangeTag};
+
 /// What a diff line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiffKind {
@@ -40,53 +44,27 @@ impl DiffLine {
     }
 }
 
-/// Above this many line pairs the diff is not computed line by line (all
-/// removed, then all added), to bound the work.
-const MAX_CELLS: usize = 4_000_000;
+/// The diff gives up refining after this long and returns what it has
+/// (still a correct diff, maybe not a minimal one): Myers' algorithm needs
+/// memory linear in the input, and this bounds its time on huge inputs.
+const DEADLINE: Duration = Duration::from_millis(100);
 
-/// The line diff of `before` and `after` (longest common subsequence).
+/// The line diff of `before` and `after` (Myers' algorithm, `similar`).
 pub fn line_diff(before: &str, after: &str) -> Vec<DiffLine> {
     let a: Vec<&str> = before.lines().collect();
     let b: Vec<&str> = after.lines().collect();
-    let line = |kind, text: &str| DiffLine { kind, text: text.to_owned() };
-    // Trim the common prefix and suffix: most changes are small.
-    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let suffix = a[prefix..].iter().rev().zip(b[prefix..].iter().rev()).take_while(|(x, y)| x == y).count();
-    let (am, bm) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
-    let mut out: Vec<DiffLine> = a[..prefix].iter().map(|t| line(DiffKind::Same, t)).collect();
-    if am.len().saturating_mul(bm.len()) > MAX_CELLS {
-        out.extend(am.iter().map(|t| line(DiffKind::Removed, t)));
-        out.extend(bm.iter().map(|t| line(DiffKind::Added, t)));
-    } else {
-        // lcs[i][j] = LCS length of am[i..] and bm[j..].
-        let w = bm.len() + 1;
-        let mut lcs = vec![0u32; (am.len() + 1) * w];
-        for i in (0..am.len()).rev() {
-            for j in (0..bm.len()).rev() {
-                lcs[i * w + j] = if am[i] == bm[j] {
-                    lcs[(i + 1) * w + j + 1] + 1
-                } else {
-                    lcs[(i + 1) * w + j].max(lcs[i * w + j + 1])
-                };
-            }
-        }
-        let (mut i, mut j) = (0, 0);
-        while i < am.len() || j < bm.len() {
-            if i < am.len() && j < bm.len() && am[i] == bm[j] {
-                out.push(line(DiffKind::Same, am[i]));
-                i += 1;
-                j += 1;
-            } else if i < am.len() && (j == bm.len() || lcs[(i + 1) * w + j] >= lcs[i * w + j + 1]) {
-                out.push(line(DiffKind::Removed, am[i]));
-                i += 1;
-            } else {
-                out.push(line(DiffKind::Added, bm[j]));
-                j += 1;
-            }
-        }
-    }
-    out.extend(a[a.len() - suffix..].iter().map(|t| line(DiffKind::Same, t)));
-    out
+    let ops = similar::capture_diff_slices_deadline(Algorithm::Myers, &a, &b, Some(Instant::now() + DEADLINE));
+    ops.iter()
+        .flat_map(|op| op.iter_changes(&a, &b))
+        .map(|change| DiffLine {
+            kind: match change.tag() {
+                ChangeTag::Equal => DiffKind::Same,
+                ChangeTag::Delete => DiffKind::Removed,
+                ChangeTag::Insert => DiffKind::Added,
+            },
+            text: change.value().to_owned(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -104,5 +82,19 @@ mod tests {
         assert_eq!(render(&line_diff("a", "")), "−a");
         assert_eq!(render(&line_diff("a\nb", "a\nb")), " a| b");
         assert_eq!(render(&line_diff("a\nb\nc\nd", "a\nc\nd\ne")), " a|−b| c| d|+e");
+        assert_eq!(render(&line_diff("a\nb", "a\nb\n")), " a| b");
+        assert_eq!(render(&line_diff("", "")), "");
+    }
+
+    #[test]
+    fn huge_inputs_stay_bounded() {
+        // 20,000 × 20,000 distinct lines: 400M cells for a table diff.
+        let before: String = (0..20_000).map(|i| format!("old {i}\n")).collect();
+        let after: String = (0..20_000).map(|i| format!("new {i}\n")).collect();
+        let started = Instant::now();
+        let d = line_diff(&before, &after);
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        assert_eq!(d.iter().filter(|l| l.kind == DiffKind::Removed).count(), 20_000);
+        assert_eq!(d.iter().filter(|l| l.kind == DiffKind::Added).count(), 20_000);
     }
 }

@@ -8,9 +8,14 @@
 pub(crate) mod ofrep;
 mod sse;
 
+use std::future::Future;
+
 use axum::Router;
 use axum::routing::get;
+use futures_util::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
 
+use crate::http::SdkCaller;
 use crate::state::AppState;
 use crate::store::Backend;
 
@@ -28,4 +33,32 @@ pub fn ofrep_router<B: Backend>() -> Router<AppState<B>> {
         .route("/evaluate/flags", axum::routing::post(ofrep::evaluate_all::<B>))
         .route("/evaluate/flags/{key}", axum::routing::post(ofrep::evaluate_flag::<B>))
         .route("/stream", get(ofrep::stream::<B>))
+}
+
+/// Resolves when an SDK key's stream must end: the server stops, or the key
+/// was revoked (checked again on every key signal; a lagged key channel
+/// counts as one). Subscribes at once, so call it before reading anything.
+fn ended<B: Backend>(
+    state: &AppState<B>,
+    caller: SdkCaller,
+    stream: &'static str,
+) -> impl Future<Output = ()> + Send + use<B> {
+    let mut keys = BroadcastStream::new(state.hub.subscribe_keys());
+    let mut shutdown = state.shutdown.clone();
+    let store = state.store.clone();
+    async move {
+        let revoked = async {
+            while keys.next().await.is_some() {
+                if !caller.still_valid(&store).await {
+                    tracing::info!(key_id = caller.key_id, "SDK key revoked: ending its {stream}");
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            biased;
+            () = shutdown.recv() => {}
+            () = revoked => {}
+        }
+    }
 }

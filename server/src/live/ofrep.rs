@@ -4,22 +4,28 @@
 //! Evaluation runs the same engine as the SDK, on rules compiled once per
 //! environment version and kept current by the hub.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use flagyard_eval::{Context, Detail, EvalError, Reason, Ruleset};
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::http::{ApiError, SdkCaller};
+use crate::service::now_ms;
 use crate::service::rules::{Edits, Reach, snapshot};
-use crate::state::AppState;
-use crate::state::EnvRules;
+use crate::state::{AppState, EnvRules, Signal};
 use crate::store::{Backend, EnvironmentQueries};
 
 /// An SDK key for OFREP: failures are bare 401/403 as the protocol wants.
@@ -203,74 +209,29 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// environment (OFREP event streams), heartbeats in between; it ends when
 /// its SDK key is revoked (as `/sdk/v1/stream` does) or the server stops.
 pub async fn stream<B: Backend>(State(state): State<AppState<B>>, OfrepCaller(caller): OfrepCaller) -> Response {
-    let rx = state.hub.subscribe(caller.environment_id);
-    let keys = state.hub.subscribe_keys();
-    let version = match current_rules(&state, &caller).await {
+    // Subscribe before reading: nothing committed after the read is missed.
+    let signals = BroadcastStream::new(state.hub.subscribe(caller.environment_id));
+    let ended = super::ended(&state, caller.clone(), "OFREP stream");
+    let mut version = match current_rules(&state, &caller).await {
         Ok(rules) => rules.version,
         Err(e) => return e.into_response(),
     };
     state.hub.observed(caller.environment_id, version);
-    let every = state.config.sse_heartbeat;
-    let beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    let shutdown = state.shutdown.clone();
-    let watch = Refetch { state, caller, rx, keys, beat, shutdown, version, first: true };
-    let body = futures_util::stream::unfold(watch, |mut watch| async move {
-        let chunk = watch.next().await?;
-        Some((Ok::<_, std::convert::Infallible>(chunk), watch))
+    let refetches = signals.filter_map(move |signal| {
+        let v = match signal {
+            Ok(Signal::Patch(f)) => f.version,
+            Ok(Signal::Reset(v)) => v,
+            // Versions were missed: one refetch covers them.
+            Err(BroadcastStreamRecvError::Lagged(_)) => version + 1,
+        };
+        let event = (v > version).then(|| {
+            version = v;
+            let data = json!({"type": "refetchEvaluation", "etag": format!("\"{v}\""), "lastModified": now_ms()});
+            Ok::<_, Infallible>(Event::default().data(data.to_string()))
+        });
+        std::future::ready(event)
     });
-    let mut response = axum::body::Body::from_stream(body).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
-}
-
-/// One open OFREP event stream.
-struct Refetch<B: Backend> {
-    state: AppState<B>,
-    caller: SdkCaller,
-    rx: tokio::sync::broadcast::Receiver<crate::state::Signal>,
-    keys: tokio::sync::broadcast::Receiver<()>,
-    beat: tokio::time::Interval,
-    shutdown: crate::shutdown::Shutdown,
-    version: i64,
-    first: bool,
-}
-
-impl<B: Backend> Refetch<B> {
-    /// The next bytes to send, or `None` to end the stream.
-    async fn next(&mut self) -> Option<Bytes> {
-        use tokio::sync::broadcast::error::RecvError;
-        if std::mem::take(&mut self.first) {
-            return Some(Bytes::from_static(b"retry: 1000\n\n"));
-        }
-        loop {
-            tokio::select! {
-                biased;
-                () = self.shutdown.recv() => return None,
-                key = self.keys.recv() => {
-                    if matches!(key, Err(RecvError::Closed)) || !self.caller.still_valid(&self.state.store).await {
-                        tracing::info!(key_id = self.caller.key_id, "SDK key revoked: ending its OFREP stream");
-                        return None;
-                    }
-                }
-                signal = self.rx.recv() => {
-                    let v = match signal {
-                        Ok(crate::state::Signal::Patch(f)) => f.version,
-                        Ok(crate::state::Signal::Reset(v)) => v,
-                        Err(RecvError::Lagged(_)) => self.version + 1,
-                        Err(RecvError::Closed) => return None,
-                    };
-                    if v <= self.version {
-                        continue;
-                    }
-                    self.version = v;
-                    self.beat.reset();
-                    let at = crate::service::now_ms();
-                    let data = json!({"type": "refetchEvaluation", "etag": format!("\"{v}\""), "lastModified": at});
-                    return Some(Bytes::from(format!("data: {data}\n\n")));
-                }
-                _ = self.beat.tick() => return Some(Bytes::from_static(crate::state::HEARTBEAT)),
-            }
-        }
-    }
+    let retry = Ok(Event::default().retry(Duration::from_millis(1000)));
+    let events = futures_util::stream::once(std::future::ready(retry)).chain(refetches).take_until(ended);
+    Sse::new(events).keep_alive(KeepAlive::new().interval(state.config.sse_heartbeat).text("heartbeat")).into_response()
 }

@@ -2,15 +2,18 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::broadcast::{self, error::RecvError};
+use futures_util::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::http::{ApiError, SdkCaller};
-use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::state::Signal;
 use crate::state::{HEARTBEAT, RETRY, frame, patch_frame, snapshot_json};
@@ -66,9 +69,9 @@ pub async fn snapshot<B: Backend>(
 struct Conn<B: Backend> {
     state: AppState<B>,
     caller: SdkCaller,
-    rx: broadcast::Receiver<Signal>,
-    keys: broadcast::Receiver<()>,
-    shutdown: Shutdown,
+    signals: BroadcastStream<Signal>,
+    /// Server shutdown or the key's revocation.
+    ended: Pin<Box<dyn Future<Output = ()> + Send>>,
     heartbeat: tokio::time::Interval,
     pending: VecDeque<Bytes>,
     version: i64,
@@ -99,26 +102,21 @@ impl<B: Backend> Conn<B> {
             }
             tokio::select! {
                 biased;
-                () = self.shutdown.recv() => return None,
-                signal = self.rx.recv() => match signal {
-                    Ok(Signal::Patch(f)) if f.version > self.version => {
+                () = &mut self.ended => return None,
+                signal = self.signals.next() => match signal {
+                    Some(Ok(Signal::Patch(f))) if f.version > self.version => {
                         self.version = f.version;
                         self.pending.push_back(f.bytes);
                     }
-                    Ok(Signal::Patch(_)) => {}
-                    Ok(Signal::Reset(v)) if v <= self.version => {}
-                    Ok(Signal::Reset(_)) | Err(RecvError::Lagged(_)) => {
+                    Some(Ok(Signal::Patch(_))) => {}
+                    Some(Ok(Signal::Reset(v))) if v <= self.version => {}
+                    // Lagged: frames were missed, a whole snapshot replaces them.
+                    Some(Ok(Signal::Reset(_)) | Err(BroadcastStreamRecvError::Lagged(_))) => {
                         metrics::counter!("flagyard_stream_resets_total").increment(1);
                         self.queue_put().await.ok()?;
                     }
-                    Err(RecvError::Closed) => return None,
+                    None => return None,
                 },
-                key = self.keys.recv() => {
-                    if matches!(key, Err(RecvError::Closed)) || !self.caller.still_valid(&self.state.store).await {
-                        tracing::info!(key_id = self.caller.key_id, "SDK key revoked: ending its stream");
-                        return None;
-                    }
-                }
                 _ = self.heartbeat.tick() => return Some(Bytes::from_static(HEARTBEAT)),
             }
         }
@@ -134,8 +132,8 @@ pub async fn stream<B: Backend>(
     let last_event_id =
         headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
     // Subscribe before reading: nothing committed after the read is missed.
-    let rx = state.hub.subscribe(caller.environment_id);
-    let keys = state.hub.subscribe_keys();
+    let signals = BroadcastStream::new(state.hub.subscribe(caller.environment_id));
+    let ended = Box::pin(super::ended(&state, caller.clone(), "stream"));
     let mut pending: VecDeque<Bytes> = VecDeque::from([Bytes::from_static(RETRY)]);
     let mut tx = state.store.read().await?;
     let env = environment(&mut tx, &caller).await?;
@@ -161,11 +159,10 @@ pub async fn stream<B: Backend>(
     drop(tx);
     let heartbeat_every = state.config.sse_heartbeat;
     let mut conn = Conn {
-        shutdown: state.shutdown.clone(),
         state: state.clone(),
         caller,
-        rx,
-        keys,
+        signals,
+        ended,
         heartbeat: tokio::time::interval_at(tokio::time::Instant::now() + heartbeat_every, heartbeat_every),
         pending,
         version: env.version,

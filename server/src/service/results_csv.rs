@@ -2,8 +2,6 @@
 //! of the JSON answer in its own column; empty cells where a figure is
 //! undefined (see `flagyard_stats::Status`).
 
-use std::fmt::Write as _;
-
 use super::results::ResultsView;
 
 const HEADER: &str = "experiment,computed_at,analysis,alpha,metric,role,kind,good_direction,variant,control,\
@@ -13,42 +11,44 @@ relative_estimate,relative_ci_lower,relative_ci_upper,relative_p_value,\
 holm_p_value,bh_p_value,chance_to_win,risk_control,risk_treatment,\
 sequential_ci_lower,sequential_ci_upper,sequential_p_value,verdict,srm_p_value,srm_warning";
 
-/// A CSV field: quoted when it holds a comma, quote or line break.
-fn text(out: &mut String, s: &str) {
-    if s.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(&s.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(s);
-    }
+/// A writer of RFC 4180 records with `\r\n` line ends; fields are quoted
+/// only when they hold a comma, quote or line break.
+fn writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::with_capacity(1024))
 }
 
-fn num(out: &mut String, v: Option<f64>) {
-    if let Some(v) = v {
-        let _ = write!(out, "{v}");
-    }
+/// A number cell: empty when the figure is undefined.
+fn num(v: Option<f64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// The text of everything written (in memory: cannot fail; fields are UTF-8).
+fn finish(w: csv::Writer<Vec<u8>>) -> String {
+    let bytes = w.into_inner().expect("writing to memory cannot fail");
+    String::from_utf8(bytes).expect("every field is UTF-8")
 }
 
 /// The results as CSV text (RFC 4180, `\r\n` line ends).
 pub fn results_csv(r: &ResultsView) -> String {
-    let mut out = String::with_capacity(1024);
-    out.push_str(HEADER);
-    out.push_str("\r\n");
+    let mut out = writer();
+    write(&mut out, r).expect("writing to memory cannot fail");
+    finish(out)
+}
+
+fn write(out: &mut csv::Writer<Vec<u8>>, r: &ResultsView) -> csv::Result<()> {
+    out.write_record(HEADER.split(','))?;
     for m in &r.metrics {
         for v in &m.variants {
             let units = r.variants.iter().find(|u| u.variant == v.variant);
             let c = v.comparison.as_ref();
             for field in [&r.experiment, &r.computed_at, &r.analysis] {
-                text(&mut out, field);
-                out.push(',');
+                out.write_field(field)?;
             }
-            num(&mut out, Some(r.alpha));
+            out.write_field(num(Some(r.alpha)))?;
             for field in [&m.metric, &m.role, &m.kind, &m.good_direction, &v.variant] {
-                out.push(',');
-                text(&mut out, field);
+                out.write_field(field)?;
             }
-            let _ = write!(out, ",{}", v.control);
+            out.write_field(v.control.to_string())?;
             let cells = [
                 units.map(|u| f64::from(u.weight)),
                 units.map(|u| u.units as f64),
@@ -77,17 +77,15 @@ pub fn results_csv(r: &ResultsView) -> String {
                 c.and_then(|c| c.sequential.p_value),
             ];
             for cell in cells {
-                out.push(',');
-                num(&mut out, cell);
+                out.write_field(num(cell))?;
             }
-            out.push(',');
-            text(&mut out, v.verdict.as_deref().unwrap_or(""));
-            out.push(',');
-            num(&mut out, r.srm.p_value);
-            let _ = write!(out, ",{}\r\n", r.srm.warning);
+            out.write_field(v.verdict.as_deref().unwrap_or(""))?;
+            out.write_field(num(r.srm.p_value))?;
+            out.write_field(r.srm.warning.to_string())?;
+            out.write_record(None::<&[u8]>)?;
         }
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]
@@ -96,17 +94,10 @@ mod tests {
 
     #[test]
     fn fields_are_quoted_only_when_needed() {
-        let mut s = String::new();
-        text(&mut s, "plain");
-        s.push('|');
-        text(&mut s, "a,b");
-        s.push('|');
-        text(&mut s, "say \"hi\"");
-        assert_eq!(s, "plain|\"a,b\"|\"say \"\"hi\"\"\"");
-        let mut n = String::new();
-        num(&mut n, Some(0.25));
-        num(&mut n, None);
-        assert_eq!(n, "0.25");
+        let mut w = writer();
+        w.write_record(["plain", "a,b", "say \"hi\"", "two\nlines", &num(Some(0.25)), &num(None)]).unwrap();
+        w.write_record(["x", "", "", "", "", ""]).unwrap();
+        assert_eq!(finish(w), "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",0.25,\r\nx,,,,,\r\n");
         assert_eq!(HEADER.split(',').count(), 38);
     }
 }

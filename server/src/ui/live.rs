@@ -15,14 +15,16 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::HeaderValue;
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use futures_util::future::select_all;
-use tokio::sync::broadcast::{Receiver, error::RecvError};
+use futures_util::StreamExt;
 use tokio::time::{Instant, Interval, interval_at};
+use tokio_stream::StreamMap;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::error::UiError;
 use super::request::Signed;
@@ -46,15 +48,15 @@ struct Watch<B: Backend> {
     /// credential signal (logout, password change, disabled or deleted
     /// user, here or on another replica) and every heartbeat.
     session_id: String,
-    keys: Receiver<()>,
-    receivers: Vec<(i64, Receiver<Signal>)>,
+    keys: BroadcastStream<()>,
+    /// Each environment's signals; a closed channel leaves the map.
+    signals: StreamMap<i64, BroadcastStream<Signal>>,
     versions: HashMap<i64, i64>,
     /// The version last announced.
     sent: u64,
     beat: Interval,
     rescan: Interval,
     shutdown: Shutdown,
-    first: bool,
 }
 
 /// What woke the stream.
@@ -63,7 +65,7 @@ enum Wake {
     Beat,
     Keys,
     Rescan,
-    Signal(usize, Result<Signal, RecvError>),
+    Signal(i64, Result<Signal, BroadcastStreamRecvError>),
 }
 
 impl<B: Backend> Watch<B> {
@@ -80,8 +82,8 @@ impl<B: Backend> Watch<B> {
         drop(tx);
         let mut fresh = false;
         for env in &environments {
-            if !self.receivers.iter().any(|(id, _)| *id == env.id) {
-                self.receivers.push((env.id, self.state.hub.subscribe(env.id)));
+            if !self.signals.contains_key(&env.id) {
+                self.signals.insert(env.id, BroadcastStream::new(self.state.hub.subscribe(env.id)));
                 fresh = true;
             }
         }
@@ -102,33 +104,20 @@ impl<B: Backend> Watch<B> {
     }
 
     async fn wake(&mut self) -> Wake {
-        let Watch { receivers, shutdown, rescan, beat, keys, .. } = self;
-        let signals = async {
-            if receivers.is_empty() {
-                return std::future::pending().await;
-            }
-            let waits = receivers.iter_mut().map(|(_, rx)| Box::pin(rx.recv()));
-            let (result, i, _) = select_all(waits).await;
-            Wake::Signal(i, result)
-        };
+        let Watch { signals, shutdown, rescan, beat, keys, .. } = self;
         tokio::select! {
             biased;
             () = shutdown.recv() => Wake::Stop,
-            wake = signals => wake,
-            key = keys.recv() => if matches!(key, Err(RecvError::Closed)) { Wake::Stop } else { Wake::Keys },
+            // Disabled while no environment is followed.
+            Some((id, signal)) = signals.next() => Wake::Signal(id, signal),
+            key = keys.next() => if key.is_none() { Wake::Stop } else { Wake::Keys },
             _ = rescan.tick() => Wake::Rescan,
             _ = beat.tick() => Wake::Beat,
         }
     }
 
-    /// The next chunk of the stream, or `None` at the end.
-    async fn next(&mut self) -> Option<Bytes> {
-        if self.first {
-            self.first = false;
-            let version = self.version();
-            self.sent = version;
-            return Some(message(version, "retry: 1000\n\n"));
-        }
+    /// The next event of the stream, or `None` at the end.
+    async fn next(&mut self) -> Option<Event> {
         loop {
             match self.wake().await {
                 Wake::Stop => return None,
@@ -136,19 +125,17 @@ impl<B: Backend> Watch<B> {
                     if !self.session_alive().await {
                         return None;
                     }
-                    return Some(Bytes::from_static(b": heartbeat\n\n"));
+                    return Some(Event::default().comment("heartbeat"));
                 }
                 Wake::Keys => {
                     if !self.session_alive().await {
                         return None;
                     }
                 }
-                Wake::Signal(i, Ok(Signal::Patch(frame))) => self.seen(i, frame.version),
-                Wake::Signal(i, Ok(Signal::Reset(version))) => self.seen(i, version),
-                Wake::Signal(i, Err(RecvError::Closed)) => {
-                    self.receivers.swap_remove(i);
-                }
-                Wake::Signal(_, Err(RecvError::Lagged(_))) | Wake::Rescan => {
+                Wake::Signal(id, Ok(Signal::Patch(frame))) => self.seen(id, frame.version),
+                Wake::Signal(id, Ok(Signal::Reset(version))) => self.seen(id, version),
+                // Lagged: signals were missed; the environments say where they stand.
+                Wake::Signal(_, Err(BroadcastStreamRecvError::Lagged(_))) | Wake::Rescan => {
                     if let Err(e) = self.rescan().await {
                         tracing::warn!(error = %e, "live updates could not read the environments");
                     }
@@ -158,7 +145,7 @@ impl<B: Backend> Watch<B> {
             if version > self.sent {
                 self.sent = version;
                 self.beat.reset();
-                return Some(message(version, ""));
+                return Some(message(version));
             }
         }
     }
@@ -184,17 +171,15 @@ impl<B: Backend> Watch<B> {
         }
     }
 
-    fn seen(&mut self, receiver: usize, version: i64) {
-        if let Some((id, _)) = self.receivers.get(receiver) {
-            let known = self.versions.entry(*id).or_insert(0);
-            *known = (*known).max(version);
-        }
+    fn seen(&mut self, id: i64, version: i64) {
+        let known = self.versions.entry(id).or_insert(0);
+        *known = (*known).max(version);
     }
 }
 
-/// One event announcing `version`, after `prefix` (e.g. a `retry:` line).
-fn message(version: u64, prefix: &str) -> Bytes {
-    Bytes::from(format!("{prefix}data: {{\"topic\":\"flags\",\"version\":{version}}}\n\n"))
+/// One event announcing `version`.
+fn message(version: u64) -> Event {
+    Event::default().data(format!("{{\"topic\":\"flags\",\"version\":{version}}}"))
 }
 
 async fn events<B: Backend>(State(state): State<AppState<B>>, Signed(user): Signed) -> Result<Response, UiError> {
@@ -202,25 +187,24 @@ async fn events<B: Backend>(State(state): State<AppState<B>>, Signed(user): Sign
     let start = Instant::now();
     let mut watch = Watch {
         shutdown: state.shutdown.clone(),
-        keys: state.hub.subscribe_keys(),
+        keys: BroadcastStream::new(state.hub.subscribe_keys()),
         session_id: user.session_id.clone(),
         state,
-        receivers: Vec::new(),
+        signals: StreamMap::new(),
         versions: HashMap::new(),
         sent: 0,
         beat: interval_at(start + every, every),
         rescan: interval_at(start + RESCAN_EVERY, RESCAN_EVERY),
-        first: true,
     };
     watch.rescan().await?;
-    let body = futures_util::stream::unfold(watch, |mut watch| async move {
-        let chunk = watch.next().await?;
-        Some((Ok::<_, Infallible>(chunk), watch))
-    });
-    let mut response = Body::from_stream(body).into_response();
+    // The reconnect delay, then the current version (a change made between
+    // rendering the page and connecting is not missed).
+    watch.sent = watch.version();
+    let first = [Event::default().retry(Duration::from_millis(1000)), message(watch.sent)];
+    let rest = futures_util::stream::unfold(watch, |mut watch| async move { Some((watch.next().await?, watch)) });
+    let events = futures_util::stream::iter(first).chain(rest).map(Ok::<_, Infallible>);
+    let mut response = Sse::new(events).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     if let Some([(name, value)]) = user.cookie_renewal() {
         headers.append(name, value);
@@ -232,9 +216,17 @@ async fn events<B: Backend>(State(state): State<AppState<B>>, Signed(user): Sign
 mod tests {
     use super::*;
 
-    #[test]
-    fn messages_are_one_event_each() {
-        assert_eq!(&message(42, "")[..], b"data: {\"topic\":\"flags\",\"version\":42}\n\n");
-        assert!(message(1, "retry: 1000\n\n").starts_with(b"retry: 1000\n\ndata: "));
+    async fn bytes(events: Vec<Event>) -> String {
+        let events = futures_util::stream::iter(events).map(Ok::<_, Infallible>);
+        let body = Sse::new(events).into_response().into_body();
+        String::from_utf8(axum::body::to_bytes(body, usize::MAX).await.unwrap().to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn messages_are_one_event_each() {
+        assert_eq!(bytes(vec![message(42)]).await, "data: {\"topic\":\"flags\",\"version\":42}\n\n");
+        let first = vec![Event::default().retry(Duration::from_millis(1000)), message(1)];
+        assert_eq!(bytes(first).await, "retry: 1000\n\ndata: {\"topic\":\"flags\",\"version\":1}\n\n");
+        assert_eq!(bytes(vec![Event::default().comment("heartbeat")]).await, ": heartbeat\n\n");
     }
 }

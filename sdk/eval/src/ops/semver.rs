@@ -4,6 +4,10 @@
 //! plus two common leniencies: a leading `v`/`V`, and missing minor or patch
 //! components (`1.2` is `1.2.0`, `2` is `2.0.0`). Build metadata is accepted
 //! and ignored for precedence. Numeric parts may not have leading zeros.
+//!
+//! Kept instead of the `semver` crate for the grammar, not for speed: the
+//! crate rejects `v1.2` and `1.2`, and measured slightly faster (parse and
+//! compare 27-29 ns, this parser 30-32 ns; `--bench kept`).
 
 use std::cmp::Ordering;
 

@@ -35,29 +35,25 @@ macro_rules! migrations {
     };
 }
 
+/// The migration files, the same names in both backends' directories.
+macro_rules! in_dir {
+    ($dir:literal) => {
+        migrations!($dir:
+            "0001_init",
+            "0002_catalog_version",
+            "0003_experiments",
+            "0004_ingest",
+            "0005_accounts",
+            "0006_unit_aggregates",
+        )
+    };
+}
+
 /// SQLite's migrations.
-pub static SQLITE: LazyLock<Migrator> = LazyLock::new(|| {
-    migrations!("sqlite":
-        "0001_init",
-        "0002_catalog_version",
-        "0003_experiments",
-        "0004_ingest",
-        "0005_accounts",
-        "0006_unit_aggregates",
-    )
-});
+pub static SQLITE: LazyLock<Migrator> = LazyLock::new(|| in_dir!("sqlite"));
 
 /// Postgres' migrations.
-pub static POSTGRES: LazyLock<Migrator> = LazyLock::new(|| {
-    migrations!("postgres":
-        "0001_init",
-        "0002_catalog_version",
-        "0003_experiments",
-        "0004_ingest",
-        "0005_accounts",
-        "0006_unit_aggregates",
-    )
-});
+pub static POSTGRES: LazyLock<Migrator> = LazyLock::new(|| in_dir!("postgres"));
 
 #[cfg(test)]
 mod tests {

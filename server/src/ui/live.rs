@@ -121,15 +121,12 @@ impl<B: Backend> Watch<B> {
         loop {
             match self.wake().await {
                 Wake::Stop => return None,
-                Wake::Beat => {
+                wake @ (Wake::Beat | Wake::Keys) => {
                     if !self.session_alive().await {
                         return None;
                     }
-                    return Some(Event::default().comment("heartbeat"));
-                }
-                Wake::Keys => {
-                    if !self.session_alive().await {
-                        return None;
+                    if matches!(wake, Wake::Beat) {
+                        return Some(Event::default().comment("heartbeat"));
                     }
                 }
                 Wake::Signal(id, Ok(Signal::Patch(frame))) => self.seen(id, frame.version),

@@ -15,7 +15,7 @@ use crate::live;
 use crate::service;
 use crate::shutdown;
 use crate::state::{self, AppState, Credentials, Hub, Writer};
-use crate::store::{Backend, PgBackend, SqliteBackend, Topic, TxMarks, TxQueries};
+use crate::store::{Backend, Database, Topic, TxMarks, TxQueries};
 
 /// The complete router for `state`.
 pub fn router<B: Backend>(state: AppState<B>) -> Router {
@@ -38,30 +38,11 @@ pub fn router<B: Backend>(state: AppState<B>) -> Router {
         .with_state(state)
 }
 
-/// Which database `url` names. A Postgres URL also makes sure TLS has its
-/// crypto provider (ring, the one the workspace builds rustls with; chosen
-/// explicitly so that a second provider linked in by another crate cannot
-/// leave rustls without a default when `sslmode=require` connects).
-fn is_postgres(url: &str) -> bool {
-    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
-    if postgres {
-        // Fails only when a provider is already installed, which is as good.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-    postgres
-}
-
 /// Applies migrations and exits (`flagyard migrate`).
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    if is_postgres(&config.database_url) {
-        let store = PgBackend::connect(&config.database_url, 2).await?;
-        store.migrate().await?;
-        store.close().await;
-    } else {
-        let store = SqliteBackend::open(&config.database_url, 1, config.create_database).await?;
-        store.migrate().await?;
-        store.close().await;
-    }
+    let store = Database::open(&config.database_url, 2, config.create_database).await?;
+    store.migrate().await?;
+    store.close().await;
     Ok(())
 }
 
@@ -72,14 +53,8 @@ pub async fn serve(
     listener: TcpListener,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    if is_postgres(&config.database_url) {
-        let store = PgBackend::connect(&config.database_url, config.db_max_connections).await?;
-        serve_with(store, config, listener, stop).await
-    } else {
-        let store =
-            SqliteBackend::open(&config.database_url, config.db_max_connections, config.create_database).await?;
-        serve_with(store, config, listener, stop).await
-    }
+    let store = Database::open(&config.database_url, config.db_max_connections, config.create_database).await?;
+    serve_with(store, config, listener, stop).await
 }
 
 /// Proves the database can write before the server says it is ready: a
@@ -159,7 +134,7 @@ async fn serve_with<B: Backend>(
         write_timeout: state.config.write_timeout,
         max_connections: crate::serve::connection_room(state.config.max_connections),
     };
-    tracing::info!(%addr, backend = B::NAME, max_connections = limits.max_connections, "flagyard listening");
+    tracing::info!(%addr, backend = store.name(), max_connections = limits.max_connections, "flagyard listening");
     let graceful = async move {
         stop.await;
         trigger.trigger();

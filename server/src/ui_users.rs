@@ -25,7 +25,7 @@ pub use crate::state::{Clock, LoginLimiter, LoginLimits, SystemClock};
 
 use crate::auth::Role;
 use crate::config::Config;
-use crate::store::{Backend, PgBackend, SqliteBackend};
+use crate::store::{Backend, Database, PgBackend, SqliteBackend, is_postgres};
 
 /// The usage line of the `user` command.
 pub const USER_USAGE: &str = "usage: flagyard user create <username> --role <viewer|editor|admin>\n\
@@ -45,11 +45,12 @@ pub async fn user_command(config: &Config, args: &[String]) -> anyhow::Result<St
         }
     };
     let input = UserInput { username, password, role };
-    let view = if config.database_url.starts_with("postgres://") || config.database_url.starts_with("postgresql://") {
-        create_with(PgBackend::connect(&config.database_url, 2).await?, input).await?
+    let store = if is_postgres(&config.database_url) {
+        Database::Postgres(PgBackend::connect(&config.database_url, 2).await?)
     } else {
-        create_with(SqliteBackend::connect(&config.database_url, 1).await?, input).await?
+        Database::Sqlite(SqliteBackend::connect(&config.database_url, 1).await?)
     };
+    let view = create_with(store, input).await?;
     Ok(format!("created user `{}` with role {}", view.username, view.role.as_str()))
 }
 

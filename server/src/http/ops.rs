@@ -65,8 +65,8 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Prometheus text format.
 async fn metrics<B: Backend>(State(state): State<AppState<B>>) -> Response {
     let pool = state.store.pool_stats();
-    metrics::gauge!("flagyard_db_pool_connections", "backend" => B::NAME).set(f64::from(pool.size));
-    metrics::gauge!("flagyard_db_pool_idle_connections", "backend" => B::NAME).set(f64::from(pool.idle));
+    metrics::gauge!("flagyard_db_pool_connections", "backend" => state.store.name()).set(f64::from(pool.size));
+    metrics::gauge!("flagyard_db_pool_idle_connections", "backend" => state.store.name()).set(f64::from(pool.idle));
     let mut response = state.metrics.render().into_response();
     response
         .headers_mut()

@@ -12,6 +12,7 @@
 #[macro_use]
 mod row;
 
+mod any;
 mod audit;
 mod changes;
 mod configs;
@@ -24,13 +25,13 @@ mod metrics;
 pub mod migrations;
 mod postgres;
 mod segments;
-#[allow(unused)]
 mod sqlite;
 mod tx;
 mod users;
 
 use std::future::Future;
 
+pub use any::{Database, DatabaseTx, is_postgres};
 pub use audit::{AuditQueries, AuditQuery, AuditRecord, NewAudit};
 pub use changes::{ChangeQueries, ChangeRecord};
 pub use configs::{ConfigQueries, ConfigRecord, FlagAndConfig};
@@ -176,7 +177,7 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// A transaction.
     type Tx: Queries + UserQueries + IngestQueries + Send + 'static;
     /// The backend's name for logs and metrics (`sqlite`, `postgres`).
-    const NAME: &'static str;
+    fn name(&self) -> &'static str;
 
     /// A transaction for reads.
     fn read(&self) -> impl Future<Output = Result<Self::Tx>> + Send;

@@ -130,7 +130,10 @@ pub struct PgTx(Transaction<'static, Postgres>, TxMarks);
 
 impl Backend for PgBackend {
     type Tx = PgTx;
-    const NAME: &'static str = "postgres";
+
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
 
     async fn read(&self) -> Result<PgTx> {
         let tx = self.guarded(self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")).await?;

@@ -197,7 +197,10 @@ pub struct SqliteTx(Transaction<'static, Sqlite>, TxMarks);
 
 impl Backend for SqliteBackend {
     type Tx = SqliteTx;
-    const NAME: &'static str = "sqlite";
+
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
 
     async fn read(&self) -> Result<SqliteTx> {
         Ok(SqliteTx(self.read.begin().await?, TxMarks::default()))

@@ -6,8 +6,8 @@
 #     scripts/bench-commits.sh BEFORE [AFTER]      (AFTER defaults to HEAD)
 #
 # Builds both commits in release (a detached worktree each under a scratch
-# directory, sharing this checkout's target directory so dependencies build
-# once; each commit's `flagyard` and eval benchmark are copied out), then runs
+# directory, one target directory for both so dependencies build once; each
+# commit's `flagyard` and eval benchmark are copied out), then runs
 # BENCH_ROUNDS rounds. In odd rounds BEFORE runs first, in even rounds AFTER,
 # each benchmark back to back:
 #   engine  the eval benchmark's Flagyard cases (criterion, 1 s warm-up,
@@ -28,6 +28,7 @@
 #   BENCH_UNITS=200000        units in the ingest benchmark
 #   BENCH_INGEST_BACKENDS="sqlite postgres"
 #   BENCH_SCRATCH=<dir>       where the worktrees and copied binaries go (a temporary directory, removed at the end)
+#   BENCH_TARGET_DIR=<dir>    the builds' target directory (target/bench-commits)
 #
 # About 4-5 minutes per round after the builds. Exit status non-zero when a
 # build or a run failed.
@@ -46,7 +47,11 @@ rounds="${BENCH_ROUNDS:-5}"
 clients="${BENCH_CLIENTS:-1000}"
 units="${BENCH_UNITS:-200000}"
 ingest_backends="${BENCH_INGEST_BACKENDS:-sqlite postgres}"
-target="${CARGO_TARGET_DIR:-$root/target}"
+# Its own target directory (shared by both commits, so dependencies build
+# once): the workspace's crates of both commits have the same artifact names,
+# and sharing this checkout's would leave its own build looking up to date
+# with the other commit's code.
+target="${BENCH_TARGET_DIR:-$root/target/bench-commits}"
 own_scratch=""
 if [[ -z "${BENCH_SCRATCH:-}" ]]; then
     scratch="$(mktemp -d -t flagyard-commits.XXXXXX)"
@@ -88,7 +93,7 @@ build() {
 build "$before"
 build "$after"
 # One load tool for both: this checkout's.
-(cd "$root" && cargo build --release --locked -p flagyard-load) >&2
+(cd "$root" && CARGO_TARGET_DIR="$target" cargo build --release --locked -p flagyard-load) >&2
 for c in "$before" "$after"; do cp "$target/release/flagyard-load" "$scratch/$c/release/flagyard-load"; done
 
 results="$scratch/results.tsv"   # round, commit, figure, value, load average

@@ -97,7 +97,7 @@ async fn serve_with<B: Backend>(
     let hub = Hub::new();
     let credentials: Arc<Credentials> = Arc::default();
     state::spawn_hub(hub.clone(), store.clone(), store.hints().await?, shutdown.clone());
-    let state = AppState {
+    let state = AppState::new(state::Shared {
         store: store.clone(),
         config: Arc::new(config),
         metrics: crate::telemetry::metrics_handle(),
@@ -120,7 +120,7 @@ async fn serve_with<B: Backend>(
         })),
         hub: hub.clone(),
         credentials,
-    };
+    });
     // Any revocation, here or on another replica, empties the credential caches.
     let keys = state.credentials.clone();
     let mut revoked = hub.subscribe_keys();

@@ -5,7 +5,8 @@
 //!
 //! Cases: (a) a 25 % canary on the user id; (b) three conditions then a
 //! 50/30/20 split at 50 % coverage; (c) a plain enabled flag. Each with one
-//! fixed context and with the user id cycling through 1,024 contexts.
+//! fixed context and with the user id cycling through 1,024 contexts; and
+//! (c)'s floor: its precomputed answer copied out of an `FxHashMap`.
 
 #[path = "../tests/common/fixtures.rs"]
 mod fixtures;
@@ -16,7 +17,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use fixtures::{bench_context, bench_contexts, bench_ruleset};
-use flagyard_eval::evaluate;
+use flagyard_eval::{Detail, evaluate};
+use rustc_hash::FxHashMap;
 
 const CASES: [(&str, &str); 3] =
     [("a_canary_25", "canary"), ("b_conditions_split", "experiment"), ("c_plain", "plain")];
@@ -36,6 +38,10 @@ fn flagyard(c: &mut Criterion) {
             })
         });
     }
+    // The floor for (c): look the key up in a hash map and copy out the
+    // precomputed answer. The plain flag's evaluation is measured against it.
+    let answers: FxHashMap<&str, Detail<'_>> = CASES.iter().map(|(_, k)| (*k, evaluate(&rules, k, &fixed))).collect();
+    g.bench_function("c_plain/floor", |b| b.iter(|| black_box(answers.get(black_box("plain")).copied())));
     g.finish();
 }
 

@@ -152,6 +152,11 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// Removes an attribute (not the targeting key), if set.
+    pub fn remove(&mut self, name: &str) {
+        self.attributes.retain(|(n, _)| n != name);
+    }
+
     /// The targeting key, if any.
     pub fn key(&self) -> Option<&str> {
         self.key.as_deref()

@@ -164,6 +164,19 @@ impl Ruleset {
         self.flags.iter().map(|f| f.key.as_ref())
     }
 
+    /// The position of a flag in [`Ruleset::flag_keys`] order.
+    pub fn flag_index(&self, key: &str) -> Option<usize> {
+        self.index.get(key)
+    }
+
+    /// Whether the flag at `index` (a position in [`Ruleset::flag_keys`]
+    /// order) answers every context alike: it is off, or on with neither
+    /// prerequisites nor rules. Its [`Detail`](crate::Detail) for any
+    /// context is the one for [`Context::anonymous`](crate::Context::anonymous).
+    pub fn is_constant(&self, index: usize) -> bool {
+        self.flags.get(index).is_some_and(|f| !f.enabled || (f.prereqs.is_empty() && f.rules.is_empty()))
+    }
+
     /// The type of a flag, if it exists.
     pub fn flag_type(&self, key: &str) -> Option<FlagType> {
         self.flag(key).map(|f| f.kind)

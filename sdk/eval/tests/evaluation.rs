@@ -123,3 +123,20 @@ fn snapshot_round_trips_through_json() {
     let text = serde_json::to_string(&snap).unwrap();
     assert_eq!(flagyard_eval::parse_snapshot(&text).unwrap(), snap);
 }
+
+#[test]
+fn constant_flags_are_the_off_ones_and_those_without_rules() {
+    let r = rules();
+    let index = |key| r.flag_index(key).unwrap();
+    assert!(r.is_constant(index("killed")), "off: the off variant whatever the context");
+    assert!(!r.is_constant(index("banner")), "rules read the context");
+    assert_eq!(r.flag_index("nope"), None);
+    assert!(!r.is_constant(99));
+    let bench = bench_ruleset();
+    let keys: Vec<&str> = bench.flag_keys().collect();
+    let constant: Vec<bool> = (0..keys.len()).map(|i| bench.is_constant(i)).collect();
+    assert_eq!(keys.iter().zip(constant).filter(|(_, c)| *c).map(|(k, _)| *k).collect::<Vec<_>>(), ["plain"]);
+    for (i, key) in keys.iter().enumerate() {
+        assert_eq!(bench.flag_index(key), Some(i));
+    }
+}

@@ -204,6 +204,12 @@ proptest! {
                         // Every existing flag yields a value; only unknown flags are errors.
                         prop_assert_eq!(d.value.is_none(), rules.flag_type(key).is_none());
                         let _ = d.to_string();
+                        // A flag said to be constant answers every context as the anonymous one.
+                        if rules.flag_index(key).is_some_and(|i| rules.is_constant(i)) {
+                            let anonymous = rules.evaluate(key, &Context::anonymous());
+                            prop_assert_eq!((d.value, d.variant, d.reason, d.unbucketed), (anonymous.value, anonymous.variant, anonymous.reason, anonymous.unbucketed));
+                            prop_assert_eq!(d.to_string(), anonymous.to_string());
+                        }
                     }
                 }
             }

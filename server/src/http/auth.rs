@@ -86,8 +86,8 @@ impl<B: Backend> FromRequestParts<AppState<B>> for SdkCaller {
         let caller = SdkCaller {
             key_id: key.id,
             environment_id: key.environment_id,
-            environment: key.environment_key,
-            key_hash: hash,
+            environment: key.environment_key.into(),
+            key_hash: hash.into(),
         };
         state.credentials.sdk_keys.put(&caller.key_hash, &caller);
         Ok(caller)

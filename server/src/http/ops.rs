@@ -75,44 +75,84 @@ async fn metrics<B: Backend>(State(state): State<AppState<B>>) -> Response {
 }
 
 /// Middleware: a request id (`X-Request-Id`, kept if the client sent a sane
-/// one), one log line per request, request count and latency histogram by
-/// route template and status.
+/// one), one log line per request (when `info` is enabled), request count
+/// and latency histogram by route template and status.
 pub async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
     // Labels come from fixed sets only: a known method (else `other`), the
     // matched route template (never the raw path), the status code.
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_owned();
-    let method_label = method_label(&method);
-    let client = super::client_addr::client_ip(request.extensions(), request.headers());
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method_label = method_label(request.method());
+    // What only the log line needs is taken only when it will be written.
+    let logged = tracing::enabled!(tracing::Level::INFO).then(|| {
+        let client = super::client_addr::client_ip(request.extensions(), request.headers());
+        (request.method().clone(), request.uri().path().to_owned(), client)
+    });
     let request_id = request
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map_or_else(new_request_id, str::to_owned);
-    let span = tracing::info_span!("request", request_id = %request_id);
-    let mut response = tracing::Instrument::instrument(next.run(request), span).await;
+    let mut response = if logged.is_some() {
+        let span = tracing::info_span!("request", request_id = %request_id);
+        tracing::Instrument::instrument(next.run(request), span).await
+    } else {
+        next.run(request).await
+    };
     let status = response.status().as_u16();
     let latency = started.elapsed();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", v);
     }
-    let labels = [("method", method_label.to_owned()), ("route", route), ("status", status.to_string())];
-    metrics::counter!("flagyard_http_requests_total", &labels).increment(1);
-    metrics::histogram!("flagyard_http_request_duration_seconds", &labels).record(latency.as_secs_f64());
-    // The method as sent is logged (bounded by the request-line limit).
-    tracing::info!(
-        request_id = %request_id,
-        method = %method,
-        path = %path,
-        client = client.map(tracing::field::display),
-        status,
-        latency_ms = latency.as_secs_f64() * 1000.0,
-        "request"
-    );
+    let route = route.as_ref().map_or("unmatched", |m| m.as_str());
+    record_request(route, method_label, status, latency.as_secs_f64());
+    if let Some((method, path, client)) = logged {
+        // The method as sent is logged (bounded by the request-line limit).
+        tracing::info!(
+            request_id = %request_id,
+            method = %method,
+            path = %path,
+            client = client.map(tracing::field::display),
+            status,
+            latency_ms = latency.as_secs_f64() * 1000.0,
+            "request"
+        );
+    }
     response
+}
+
+/// The request counter and latency histogram of one label set.
+type RequestSeries = (&'static str, u16, metrics::Counter, metrics::Histogram);
+
+/// Registered series by route template, then method and status: looked up
+/// without building label strings or asking the recorder's registry on
+/// every request. Bounded as the labels are (routes x methods x statuses).
+static REQUEST_SERIES: std::sync::LazyLock<std::sync::RwLock<std::collections::HashMap<String, Vec<RequestSeries>>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Counts one request and records its latency.
+fn record_request(route: &str, method: &'static str, status: u16, seconds: f64) {
+    {
+        let series = REQUEST_SERIES.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, _, count, latency)) =
+            series.get(route).and_then(|v| v.iter().find(|(m, s, _, _)| *m == method && *s == status))
+        {
+            count.increment(1);
+            latency.record(seconds);
+            return;
+        }
+    }
+    let labels = [("method", method.to_owned()), ("route", route.to_owned()), ("status", status.to_string())];
+    let count = metrics::counter!("flagyard_http_requests_total", &labels);
+    let latency = metrics::histogram!("flagyard_http_request_duration_seconds", &labels);
+    count.increment(1);
+    latency.record(seconds);
+    let mut series = REQUEST_SERIES.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let entry = series.entry(route.to_owned()).or_default();
+    if !entry.iter().any(|(m, s, _, _)| *m == method && *s == status) {
+        entry.push((method, status, count, latency));
+    }
 }
 
 /// Longest query string accepted (a longer one is answered `414`).
@@ -165,5 +205,5 @@ fn new_request_id() -> String {
     use rand::RngCore;
     let mut b = [0u8; 8];
     rand::rng().fill_bytes(&mut b);
-    hex::encode(b)
+    crate::auth::lower_hex(&b)
 }

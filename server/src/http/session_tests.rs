@@ -37,7 +37,7 @@ async fn fixture(vars: &[(&str, &str)]) -> Fixture {
     store.migrate().await.unwrap();
     let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())).unwrap();
     let (trigger, shutdown) = shutdown::channel();
-    let state = AppState {
+    let state = AppState::new(crate::state::Shared {
         store: store.clone(),
         config: Arc::new(config),
         metrics: crate::telemetry::metrics_handle(),
@@ -45,7 +45,7 @@ async fn fixture(vars: &[(&str, &str)]) -> Fixture {
         hub: crate::state::Hub::new(),
         writer: Arc::new(Writer::start(store.clone(), |_: &crate::store::TxMarks| {})),
         credentials: Arc::default(),
-    };
+    });
     for (username, role, disabled) in [("alice", Role::Editor, false), ("mallory", Role::Viewer, true)] {
         let input = UserInput { username: username.into(), password: PASSWORD.into(), role };
         service::create_user_directly(&store, "test", input).await.unwrap();

@@ -6,6 +6,7 @@
 //! `Last-Event-ID` with the missed patches) and then relay frames.
 
 pub(crate) mod ofrep;
+mod ofrep_wire;
 mod sse;
 
 use std::future::Future;

@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
+use super::ofrep_wire;
 use crate::http::{ApiError, SdkCaller};
 use crate::service::now_ms;
 use crate::service::rules::{Edits, Reach, snapshot};
@@ -57,7 +58,7 @@ pub async fn current_rules<B: Backend>(state: &AppState<B>, caller: &SdkCaller) 
     drop(tx);
     let ruleset = Ruleset::compile(&snap)
         .map_err(|e| ApiError::Store(crate::store::StoreError::Corrupt(format!("stored rules do not compile: {e}"))))?;
-    let rules = Arc::new(EnvRules { version: env.version, ruleset });
+    let rules = Arc::new(EnvRules::new(env.version, ruleset));
     state.hub.cache_rules(env.id, rules.clone());
     Ok(rules)
 }
@@ -81,8 +82,19 @@ fn error(status: StatusCode, key: Option<&str>, code: &str, details: impl Into<S
     response
 }
 
-/// Parses the body's `context`; `Err` is the 400 answer.
-pub(crate) fn parse_context(body: &Bytes, key: Option<&str>) -> Result<Context<'static>, Box<Response>> {
+/// Parses the body's `context`: the fast reader ([`ofrep_wire::fast_context`],
+/// borrowing the body), else the general path, which also words the 400
+/// answer (`Err`).
+pub(crate) fn parse_context<'b>(body: &'b Bytes, key: Option<&str>) -> Result<Context<'b>, Box<Response>> {
+    match ofrep_wire::fast_context(body) {
+        Some(ctx) => Ok(ctx),
+        None => slow_context(body, key),
+    }
+}
+
+/// The general path: the body as `serde_json::Value`, then
+/// [`Context::from_json`]. `Err` is the 400 answer.
+pub(crate) fn slow_context(body: &Bytes, key: Option<&str>) -> Result<Context<'static>, Box<Response>> {
     let bad = |code: &str, e: String| Box::new(error(StatusCode::BAD_REQUEST, key, code, e));
     let request: Request = if body.is_empty() {
         Request { context: None }
@@ -108,30 +120,60 @@ fn reason(rules: &Ruleset, key: &str, d: &Detail<'_>) -> &'static str {
     }
 }
 
-/// One flag's OFREP result: `Ok(json)` for a value, `Err((status, json))` for an error.
-fn evaluate_one(rules: &EnvRules, key: &str, ctx: &Context<'_>) -> Result<Value, (StatusCode, Value)> {
+/// One flag's OFREP result, its JSON appended to `out`: `Ok(())` for a
+/// value, `Err(status)` for an error. A flag whose answer no context can
+/// change (see [`Ruleset::is_constant`]) is serialised once per version and
+/// copied from then on.
+fn evaluate_one(rules: &EnvRules, key: &str, ctx: &Context<'_>, out: &mut Vec<u8>) -> Result<(), StatusCode> {
+    let index = rules.ruleset.flag_index(key);
+    let cached = index.and_then(|i| rules.constant_answer(i));
+    if let Some(bytes) = cached {
+        out.extend_from_slice(&bytes);
+        return Ok(());
+    }
     let d = rules.ruleset.evaluate(key, ctx);
+    let failed = |out: &mut Vec<u8>, status: StatusCode, body: Value| {
+        // Serialising a `Value` into a vector cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &body);
+        Err(status)
+    };
     match (d.reason, d.value) {
-        (Reason::Error(EvalError::FlagNotFound), _) => Err((
+        (Reason::Error(EvalError::FlagNotFound), _) => failed(
+            out,
             StatusCode::NOT_FOUND,
             json!({"key": key, "errorCode": "FLAG_NOT_FOUND", "errorDetails": format!("no flag `{key}` in this environment")}),
-        )),
-        (_, Some(value)) if d.unbucketed.is_some_and(|u| u.attribute == "key") && ctx.key().is_none() => Err((
+        ),
+        (_, Some(value)) if d.unbucketed.is_some_and(|u| u.attribute == "key") && ctx.key().is_none() => failed(
+            out,
             StatusCode::BAD_REQUEST,
             json!({"key": key, "errorCode": "TARGETING_KEY_MISSING",
                    "errorDetails": "this flag splits traffic by targetingKey, which the context lacks", "value": value}),
-        )),
-        (_, Some(value)) => Ok(json!({
-            "key": key,
-            "value": value,
-            "reason": reason(&rules.ruleset, key, &d),
-            "variant": d.variant,
-            "metadata": {"version": rules.version, "flagyardReason": d.to_string()},
-        })),
-        (_, None) => {
-            Err((StatusCode::BAD_REQUEST, json!({"key": key, "errorCode": "GENERAL", "errorDetails": d.to_string()})))
+        ),
+        (_, Some(value)) => {
+            let answer = ofrep_wire::Answer {
+                key,
+                metadata: ofrep_wire::Metadata { flagyard_reason: &d, version: rules.version },
+                reason: reason(&rules.ruleset, key, &d),
+                value,
+                variant: d.variant,
+            };
+            match index.filter(|&i| rules.ruleset.is_constant(i)) {
+                Some(i) => out.extend_from_slice(&rules.cache_constant_answer(i, ofrep_wire::answer_bytes(&answer))),
+                None => ofrep_wire::write_answer(out, &answer),
+            }
+            Ok(())
         }
+        (_, None) => failed(
+            out,
+            StatusCode::BAD_REQUEST,
+            json!({"key": key, "errorCode": "GENERAL", "errorDetails": d.to_string()}),
+        ),
     }
+}
+
+/// A JSON body as a response.
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
 }
 
 /// `POST /ofrep/v1/evaluate/flags/{key}`.
@@ -149,10 +191,9 @@ pub async fn evaluate_flag<B: Backend>(
         Ok(r) => r,
         Err(e) => return error(e.status_code(), Some(&key), "GENERAL", "the flags could not be loaded"),
     };
-    match evaluate_one(&rules, &key, &ctx) {
-        Ok(v) => Json(v).into_response(),
-        Err((status, v)) => (status, Json(v)).into_response(),
-    }
+    let mut out = Vec::with_capacity(192);
+    let status = evaluate_one(&rules, &key, &ctx, &mut out).err().unwrap_or(StatusCode::OK);
+    json_response(status, out)
 }
 
 /// `POST /ofrep/v1/evaluate/flags`: every flag, with an ETag over the rules
@@ -176,14 +217,23 @@ pub async fn evaluate_all<B: Backend>(
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let flags: Vec<Value> =
-            rules.ruleset.flag_keys().map(|k| evaluate_one(&rules, k, &ctx).unwrap_or_else(|(_, e)| e)).collect();
-        Json(json!({
-            "flags": flags,
-            "metadata": {"version": rules.version, "environment": caller.environment},
-            "eventStreams": [{"type": "sse", "url": stream_url(&headers), "inactivityDelaySec": 120}],
-        }))
-        .into_response()
+        // Members in `serde_json::Map` order: eventStreams, flags, metadata.
+        let mut out = Vec::with_capacity(128 + 192 * rules.ruleset.len());
+        out.extend_from_slice(b"{\"eventStreams\":");
+        let streams = json!([{"type": "sse", "url": stream_url(&headers), "inactivityDelaySec": 120}]);
+        let _ = serde_json::to_writer(&mut out, &streams);
+        out.extend_from_slice(b",\"flags\":[");
+        for (i, k) in rules.ruleset.flag_keys().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let _ = evaluate_one(&rules, k, &ctx, &mut out);
+        }
+        out.extend_from_slice(b"],\"metadata\":");
+        let _ =
+            serde_json::to_writer(&mut out, &json!({"version": rules.version, "environment": &*caller.environment}));
+        out.push(b'}');
+        json_response(StatusCode::OK, out)
     };
     if let Ok(v) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, v);

@@ -45,10 +45,10 @@ pub struct SdkCaller {
     pub key_id: i64,
     /// The environment the key is scoped to.
     pub environment_id: i64,
-    /// That environment's key.
-    pub environment: String,
+    /// That environment's key (shared: a caller is cloned per request).
+    pub environment: std::sync::Arc<str>,
     /// The SHA-256 of the presented key, to re-check it later.
-    pub(crate) key_hash: String,
+    pub(crate) key_hash: std::sync::Arc<str>,
 }
 
 impl SdkCaller {

@@ -45,11 +45,35 @@ struct EnvChannel {
     rules: Option<Arc<EnvRules>>,
 }
 
-/// An environment's rules compiled at one version.
+/// An environment's rules compiled at one version, and OFREP's answers for
+/// the flags whose answer no context can change (filled as they are asked
+/// for; a new version starts empty).
 #[derive(Debug)]
 pub struct EnvRules {
     pub version: i64,
     pub ruleset: flagyard_eval::Ruleset,
+    constant_answers: Vec<std::sync::OnceLock<axum::body::Bytes>>,
+}
+
+impl EnvRules {
+    /// Rules compiled at `version`.
+    pub fn new(version: i64, ruleset: flagyard_eval::Ruleset) -> EnvRules {
+        let constant_answers = (0..ruleset.len()).map(|_| std::sync::OnceLock::new()).collect();
+        EnvRules { version, ruleset, constant_answers }
+    }
+
+    /// The cached answer of the flag at `index` (a constant flag's, once asked for).
+    pub fn constant_answer(&self, index: usize) -> Option<axum::body::Bytes> {
+        self.constant_answers.get(index)?.get().cloned()
+    }
+
+    /// Caches `answer` for the flag at `index` unless one is cached; returns the cached one.
+    pub fn cache_constant_answer(&self, index: usize, answer: axum::body::Bytes) -> axum::body::Bytes {
+        match self.constant_answers.get(index) {
+            Some(slot) => slot.get_or_init(|| answer).clone(),
+            None => answer,
+        }
+    }
 }
 
 /// The process's fan-out state.

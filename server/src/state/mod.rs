@@ -27,9 +27,33 @@ pub use hub::{EnvRules, Hub, Signal, spawn as spawn_hub};
 pub use login_limit::{Clock, LoginLimiter, LoginLimits, SystemClock};
 pub use writer::Writer;
 
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState<B: Backend> {
+/// What every handler can reach: one shared [`Shared`], so that the
+/// per-request clone axum makes of the state is one reference count.
+pub struct AppState<B: Backend>(Arc<Shared<B>>);
+
+impl<B: Backend> AppState<B> {
+    /// The state of one server.
+    pub fn new(shared: Shared<B>) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl<B: Backend> Clone for AppState<B> {
+    fn clone(&self) -> Self {
+        AppState(self.0.clone())
+    }
+}
+
+impl<B: Backend> std::ops::Deref for AppState<B> {
+    type Target = Shared<B>;
+
+    fn deref(&self) -> &Shared<B> {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared<B: Backend> {
     /// The database.
     pub store: B,
     /// The configuration.
@@ -46,7 +70,7 @@ pub struct AppState<B: Backend> {
     pub credentials: Arc<Credentials>,
 }
 
-impl<B: Backend> AppState<B> {
+impl<B: Backend> Shared<B> {
     /// Runs `job` through the writer (group commit) and answers once its
     /// batch is over: the job's value once committed, or the error the job
     /// refused with (its savepoint rolled back, the batch unharmed), or the

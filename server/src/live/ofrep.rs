@@ -285,3 +285,64 @@ pub async fn stream<B: Backend>(State(state): State<AppState<B>>, OfrepCaller(ca
     let events = futures_util::stream::once(std::future::ready(retry)).chain(refetches).take_until(ended);
     Sse::new(events).keep_alive(KeepAlive::new().interval(state.config.sse_heartbeat).text("heartbeat")).into_response()
 }
+
+/// The fast reader (`ofrep_wire.rs`) against the general path.
+#[cfg(test)]
+mod wire_tests {
+    use std::borrow::Cow;
+
+    use axum::body::Bytes;
+    use flagyard_eval::Value;
+
+    use super::ofrep_wire::fast_context;
+    use super::slow_context;
+
+    /// The fast reader agrees with the general one wherever it answers, and
+    /// gives up on everything the general one refuses.
+    #[test]
+    fn fast_and_general_readers_agree() {
+        let bodies = [
+            "",
+            "{}",
+            "null",
+            r#"{"context": null}"#,
+            r#"{"context": {}}"#,
+            r#"{"context": {"targetingKey": "u1", "country": "NL", "age": 31, "v": "1.2.3"}}"#,
+            r#"{"context": {"targetingKey": "u\u00e9\n", "tags": ["a", "b\"c"], "on": true, "x": null}}"#,
+            r#"{"context": {"key": "a", "targetingKey": "b"}}"#,
+            r#"{"context": {"targetingKey": "b", "key": "a"}}"#,
+            r#"{"context": {"targetingKey": null, "key": "a"}}"#,
+            r#"{"context": {"targetingKey": "a", "targetingKey": null}}"#,
+            r#"{"context": {"a": 1, "a": 2.5, "b": "x", "b": null}}"#,
+            r#"{"context": {"big": 18446744073709551615, "neg": -3, "f": 1.0, "e": 1e400}}"#,
+            r#"{"context": {"nested": {"a": 1}}}"#,
+            r#"{"context": {"nested": {"a": 1}, "nested": 1}}"#,
+            r#"{"context": {"list": [1, 2]}}"#,
+            r#"{"context": {"targetingKey": 5}}"#,
+            r#"{"context": 5}"#,
+            r#"{"context": [1]}"#,
+            r#"{"other": 1, "context": {"a": "b"}}"#,
+            r#"{"context": {"a": "b"}, "context": {"a": "c"}}"#,
+            "{not json",
+            r#"{"context": {"a": "b"}} trailing"#,
+        ];
+        for body in bodies {
+            let general = slow_context(&Bytes::from(body), None).ok();
+            // Where the fast reader gives up, the caller takes the general path.
+            if let Some(fast) = fast_context(body.as_bytes()) {
+                let general = general.unwrap_or_else(|| panic!("only the fast reader accepts {body}"));
+                assert_eq!(fast.key(), general.key(), "{body}");
+                let mut a: Vec<_> = fast.attributes().map(|(n, v)| (n.to_owned(), v.clone().into_owned())).collect();
+                let mut b: Vec<_> = general.attributes().map(|(n, v)| (n.to_owned(), v.clone().into_owned())).collect();
+                a.sort_by(|x, y| x.0.cmp(&y.0));
+                b.sort_by(|x, y| x.0.cmp(&y.0));
+                assert_eq!(a, b, "{body}");
+            }
+        }
+        // The common case is read without copying.
+        let body = br#"{"context": {"targetingKey": "user-1", "country": "NL"}}"#;
+        let ctx = fast_context(body).expect("a plain context");
+        assert_eq!(ctx.key(), Some("user-1"));
+        assert!(matches!(ctx.get("country"), Some(Value::String(Cow::Borrowed("NL")))));
+    }
+}

@@ -12,8 +12,15 @@
 # starts the server on a free port of 127.0.0.1 with a fresh database and
 # FLAGYARD_LOG=warn, waits for /readyz, creates the boolean flag `live` and
 # an SDK key of `production` through the admin API, records the idle RSS
-# (VmRSS, after a settle), and runs
-#   flagyard-load sse --clients N --changes 20 --flag live   (N = 1,000, then 10,000)
+# (VmRSS, after a settle), and for N = 1,000, then 10,000 runs BENCH_ROUNDS
+# rounds of
+#   flagyard-load sse --clients N --changes 20 --flag live
+# against Flagyard and against flagyard-bare (tools/load: a bare axum
+# broadcaster that formats each change once and hands it to every stream
+# through a broadcast channel), alternating which goes first each round.
+# Each round's ratio is Flagyard's p99 / the bare broadcaster's p99; the row
+# `p99 vs bare` gives every round's ratio, their median and range (target:
+# median <= 1.3x, issue 13). Then
 #   flagyard-load ofrep --flag live --concurrency 32 --duration-secs 10 --rounds 2
 # (OFREP and /healthz alternately, 10 s each, twice). The memory per stream
 # is (RSS with all N connected - idle RSS) / N. Then it stops the server with
@@ -32,13 +39,14 @@
 #   BENCH_BACKENDS="sqlite postgres"  which backends to run (default: sqlite)
 #   BENCH_CLIENTS="1000 10000"        stream counts on SQLite (Postgres: BENCH_PG_CLIENTS, 1000)
 #   BENCH_CHANGES=20                  changes per sse run
+#   BENCH_ROUNDS=5                    alternated Flagyard / bare rounds per stream count
 #   BENCH_OFREP_SECS=10               length of each OFREP / healthz phase
 #   BENCH_SKIP_BUILD=1                use the binaries already built
 #   BENCH_SKIP_GETTERS=1              skip the criterion getter benchmark
 #   BENCH_PG_HOST / BENCH_PG_PORT / BENCH_PG_USER   (127.0.0.1 / 5432 / postgres)
 #
-# Bounded: every step has a timeout; about 2 minutes for SQLite after the
-# build, plus about 1 minute for the getter benchmark. Exit status 0 when
+# Bounded: every step has a timeout; about 2 minutes per round for SQLite
+# after the build, plus about 1 minute for the getter benchmark. Exit status 0 when
 # every run completed (a missed target is reported, not an error), non-zero
 # when a run failed.
 set -euo pipefail
@@ -55,9 +63,11 @@ backends="${BENCH_BACKENDS:-sqlite}"
 clients_list="${BENCH_CLIENTS:-1000 10000}"
 pg_clients_list="${BENCH_PG_CLIENTS:-1000}"
 changes="${BENCH_CHANGES:-20}"
+rounds="${BENCH_ROUNDS:-5}"
 ofrep_secs="${BENCH_OFREP_SECS:-10}"
 bench_tag=live
 flag=live
+bare_pid=""
 # shellcheck source=scripts/bench-common.sh
 source "$root/scripts/bench-common.sh"
 # `admin METHOD PATH [JSON]`: an admin API call; prints the body, fails on a non-2xx status.
@@ -77,19 +87,69 @@ fi
 
 if [[ "${BENCH_SKIP_BUILD:-}" != 1 ]]; then
     log "building (release): flagyard, flagyard-load"
-    (cd "$root" && timeout 1800 cargo build --release -p flagyard-server -p flagyard-load)
+    (cd "$root" && timeout 1800 cargo build --release -p flagyard-server -p flagyard-load --bins)
 fi
 server_bin="$target_dir/release/flagyard"
 load_bin="$target_dir/release/flagyard-load"
-[[ -x "$server_bin" && -x "$load_bin" ]] || { log "missing $server_bin or $load_bin"; exit 1; }
+bare_bin="$target_dir/release/flagyard-bare"
+[[ -x "$server_bin" && -x "$load_bin" && -x "$bare_bin" ]] || { log "missing $server_bin, $load_bin or $bare_bin"; exit 1; }
+
+# The bare broadcaster (tools/load/src/bin/flagyard-bare.rs), the peer of every sse run.
+"$bare_bin" 0 >"$work/bare.out" 2>&1 &
+bare_pid=$!
+trap 'rc=$?; [[ -n $bare_pid ]] && kill -TERM "$bare_pid" 2>/dev/null; (exit "$rc"); cleanup' EXIT
+for _ in $(seq 1 50); do grep -q '^listening' "$work/bare.out" 2>/dev/null && break; sleep 0.1; done
+bare_base="http://$(sed -n 's/^listening //p' "$work/bare.out")"
+[[ $bare_base != http:// ]] || { log "flagyard-bare did not start"; cat "$work/bare.out" >&2; exit 1; }
 
 rows=()   # summary rows, tab-separated
 failed=0
 row() { rows+=("$1	$2	$3	$4	$5	$6"); }
 
+# `sse_run WHO BASE PID N`: one `flagyard-load sse` run with N streams
+# against BASE (Flagyard or the bare broadcaster); sets `line` to its
+# summary line, or returns 1 after a FAILED row.
+sse_run() {
+    local who="$1" url="$2" pid="$3" n="$4" rc=0 out
+    log "$who: sse, $n clients (load: $(loadavg); busy: $(busy))"
+    [[ -n ${sse_load_first:-} ]] || sse_load_first="$(loadavg)"
+    run_load 600 sse --base "$url" --token "$token" --sdk-key "$sdk_key" --flag "$flag" --env production \
+        --clients "$n" --changes "$changes" --server-pid "$pid" || rc=$?
+    out="$(cat "$work/load.out")"
+    printf '%s\n' "$out" | sed "s/^/[$who] /" >&2
+    line="$(grep '^summary bench=sse ' <<<"$out" || true)"
+    if [[ -z "$line" ]]; then
+        log "$who: sse with $n clients failed (exit $rc)"
+        row "$who" "sse $n clients" "FAILED (exit $rc)" "-" "FAIL" "$(loadavg)"
+        return 1
+    fi
+}
+
+# `sse_rows BACKEND N LINE ROUND`: Flagyard's propagation row of one round,
+# and in the first round its memory row.
+sse_rows() {
+    local backend="$1" n="$2" line="$3" r="$4" p50 p90 p99 max missed target verdict conn per_idle per_before load
+    p50="$(value p50_ms "$line")"; p90="$(value p90_ms "$line")"; p99="$(value p99_ms "$line")"
+    max="$(value max_ms "$line")"; missed="$(value missed "$line")"
+    load="$(value load_before "$line" | tr / ' ') -> $(value load_after "$line" | tr / ' ')"
+    if ((n >= 10000)); then target=250; else target=50; fi
+    verdict="$(awk -v p="$p99" -v m="$missed" -v t="$target" 'BEGIN {print (p < t && m == 0) ? "PASS" : "FAIL"}')"
+    row "$backend" "propagation, $n streams, r$r" \
+        "p50 $p50, p90 $p90, p99 $p99, max $max ms over $(value delivered "$line") deliveries; missed $missed; per-change p99 median $(value change_p99_median_ms "$line") ms" \
+        "p99<${target}ms, 0 missed" "$verdict" "$load"
+    [[ $r == 1 ]] || return 0
+    conn="$(value rss_connected_kib "$line")"
+    per_idle="$(awk -v c="$conn" -v i="$rss_idle" -v n="$n" 'BEGIN {printf "%.1f", (c - i) / n}')"
+    per_before="$(value per_client_kib "$line")"
+    verdict="$(awk -v p="$per_idle" 'BEGIN {print (p < 32) ? "PASS" : "FAIL"}')"
+    row "$backend" "memory, $n streams" \
+        "RSS $(mib "$conn") MiB connected: $per_idle KiB/stream over idle ($per_before over the RSS just before connecting); connect all $(value connect_total_s "$line") s, p99 $(value connect_p99_ms "$line") ms" \
+        "<32 KiB/stream" "$verdict" "$load"
+}
+
 # `bench_with BACKEND DATABASE_URL CLIENTS OFREP(0/1)`
 bench_with() {
-    local backend="$1" url="$2" clist="$3" with_ofrep="$4" rss_idle rc out line sdk_key n
+    local backend="$1" url="$2" clist="$3" with_ofrep="$4" rc out n r who order ratios
     start_server "$backend" "$url" || return 1
     admin POST /api/v1/flags "{\"key\": \"$flag\", \"type\": \"boolean\"}" >/dev/null
     sdk_key="$(admin POST /api/v1/environments/production/sdk-keys '{"name": "bench-live"}' | jq -r .secret)"
@@ -100,35 +160,36 @@ bench_with() {
     row "$backend" "idle RSS" "$(mib "$rss_idle") MiB" "-" "-" "$(loadavg)"
 
     for n in $clist; do
-        rc=0
-        log "$backend: sse, $n clients (load: $(loadavg); busy: $(busy))"
-        run_load 600 sse --base "$base" --token "$token" --sdk-key "$sdk_key" --flag "$flag" --env production \
-            --clients "$n" --changes "$changes" --server-pid "$server_pid" || rc=$?
-        out="$(cat "$work/load.out")"
-        printf '%s\n' "$out" | sed "s/^/[$backend] /" >&2
-        line="$(grep '^summary bench=sse ' <<<"$out" || true)"
-        if [[ -z "$line" ]]; then
-            log "$backend: sse with $n clients failed (exit $rc)"
-            row "$backend" "sse $n clients" "FAILED (exit $rc)" "-" "FAIL" "$(loadavg)"
-            failed=1
-            continue
+        sse_load_first=""
+        ratios=()
+        for r in $(seq 1 "$rounds"); do
+            # The order alternates each round: Flagyard first in odd rounds, the bare broadcaster in even ones.
+            if ((r % 2 == 1)); then order="flagyard bare"; else order="bare flagyard"; fi
+            for who in $order; do
+                if [[ $who == bare ]]; then
+                    sse_run bare "$bare_base" "$bare_pid" "$n" || { failed=1; continue; }
+                    p99_bare="$(value p99_ms "$line")"
+                    continue
+                fi
+                sse_run "$backend" "$base" "$server_pid" "$n" || { failed=1; continue; }
+                p99_flagyard="$(value p99_ms "$line")"
+                sse_rows "$backend" "$n" "$line" "$r"
+            done
+            if [[ -n ${p99_bare:-} && -n ${p99_flagyard:-} ]]; then
+                ratios+=("$(awk -v f="$p99_flagyard" -v b="$p99_bare" 'BEGIN {printf "%.2f", (b > 0) ? f / b : 0}')")
+                log "$backend: round $r, $n streams: p99 Flagyard $p99_flagyard ms, bare $p99_bare ms: ${ratios[-1]}x"
+            fi
+            p99_bare=""; p99_flagyard=""
+        done
+        if ((${#ratios[@]} > 0)); then
+            local med lo hi
+            read -r med lo hi < <(printf '%s\n' "${ratios[@]}" | sort -g | awk '{v[NR] = $1} END {
+                m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f %s %s\n", m, v[1], v[NR]}')
+            row "$backend" "p99 vs bare, $n streams" \
+                "median ${med}x (range ${lo}-${hi}x) over ${#ratios[@]} rounds: ${ratios[*]}" \
+                "<=1.3x" "$(awk -v m="$med" -v n="${#ratios[@]}" -v r="$rounds" 'BEGIN {print (m <= 1.3 && n == r) ? "PASS" : "FAIL"}')" \
+                "$sse_load_first -> $(loadavg)"
         fi
-        local p50 p90 p99 max missed target verdict conn per_idle per_before load
-        p50="$(value p50_ms "$line")"; p90="$(value p90_ms "$line")"; p99="$(value p99_ms "$line")"
-        max="$(value max_ms "$line")"; missed="$(value missed "$line")"
-        load="$(value load_before "$line" | tr / ' ') -> $(value load_after "$line" | tr / ' ')"
-        if ((n >= 10000)); then target=250; else target=50; fi
-        verdict="$(awk -v p="$p99" -v m="$missed" -v t="$target" 'BEGIN {print (p < t && m == 0) ? "PASS" : "FAIL"}')"
-        row "$backend" "propagation, $n streams" \
-            "p50 $p50, p90 $p90, p99 $p99, max $max ms over $(value delivered "$line") deliveries; missed $missed; per-change p99 median $(value change_p99_median_ms "$line") ms" \
-            "p99<${target}ms, 0 missed" "$verdict" "$load"
-        conn="$(value rss_connected_kib "$line")"
-        per_idle="$(awk -v c="$conn" -v i="$rss_idle" -v n="$n" 'BEGIN {printf "%.1f", (c - i) / n}')"
-        per_before="$(value per_client_kib "$line")"
-        verdict="$(awk -v p="$per_idle" 'BEGIN {print (p < 32) ? "PASS" : "FAIL"}')"
-        row "$backend" "memory, $n streams" \
-            "RSS $(mib "$conn") MiB connected: $per_idle KiB/stream over idle ($per_before over the RSS just before connecting); connect all $(value connect_total_s "$line") s, p99 $(value connect_p99_ms "$line") ms" \
-            "<32 KiB/stream" "$verdict" "$load"
     done
 
     if [[ $with_ofrep == 1 ]]; then

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use tokio::net::TcpListener;
+use tower_layer::Layer;
 
 use crate::config::Config;
 use crate::http::{self, ApiError};
@@ -17,25 +18,35 @@ use crate::shutdown;
 use crate::state::{self, AppState, Credentials, Hub, Writer};
 use crate::store::{Backend, Database, Topic, TxMarks, TxQueries};
 
-/// The complete router for `state`.
-pub fn router<B: Backend>(state: AppState<B>) -> Router {
+/// The whole application as one service: the router, whose one route layer
+/// is [`http::ObserveLayer`] (query bound, request id, security headers, log
+/// line, metrics), under axum's default body limit.
+pub type App = <DefaultBodyLimit as Layer<Router>>::Service;
+
+/// The complete application for `state`.
+///
+/// Every route is registered at its full path (no `nest`, whose prefix
+/// stripping rebuilt each request's URI), and only what must know the
+/// matched route runs inside the router: each route layer costs every
+/// request a boxed service clone and a boxed future.
+pub fn router<B: Backend>(state: AppState<B>) -> App {
     let limit = state.config.max_body_bytes;
+    let proxies = http::TrustedProxies(Arc::new(state.config.trusted_proxies.clone()));
     // The event queue and its worker (`POST /sdk/v1/events`), one per server.
     let ingest = Arc::new(Ingest::start(state.store.clone(), state.config.ingest_queue_events));
-    Router::new()
-        .nest("/api/v1", http::api_router::<B>().route("/openapi.json", axum::routing::get(http::openapi_handler)))
-        .nest("/sdk/v1", live::router::<B>().layer(axum::Extension(ingest)))
-        .nest("/ofrep/v1", live::ofrep_router::<B>())
+    let routed = Router::new()
+        .merge(http::api_router::<B>().route("/api/v1/openapi.json", axum::routing::get(http::openapi_handler)))
+        .merge(live::router::<B>().layer(axum::Extension(ingest)))
+        .merge(live::ofrep_router::<B>())
         .merge(http::ops_router::<B>())
         .merge(crate::ui::router::<B>())
         .fallback(|uri: axum::http::Uri| async move { ApiError::NotFound(format!("route `{}`", uri.path())) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::Extension(http::BodyLimit(limit)))
-        .layer(axum::middleware::from_fn(http::guard))
-        .layer(axum::middleware::from_fn(http::observe))
-        .layer(axum::Extension(http::TrustedProxies(Arc::new(state.config.trusted_proxies.clone()))))
-        .with_state(state)
+        .layer(http::ObserveLayer::new(limit, proxies))
+        .with_state(state);
+    // Outside the router: it only sets an extension, and a route layer would
+    // cost every request a boxed clone and a boxed future.
+    DefaultBodyLimit::max(limit).layer(routed)
 }
 
 /// Applies migrations and exits (`flagyard migrate`).

@@ -21,14 +21,18 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use axum::Router;
+use std::convert::Infallible;
+
 use axum::extract::ConnectInfo;
+use axum::http::Request;
+use axum::response::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Sleep;
+use tower_service::Service;
 
 /// The connection bounds (from the configuration).
 #[derive(Debug, Clone, Copy)]
@@ -77,13 +81,17 @@ pub fn connection_room(wanted: usize) -> usize {
 /// Serves `app` on `listener` until `stop` resolves, then stops accepting,
 /// asks every connection to finish its request and close, and waits for
 /// them at most `drain`. Returns whether every connection finished in time.
-pub async fn run(
+pub async fn run<S>(
     listener: TcpListener,
-    app: Router,
+    app: S,
     limits: Limits,
     stop: impl Future<Output = ()>,
     drain: Duration,
-) -> bool {
+) -> bool
+where
+    S: Service<Request<Incoming>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (closing, close) = watch::channel(false);
     tokio::pin!(stop);
@@ -114,7 +122,10 @@ pub async fn run(
             let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(remote));
                 let mut app = app.clone();
-                async move { tower_service::Service::call(&mut app, request).await }
+                async move {
+                    std::future::poll_fn(|cx| app.poll_ready(cx)).await?;
+                    app.call(request).await
+                }
             });
             let io = TokioIo::new(Stalled::new(stream, limits.write_timeout));
             let connection = hyper::server::conn::http1::Builder::new()

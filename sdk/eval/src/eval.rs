@@ -170,6 +170,18 @@ impl Ruleset {
     pub fn evaluate<'s>(&'s self, flag_key: &str, ctx: &Context<'_>) -> Detail<'s> {
         evaluate(self, flag_key, ctx)
     }
+
+    /// [`evaluate`] of the flag at `index` (a position in
+    /// [`Ruleset::flag_keys`] order, e.g. from [`Ruleset::flag_index`]), for
+    /// a caller that already looked the key up; an index out of range
+    /// answers [`EvalError::FlagNotFound`].
+    #[inline]
+    pub fn evaluate_index<'s>(&'s self, index: usize, ctx: &Context<'_>) -> Detail<'s> {
+        match self.flags.get(index) {
+            Some(flag) => eval_flag(self, flag, ctx),
+            None => Detail::error(EvalError::FlagNotFound),
+        }
+    }
 }
 
 fn served<'s>(flag: &'s CFlag, variant: u16, reason: Reason<'s>) -> Detail<'s> {

@@ -177,6 +177,11 @@ impl Ruleset {
         self.flags.get(index).is_some_and(|f| !f.enabled || (f.prereqs.is_empty() && f.rules.is_empty()))
     }
 
+    /// The number of targeting rules of the flag at `index` (see [`Ruleset::flag_index`]).
+    pub fn rule_count_at(&self, index: usize) -> Option<usize> {
+        self.flags.get(index).map(|f| f.rules.len())
+    }
+
     /// The type of a flag, if it exists.
     pub fn flag_type(&self, key: &str) -> Option<FlagType> {
         self.flag(key).map(|f| f.kind)

@@ -1,8 +1,10 @@
 //! Who is calling: admin tokens (roles) for `/api/v1`, SDK keys for `/sdk/v1`.
 //!
 //! Secrets are random 256-bit values shown once; only their SHA-256 is
-//! stored. A presented secret is hashed, looked up by hash, and the stored
-//! hash is compared again in constant time.
+//! stored. A presented secret is first looked up in the credential cache
+//! (compared in constant time; see `CredentialCache` in `state/credentials.rs`); on a
+//! miss it is hashed, looked up by hash, and the stored hash is compared
+//! again in constant time.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -49,10 +51,11 @@ async fn authenticate<B: Backend>(parts: &Parts, state: &AppState<B>) -> Result<
     if secret.starts_with(SDK_KEY_PREFIX) {
         return Err(ApiError::Unauthorized("SDK keys cannot use the admin API; use an admin token"));
     }
-    let hash = hash_secret(secret);
-    if let Some(caller) = state.credentials.admin_tokens.get(&hash) {
+    if let Some(caller) = state.credentials.admin_tokens.get(secret) {
         return Ok(caller);
     }
+    let generation = state.credentials.admin_tokens.generation();
+    let hash = hash_secret(secret);
     let mut tx = state.store.read().await?;
     let token = tx.token_by_hash(&hash).await?;
     drop(tx);
@@ -61,7 +64,7 @@ async fn authenticate<B: Backend>(parts: &Parts, state: &AppState<B>) -> Result<
     let token = token.filter(|t| t.revoked_at.is_none() && constant_time_eq(&t.hash, &hash)).ok_or(invalid)?;
     let role = Role::parse(&token.role).ok_or(ApiError::Unauthorized("invalid or revoked admin token"))?;
     let caller = Caller { actor: format!("token:{}", token.name), role };
-    state.credentials.admin_tokens.put(&hash, &caller);
+    state.credentials.admin_tokens.put(secret, &caller, generation);
     Ok(caller)
 }
 
@@ -74,10 +77,11 @@ impl<B: Backend> FromRequestParts<AppState<B>> for SdkCaller {
         if secret.starts_with(ADMIN_TOKEN_PREFIX) {
             return Err(ApiError::Unauthorized("admin tokens are not SDK keys; create an SDK key for the environment"));
         }
-        let hash = hash_secret(secret);
-        if let Some(caller) = state.credentials.sdk_keys.get(&hash) {
+        if let Some(caller) = state.credentials.sdk_keys.get(secret) {
             return Ok(caller);
         }
+        let generation = state.credentials.sdk_keys.generation();
+        let hash = hash_secret(secret);
         let mut tx = state.store.read().await?;
         let key = tx.sdk_key_by_hash(&hash).await?;
         drop(tx);
@@ -89,7 +93,7 @@ impl<B: Backend> FromRequestParts<AppState<B>> for SdkCaller {
             environment: key.environment_key.into(),
             key_hash: hash.into(),
         };
-        state.credentials.sdk_keys.put(&caller.key_hash, &caller);
+        state.credentials.sdk_keys.put(secret, &caller, generation);
         Ok(caller)
     }
 }

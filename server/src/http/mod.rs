@@ -8,6 +8,7 @@ mod client_addr;
 mod error;
 mod experiment_api;
 mod extract;
+mod middleware;
 mod openapi;
 mod ops;
 mod routes;
@@ -18,8 +19,9 @@ pub use auth::SdkCaller;
 pub use client_addr::TrustedProxies;
 pub use error::{ApiError, FieldError};
 pub use extract::{BodyLimit, is_json, read_body};
+pub use middleware::ObserveLayer;
 pub use openapi::handler as openapi_handler;
-pub use ops::{guard, observe, router as ops_router};
+pub use ops::router as ops_router;
 pub use routes::router as api_router;
 pub use session::{
     CSRF_FIELD, CSRF_HEADER, LoggedIn, SESSION_COOKIE, UiUser, check_csrf, check_csrf_header, clear_session_cookie,

@@ -54,12 +54,12 @@ pub fn list_of<T: utoipa::ToSchema>(components: &mut Components) -> RefOr<Schema
 macro_rules! endpoints {
     ($( $method:ident $path:literal => $handler:ident, $role:ident, $summary:literal,
         query: $query:tt, body: $body:tt, $status:literal: $resp:tt; )*) => {
-        /// The `/api/v1` routes.
+        /// The `/api/v1` routes (at their full paths).
         pub fn router<B: Backend>() -> Router<AppState<B>> {
             // Each route carries its least role, checked when the caller is
             // authenticated: before the body is read or parsed.
             Router::new()$(.route(
-                $path,
+                concat!("/api/v1", $path),
                 axum::routing::$method($handler::<B>).layer(axum::Extension(RequiredRole(Role::$role))),
             ))*
             // Serialized flag lists by query and catalog version (one cache per server).

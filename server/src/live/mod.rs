@@ -23,17 +23,17 @@ use crate::store::Backend;
 /// The `/sdk/v1` routes.
 pub fn router<B: Backend>() -> Router<AppState<B>> {
     Router::new()
-        .route("/snapshot", get(sse::snapshot::<B>))
-        .route("/stream", get(sse::stream::<B>))
-        .route("/events", axum::routing::post(crate::ingest::post_events))
+        .route("/sdk/v1/snapshot", get(sse::snapshot::<B>))
+        .route("/sdk/v1/stream", get(sse::stream::<B>))
+        .route("/sdk/v1/events", axum::routing::post(crate::ingest::post_events))
 }
 
 /// The `/ofrep/v1` routes.
 pub fn ofrep_router<B: Backend>() -> Router<AppState<B>> {
     Router::new()
-        .route("/evaluate/flags", axum::routing::post(ofrep::evaluate_all::<B>))
-        .route("/evaluate/flags/{key}", axum::routing::post(ofrep::evaluate_flag::<B>))
-        .route("/stream", get(ofrep::stream::<B>))
+        .route("/ofrep/v1/evaluate/flags", axum::routing::post(ofrep::evaluate_all::<B>))
+        .route("/ofrep/v1/evaluate/flags/{key}", axum::routing::post(ofrep::evaluate_flag::<B>))
+        .route("/ofrep/v1/stream", get(ofrep::stream::<B>))
 }
 
 /// Resolves when an SDK key's stream must end: the server stops, or the key

@@ -5,6 +5,7 @@
 //! environment version and kept current by the hub.
 
 use std::convert::Infallible;
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,10 +13,10 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use flagyard_eval::{Context, Detail, EvalError, Reason, Ruleset};
+use flagyard_eval::{Context, Detail, Reason, Ruleset};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -107,63 +108,65 @@ pub(crate) fn slow_context(body: &Bytes, key: Option<&str>) -> Result<Context<'s
     }
 }
 
-/// The OFREP reason of an engine reason.
-fn reason(rules: &Ruleset, key: &str, d: &Detail<'_>) -> &'static str {
+/// The OFREP reason of an engine reason, for the flag at `index`.
+fn reason(rules: &Ruleset, index: usize, d: &Detail<'_>) -> &'static str {
     match d.reason {
         Reason::Off => "DISABLED",
         Reason::RuleMatch { .. } => "TARGETING_MATCH",
         Reason::Split { .. } => "SPLIT",
         // No rule and no prerequisite to consult: the value cannot vary.
-        Reason::Default if rules.rule_count(key) == Some(0) => "STATIC",
+        Reason::Default if rules.rule_count_at(index) == Some(0) => "STATIC",
         Reason::Default | Reason::PrerequisiteFailed { .. } => "DEFAULT",
         Reason::Error(_) => "ERROR",
     }
 }
 
 /// One flag's OFREP result, its JSON appended to `out`: `Ok(())` for a
-/// value, `Err(status)` for an error. A flag whose answer no context can
-/// change (see [`Ruleset::is_constant`]) is serialised once per version and
-/// copied from then on.
+/// value, `Err(status)` for an error. The key is looked up once; a flag
+/// whose answer no context can change (see [`Ruleset::is_constant`]) is
+/// serialised once per version and copied from then on.
 fn evaluate_one(rules: &EnvRules, key: &str, ctx: &Context<'_>, out: &mut Vec<u8>) -> Result<(), StatusCode> {
-    let index = rules.ruleset.flag_index(key);
-    let cached = index.and_then(|i| rules.constant_answer(i));
-    if let Some(bytes) = cached {
-        out.extend_from_slice(&bytes);
-        return Ok(());
-    }
-    let d = rules.ruleset.evaluate(key, ctx);
     let failed = |out: &mut Vec<u8>, status: StatusCode, body: Value| {
         // Serialising a `Value` into a vector cannot fail.
         let _ = serde_json::to_writer(&mut *out, &body);
         Err(status)
     };
-    match (d.reason, d.value) {
-        (Reason::Error(EvalError::FlagNotFound), _) => failed(
+    let Some(index) = rules.ruleset.flag_index(key) else {
+        return failed(
             out,
             StatusCode::NOT_FOUND,
             json!({"key": key, "errorCode": "FLAG_NOT_FOUND", "errorDetails": format!("no flag `{key}` in this environment")}),
-        ),
-        (_, Some(value)) if d.unbucketed.is_some_and(|u| u.attribute == "key") && ctx.key().is_none() => failed(
+        );
+    };
+    let constant = rules.ruleset.is_constant(index);
+    if constant && let Some(bytes) = rules.constant_answer(index) {
+        out.extend_from_slice(&bytes);
+        return Ok(());
+    }
+    let d = rules.ruleset.evaluate_index(index, ctx);
+    match d.value {
+        Some(value) if d.unbucketed.is_some_and(|u| u.attribute == "key") && ctx.key().is_none() => failed(
             out,
             StatusCode::BAD_REQUEST,
             json!({"key": key, "errorCode": "TARGETING_KEY_MISSING",
                    "errorDetails": "this flag splits traffic by targetingKey, which the context lacks", "value": value}),
         ),
-        (_, Some(value)) => {
+        Some(value) => {
             let answer = ofrep_wire::Answer {
                 key,
                 metadata: ofrep_wire::Metadata { flagyard_reason: &d, version: rules.version },
-                reason: reason(&rules.ruleset, key, &d),
+                reason: reason(&rules.ruleset, index, &d),
                 value,
                 variant: d.variant,
             };
-            match index.filter(|&i| rules.ruleset.is_constant(i)) {
-                Some(i) => out.extend_from_slice(&rules.cache_constant_answer(i, ofrep_wire::answer_bytes(&answer))),
-                None => ofrep_wire::write_answer(out, &answer),
+            if constant {
+                out.extend_from_slice(&rules.cache_constant_answer(index, ofrep_wire::answer_bytes(&answer)));
+            } else {
+                ofrep_wire::write_answer(out, &answer);
             }
             Ok(())
         }
-        (_, None) => failed(
+        None => failed(
             out,
             StatusCode::BAD_REQUEST,
             json!({"key": key, "errorCode": "GENERAL", "errorDetails": d.to_string()}),
@@ -201,7 +204,7 @@ pub async fn evaluate_flag<B: Backend>(
 pub async fn evaluate_all<B: Backend>(
     State(state): State<AppState<B>>,
     OfrepCaller(caller): OfrepCaller,
-    headers: HeaderMap,
+    headers: BulkHeaders,
     body: Bytes,
 ) -> Response {
     let ctx = match parse_context(&body, None) {
@@ -213,26 +216,28 @@ pub async fn evaluate_all<B: Backend>(
         Err(e) => return error(e.status_code(), None, "GENERAL", "the flags could not be loaded"),
     };
     let etag = format!("\"{}-{:016x}\"", rules.version, fnv1a(&body));
-    let fresh = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == etag);
+    let fresh = headers.if_none_match.as_ref().and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == etag);
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        // Members in `serde_json::Map` order: eventStreams, flags, metadata.
-        let mut out = Vec::with_capacity(128 + 192 * rules.ruleset.len());
-        out.extend_from_slice(b"{\"eventStreams\":");
-        let streams = json!([{"type": "sse", "url": stream_url(&headers), "inactivityDelaySec": 120}]);
-        let _ = serde_json::to_writer(&mut out, &streams);
-        out.extend_from_slice(b",\"flags\":[");
+        // Members in `serde_json::Map` order (sorted keys), as a `Value` would
+        // serialise them: eventStreams, flags, metadata.
+        let mut out = Vec::with_capacity(160 + 192 * rules.ruleset.len());
+        out.extend_from_slice(b"{\"eventStreams\":[{\"inactivityDelaySec\":120,\"type\":\"sse\",\"url\":");
+        write_stream_url(&mut out, &headers);
+        out.extend_from_slice(b"}],\"flags\":[");
         for (i, k) in rules.ruleset.flag_keys().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
             let _ = evaluate_one(&rules, k, &ctx, &mut out);
         }
-        out.extend_from_slice(b"],\"metadata\":");
-        let _ =
-            serde_json::to_writer(&mut out, &json!({"version": rules.version, "environment": &*caller.environment}));
-        out.push(b'}');
+        out.extend_from_slice(b"],\"metadata\":{\"environment\":");
+        // Serialising a string into a vector cannot fail.
+        let _ = serde_json::to_writer(&mut out, &*caller.environment);
+        out.extend_from_slice(b",\"version\":");
+        let _ = write!(out, "{}", rules.version);
+        out.extend_from_slice(b"}}");
         json_response(StatusCode::OK, out)
     };
     if let Ok(v) = HeaderValue::from_str(&etag) {
@@ -241,13 +246,42 @@ pub async fn evaluate_all<B: Backend>(
     response
 }
 
+/// The request headers the bulk answer reads (cheap clones of their
+/// bytes, instead of a copy of the whole header map).
+pub struct BulkHeaders {
+    host: Option<HeaderValue>,
+    forwarded_proto: Option<HeaderValue>,
+    if_none_match: Option<HeaderValue>,
+}
+
+impl<S: Sync> FromRequestParts<S> for BulkHeaders {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        let headers = &parts.headers;
+        Ok(BulkHeaders {
+            host: headers.get(header::HOST).cloned(),
+            forwarded_proto: headers.get("x-forwarded-proto").cloned(),
+            if_none_match: headers.get(header::IF_NONE_MATCH).cloned(),
+        })
+    }
+}
+
 /// The absolute URL of the event stream, as the client reached us.
-fn stream_url(headers: &HeaderMap) -> String {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    match get("host") {
-        Some(host) => format!("{}://{host}/ofrep/v1/stream", get("x-forwarded-proto").unwrap_or("http")),
+fn stream_url(headers: &BulkHeaders) -> String {
+    fn text(v: Option<&HeaderValue>) -> Option<&str> {
+        v.and_then(|v| v.to_str().ok())
+    }
+    match text(headers.host.as_ref()) {
+        Some(host) => format!("{}://{host}/ofrep/v1/stream", text(headers.forwarded_proto.as_ref()).unwrap_or("http")),
         None => "/ofrep/v1/stream".to_owned(),
     }
+}
+
+/// [`stream_url`] as a JSON string, appended to `out`.
+fn write_stream_url(out: &mut Vec<u8>, headers: &BulkHeaders) {
+    // Serialising a string into a vector cannot fail.
+    let _ = serde_json::to_writer(out, &stream_url(headers));
 }
 
 /// FNV-1a of the request body, for the bulk ETag.

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use super::error::Error;
 use super::rules::{self, Edits, Reach};
 use super::views::ConfigView;
-use super::{audit, check_revision, environment, log_change, now_ms};
-use crate::store::{ConfigRecord, FlagRecord, Queries, StoreError};
+use super::{check_revision, environment, now_ms};
+use crate::store::{ChangeRecord, ConfigRecord, FlagRecord, NewAudit, Queries, StoreError, Topic};
 
 /// A whole configuration (`PUT`), or the changed fields (`PATCH`).
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -127,9 +127,27 @@ async fn write<T: Queries>(
         updated_at: at,
         updated_by: actor.to_owned(),
     };
-    tx.put_config(&record).await?;
-    log_change(tx, &env, "flag", key, "put", at).await?;
-    audit(tx, at, actor, action, "config", key, Some(&env.key), Some(&current.config), Some(&record.config)).await?;
+    let change = ChangeRecord {
+        environment_id: env.id,
+        version: env.version,
+        entity: "flag".into(),
+        key: key.into(),
+        op: "put".into(),
+        at,
+    };
+    let entry = NewAudit {
+        at,
+        actor,
+        action,
+        entity: "config",
+        key,
+        environment: Some(&env.key),
+        before: Some(&current.config),
+        after: Some(&record.config),
+    };
+    // The configuration, its history, the change log and the audit entry at once.
+    tx.put_config_logged(&record, &change, &entry).await?;
+    tx.notify(Topic::Changes).await?;
     ConfigView::new(&env.key, &record)
 }
 

@@ -195,6 +195,7 @@ delegate! {
         fn config(&mut self, flag_id: i64, environment_id: i64) -> Result<Option<ConfigRecord>>;
         fn configs_of_flag(&mut self, flag_id: i64) -> Result<Vec<ConfigRecord>>;
         fn put_config(&mut self, config: &ConfigRecord) -> Result<()>;
+        fn put_config_logged(&mut self, config: &ConfigRecord, change: &ChangeRecord, audit: &NewAudit<'_>) -> Result<()>;
         fn config_revision(&mut self, flag_id: i64, environment_id: i64, revision: i64) -> Result<Option<ConfigRecord>>;
         fn config_history(&mut self, flag_id: i64, environment_id: i64, limit: i64) -> Result<Vec<ConfigRecord>>;
         fn environment_flags(&mut self, environment_id: i64) -> Result<Vec<(FlagRecord, ConfigRecord)>>;

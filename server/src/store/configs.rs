@@ -4,6 +4,8 @@
 use std::future::Future;
 
 use super::Result;
+use super::audit::NewAudit;
+use super::changes::ChangeRecord;
 use super::flags::FlagRecord;
 
 row! {
@@ -113,6 +115,16 @@ pub trait ConfigQueries: Send {
     fn configs_of_flag(&mut self, flag_id: i64) -> impl Future<Output = Result<Vec<ConfigRecord>>> + Send;
     /// Upserts the current configuration and appends it to the history.
     fn put_config(&mut self, config: &ConfigRecord) -> impl Future<Output = Result<()>> + Send;
+    /// [`put_config`](Self::put_config), the change-log entry and the audit
+    /// entry of a configuration write, at once (on Postgres one statement:
+    /// the write path holds the environment's version lock, so every round
+    /// trip saved shortens every writer's wait).
+    fn put_config_logged(
+        &mut self,
+        config: &ConfigRecord,
+        change: &ChangeRecord,
+        audit: &NewAudit<'_>,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// One recorded revision of a configuration.
     fn config_revision(
         &mut self,

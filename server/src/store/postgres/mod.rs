@@ -40,6 +40,7 @@ mod flags;
 mod ingest;
 mod listen;
 mod metrics;
+mod nodelay;
 mod outage;
 mod segments;
 mod tx;
@@ -87,6 +88,13 @@ impl PgBackend {
             // A connection whose transaction was left open by a failed
             // COMMIT or ROLLBACK is replaced, never handed out again.
             .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+            // sqlx 0.9.0 leaves Nagle's algorithm on (see `nodelay`).
+            .after_connect(|_, _| {
+                Box::pin(async move {
+                    let _ = tokio::task::spawn_blocking(nodelay::set_on_tcp_sockets).await;
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await?;
         Ok(PgBackend { pool, outage: Arc::default(), address })

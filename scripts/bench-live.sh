@@ -8,7 +8,9 @@
 #
 # Builds `flagyard` and `flagyard-load` in release, raises the soft
 # open-files limit to the hard one (10,000 streams need 10,000 descriptors
-# in the server and as many in the load tool), then for each backend:
+# in the server and as many in the load tool) and the server's connection
+# cap (FLAGYARD_MAX_CONNECTIONS) to the largest stream count + 256, then for
+# each backend:
 # starts the server on a free port of 127.0.0.1 with a fresh database and
 # FLAGYARD_LOG=warn, waits for /readyz, creates the boolean flag `live` and
 # an SDK key of `production` through the admin API, records the idle RSS
@@ -80,6 +82,9 @@ admin() {
 max_clients=0
 for n in $clients_list $pg_clients_list; do if ((n > max_clients)); then max_clients=$n; fi; done
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# The server's connection cap (default 10,000) must leave room for the
+# streams and the load tool's own admin connections.
+export FLAGYARD_MAX_CONNECTIONS=$((max_clients + 256))
 if (($(ulimit -n) < max_clients + 256)); then
     log "the open-files limit is $(ulimit -n) (hard $(ulimit -Hn)); $max_clients streams need $((max_clients + 256))"
     exit 1

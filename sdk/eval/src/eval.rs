@@ -192,10 +192,24 @@ fn served<'s>(flag: &'s CFlag, variant: u16, reason: Reason<'s>) -> Detail<'s> {
     }
 }
 
+/// A flag's answer. Off flags and flags with neither prerequisites nor
+/// rules (the constant ones, [`Ruleset::is_constant`]) are answered here;
+/// the rest in [`eval_targeting`], kept out of line so that the constant
+/// case pays for none of its set-up.
+#[inline]
 fn eval_flag<'s>(rules: &'s Ruleset, flag: &'s CFlag, ctx: &Context<'_>) -> Detail<'s> {
     if !flag.enabled {
         return served(flag, flag.off, Reason::Off);
     }
+    if flag.prereqs.is_empty() && flag.rules.is_empty() {
+        return served(flag, flag.default, Reason::Default);
+    }
+    eval_targeting(rules, flag, ctx)
+}
+
+/// [`eval_flag`] of an enabled flag with prerequisites or rules.
+#[inline(never)]
+fn eval_targeting<'s>(rules: &'s Ruleset, flag: &'s CFlag, ctx: &Context<'_>) -> Detail<'s> {
     for p in flag.prereqs.iter() {
         if !prereq_holds(rules, p, ctx) {
             let key = rules.flags.get(p.flag as usize).map_or("", |f| &f.key);

@@ -97,10 +97,11 @@ async fn write<T: Queries>(
     action: &str,
     make: impl FnOnce(FlagConfig) -> Result<FlagConfig, Error>,
 ) -> Result<ConfigView, Error> {
-    // Lock the environment (bump its version) first; then the flag, its
-    // configuration and whether an experiment runs on it, in one statement.
-    let env = tx.bump_environment(env).await?.ok_or_else(|| Error::NotFound(format!("environment `{env}`")))?;
-    let found = tx.flag_and_config(key, env.id).await?.ok_or_else(|| Error::NotFound(format!("flag `{key}`")))?;
+    // Lock the environment (bump its version) and read the flag, its
+    // configuration and whether an experiment runs on it: one statement.
+    let (env, found) =
+        tx.bump_and_flag_config(env, key).await?.ok_or_else(|| Error::NotFound(format!("environment `{env}`")))?;
+    let found = found.ok_or_else(|| Error::NotFound(format!("flag `{key}`")))?;
     let (flag, running) = (found.flag, found.experiment_running);
     let current = found.config.ok_or_else(|| Error::NotFound(format!("flag `{key}` in `{}`", env.key)))?;
     check_revision("the configuration", base_revision, current.revision)?;

@@ -192,6 +192,7 @@ delegate! {
     }
     ConfigQueries {
         fn flag_and_config(&mut self, key: &str, environment_id: i64) -> Result<Option<FlagAndConfig>>;
+        fn bump_and_flag_config(&mut self, environment: &str, flag: &str) -> Result<Option<(Environment, Option<FlagAndConfig>)>>;
         fn config(&mut self, flag_id: i64, environment_id: i64) -> Result<Option<ConfigRecord>>;
         fn configs_of_flag(&mut self, flag_id: i64) -> Result<Vec<ConfigRecord>>;
         fn put_config(&mut self, config: &ConfigRecord) -> Result<()>;

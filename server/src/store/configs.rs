@@ -6,6 +6,9 @@ use std::future::Future;
 use super::Result;
 use super::audit::NewAudit;
 use super::changes::ChangeRecord;
+use super::environments::Environment;
+#[cfg(doc)]
+use super::environments::EnvironmentQueries;
 use super::flags::FlagRecord;
 
 row! {
@@ -107,6 +110,16 @@ pub trait ConfigQueries: Send {
         key: &str,
         environment_id: i64,
     ) -> impl Future<Output = Result<Option<FlagAndConfig>>> + Send;
+    /// The configuration write path's first step: bump the environment's
+    /// version (locking it; [`EnvironmentQueries::bump_environment`]) and
+    /// read [`flag_and_config`](Self::flag_and_config) at the new version,
+    /// at once (on Postgres one statement). `None` when the environment does
+    /// not exist; the flag part `None` when the flag does not.
+    fn bump_and_flag_config(
+        &mut self,
+        environment: &str,
+        flag: &str,
+    ) -> impl Future<Output = Result<Option<(Environment, Option<FlagAndConfig>)>>> + Send;
     fn config(
         &mut self,
         flag_id: i64,

@@ -1,22 +1,75 @@
 //! [`ConfigQueries`] on Postgres: configurations, their history, and the joins with their flags.
 
+use sqlx::{FromRow, Row};
+
 use crate::store::{
-    ChangeRecord, ConfigQueries, ConfigRecord, EnvironmentFlagRow, FlagAndConfig, FlagConfigRow, FlagRecord, NewAudit,
-    Result,
+    ChangeRecord, ConfigQueries, ConfigRecord, Environment, EnvironmentFlagRow, FlagAndConfig, FlagConfigRow,
+    FlagRecord, NewAudit, Result,
 };
 
 use super::PgTx;
 
-impl ConfigQueries for PgTx {
-    async fn flag_and_config(&mut self, key: &str, environment_id: i64) -> Result<Option<FlagAndConfig>> {
-        let row: Option<FlagConfigRow> = sqlx::query_as(
-            "SELECT f.id, f.key, f.name, f.description, f.kind, f.variants, f.tags, f.archived, f.revision,
-                    f.created_at, f.updated_at, c.environment_id, c.config, c.revision AS config_revision,
-                    c.updated_at AS config_updated_at, c.updated_by,
-                    EXISTS (SELECT 1 FROM experiments x WHERE x.flag_id = f.id AND x.environment_id = $2
-                            AND x.state = 'running') AS experiment_running
-             FROM flags f LEFT JOIN flag_configs c ON c.flag_id = f.id AND c.environment_id = $2 WHERE f.key = $1",
+/// The columns of a [`FlagConfigRow`] from `flags f`, `flag_configs c`,
+/// with `$ENV` the environment's id.
+macro_rules! flag_config_columns {
+    ($env:literal) => {
+        concat!(
+            "f.id, f.key, f.name, f.description, f.kind, f.variants, f.tags, f.archived, f.revision,
+             f.created_at, f.updated_at, c.environment_id, c.config, c.revision AS config_revision,
+             c.updated_at AS config_updated_at, c.updated_by,
+             EXISTS (SELECT 1 FROM experiments x WHERE x.flag_id = f.id AND x.environment_id = ",
+            $env,
+            " AND x.state = 'running') AS experiment_running"
         )
+    };
+}
+
+impl ConfigQueries for PgTx {
+    async fn bump_and_flag_config(
+        &mut self,
+        environment: &str,
+        flag: &str,
+    ) -> Result<Option<(Environment, Option<FlagAndConfig>)>> {
+        // One round trip instead of two (the write path holds the version
+        // lock from here to its commit).
+        let row = sqlx::query(concat!(
+            "WITH env AS (UPDATE environments SET version = version + 1 WHERE key = $1
+                          RETURNING id, key, name, version, created_at)
+             SELECT env.id AS env_id, env.key AS env_key, env.name AS env_name, env.version AS env_version,
+                    env.created_at AS env_created_at, ",
+            flag_config_columns!("env.id"),
+            " FROM env LEFT JOIN flags f ON f.key = $2
+               LEFT JOIN flag_configs c ON c.flag_id = f.id AND c.environment_id = env.id"
+        ))
+        .bind(environment)
+        .bind(flag)
+        .fetch_optional(&mut *self.0)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let env = Environment {
+            id: row.try_get("env_id")?,
+            key: row.try_get("env_key")?,
+            name: row.try_get("env_name")?,
+            version: row.try_get("env_version")?,
+            created_at: row.try_get("env_created_at")?,
+        };
+        self.1.bumped(env.id, env.version);
+        // The flag's columns are NULL when no flag has that key.
+        let found = match row.try_get::<Option<i64>, _>("id")? {
+            Some(_) => Some(FlagConfigRow::from_row(&row)?.split()),
+            None => None,
+        };
+        Ok(Some((env, found)))
+    }
+
+    async fn flag_and_config(&mut self, key: &str, environment_id: i64) -> Result<Option<FlagAndConfig>> {
+        let row: Option<FlagConfigRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            flag_config_columns!("$2"),
+            " FROM flags f LEFT JOIN flag_configs c ON c.flag_id = f.id AND c.environment_id = $2 WHERE f.key = $1"
+        ))
         .bind(key)
         .bind(environment_id)
         .fetch_optional(&mut *self.0)

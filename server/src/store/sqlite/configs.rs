@@ -1,8 +1,8 @@
 //! [`ConfigQueries`] on SQLite: configurations, their history, and the joins with their flags.
 
 use crate::store::{
-    AuditQueries, ChangeQueries, ChangeRecord, ConfigQueries, ConfigRecord, EnvironmentFlagRow, FlagAndConfig,
-    FlagConfigRow, FlagRecord, NewAudit, Result,
+    AuditQueries, ChangeQueries, ChangeRecord, ConfigQueries, ConfigRecord, Environment, EnvironmentFlagRow,
+    EnvironmentQueries, FlagAndConfig, FlagConfigRow, FlagRecord, NewAudit, Result,
 };
 
 use super::SqliteTx;
@@ -22,6 +22,19 @@ impl ConfigQueries for SqliteTx {
         .fetch_optional(&mut *self.0)
         .await?;
         Ok(row.map(FlagConfigRow::split))
+    }
+
+    async fn bump_and_flag_config(
+        &mut self,
+        environment: &str,
+        flag: &str,
+    ) -> Result<Option<(Environment, Option<FlagAndConfig>)>> {
+        // In process: two statements cost no round trips.
+        let Some(env) = self.bump_environment(environment).await? else {
+            return Ok(None);
+        };
+        let found = self.flag_and_config(flag, env.id).await?;
+        Ok(Some((env, found)))
     }
 
     async fn config(&mut self, flag_id: i64, environment_id: i64) -> Result<Option<ConfigRecord>> {

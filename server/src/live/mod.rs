@@ -50,7 +50,9 @@ fn ended<B: Backend>(
     async move {
         let revoked = async {
             while keys.next().await.is_some() {
-                if !caller.still_valid(&store).await {
+                // Boxed: inline, the database read's future would be part of
+                // every open stream's state while it waits for a signal.
+                if !Box::pin(caller.still_valid(&store)).await {
                     tracing::info!(key_id = caller.key_id, "SDK key revoked: ending its {stream}");
                     return;
                 }

@@ -113,7 +113,9 @@ impl<B: Backend> Conn<B> {
                     // Lagged: frames were missed, a whole snapshot replaces them.
                     Some(Ok(Signal::Reset(_)) | Err(BroadcastStreamRecvError::Lagged(_))) => {
                         metrics::counter!("flagyard_stream_resets_total").increment(1);
-                        self.queue_put().await.ok()?;
+                        // Boxed: inline, the snapshot read's future would make
+                        // every idle stream's `next` future as large as it.
+                        Box::pin(self.queue_put()).await.ok()?;
                     }
                     None => return None,
                 },
@@ -181,4 +183,56 @@ pub async fn stream<B: Backend>(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::state::{Hub, Shared, Writer};
+    use crate::store::{Database, TxMarks};
+
+    /// What an idle stream keeps between frames is its `Conn`, the pending
+    /// `next` future and the boxed `ended` future. Database reads inside
+    /// them must stay boxed: inline, their futures made every open stream
+    /// cost ~75 KiB instead of ~23 (`scripts/bench-live.sh`, memory row).
+    #[tokio::test]
+    async fn an_idle_streams_state_stays_small() {
+        let dir =
+            std::env::temp_dir().join(format!("flagyard_sse_size_{}_{}", std::process::id(), crate::service::now_ms()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("s.db").display());
+        let store = Database::open(&url, 2, true).await.unwrap();
+        let config = crate::config::Config::from_lookup(|_| None).unwrap();
+        let (_trigger, shutdown) = crate::shutdown::channel();
+        let state = AppState::new(Shared {
+            store: store.clone(),
+            config: Arc::new(config),
+            metrics: crate::telemetry::metrics_handle(),
+            shutdown,
+            hub: Hub::new(),
+            writer: Arc::new(Writer::start(store.clone(), |_: &TxMarks| {})),
+            credentials: Arc::default(),
+        });
+        let caller = SdkCaller { key_id: 1, environment_id: 1, environment: "production".into(), key_hash: "x".into() };
+        let ended = super::super::ended(&state, caller.clone(), "test");
+        let ended_size = std::mem::size_of_val(&ended);
+        let mut conn = Conn {
+            state: state.clone(),
+            caller,
+            signals: BroadcastStream::new(state.hub.subscribe(1)),
+            ended: Box::pin(ended),
+            heartbeat: tokio::time::interval(std::time::Duration::from_secs(15)),
+            pending: VecDeque::new(),
+            version: 0,
+        };
+        let next_size = std::mem::size_of_val(&conn.next());
+        eprintln!("ended: {ended_size} bytes, next: {next_size} bytes");
+        assert!(ended_size <= 4096, "the `ended` future is {ended_size} bytes");
+        assert!(next_size <= 4096, "the `next` future is {next_size} bytes");
+        drop(conn);
+        store.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

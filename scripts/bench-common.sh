@@ -11,6 +11,7 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 work="$(mktemp -d -t "flagyard-$bench_tag.XXXXXX")"
 server_pid=""
 load_pid=""
+bare_pid=""
 pg_db=""
 token="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 
@@ -31,6 +32,9 @@ cleanup() {
     if [[ -n "$load_pid" ]]; then
         kill -TERM "$load_pid" 2>/dev/null || true
         wait "$load_pid" 2>/dev/null || true
+    fi
+    if [[ -n "$bare_pid" ]]; then
+        kill -TERM "$bare_pid" 2>/dev/null || true
     fi
     if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
         kill -TERM "$server_pid" 2>/dev/null || true
@@ -103,6 +107,17 @@ start_server() {
         cat "$work/server-$backend.log" >&2
         return 1
     fi
+}
+
+# `start_bare BIN`: starts flagyard-bare (tools/load: the bare axum peer of
+# the OFREP and SSE benchmarks) on a free port (sets `bare_pid`, `bare_base`);
+# exits the script when it does not start.
+start_bare() {
+    "$1" 0 >"$work/bare.out" 2>&1 &
+    bare_pid=$!
+    for _ in $(seq 1 50); do grep -q '^listening' "$work/bare.out" 2>/dev/null && break; sleep 0.1; done
+    bare_base="http://$(sed -n 's/^listening //p' "$work/bare.out")"
+    [[ $bare_base != http:// ]] || { log "flagyard-bare did not start"; cat "$work/bare.out" >&2; exit 1; }
 }
 
 # `each_backend`: `bench BACKEND URL` (defined by the script) for each of

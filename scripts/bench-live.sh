@@ -69,7 +69,6 @@ rounds="${BENCH_ROUNDS:-5}"
 ofrep_secs="${BENCH_OFREP_SECS:-10}"
 bench_tag=live
 flag=live
-bare_pid=""
 # shellcheck source=scripts/bench-common.sh
 source "$root/scripts/bench-common.sh"
 # `admin METHOD PATH [JSON]`: an admin API call; prints the body, fails on a non-2xx status.
@@ -100,12 +99,7 @@ bare_bin="$target_dir/release/flagyard-bare"
 [[ -x "$server_bin" && -x "$load_bin" && -x "$bare_bin" ]] || { log "missing $server_bin, $load_bin or $bare_bin"; exit 1; }
 
 # The bare broadcaster (tools/load/src/bin/flagyard-bare.rs), the peer of every sse run.
-"$bare_bin" 0 >"$work/bare.out" 2>&1 &
-bare_pid=$!
-trap 'rc=$?; [[ -n $bare_pid ]] && kill -TERM "$bare_pid" 2>/dev/null; (exit "$rc"); cleanup' EXIT
-for _ in $(seq 1 50); do grep -q '^listening' "$work/bare.out" 2>/dev/null && break; sleep 0.1; done
-bare_base="http://$(sed -n 's/^listening //p' "$work/bare.out")"
-[[ $bare_base != http:// ]] || { log "flagyard-bare did not start"; cat "$work/bare.out" >&2; exit 1; }
+start_bare "$bare_bin"
 
 rows=()   # summary rows, tab-separated
 failed=0

@@ -47,10 +47,8 @@ rounds="${BENCH_ROUNDS:-5}"
 secs="${BENCH_SECS:-10}"
 flag="${BENCH_FLAG:-plain}"
 bench_tag=ofrep
-bare_pid=""
 # shellcheck source=scripts/bench-common.sh
 source "$root/scripts/bench-common.sh"
-trap 'rc=$?; [[ -n $bare_pid ]] && kill -TERM "$bare_pid" 2>/dev/null; (exit "$rc"); cleanup' EXIT
 command -v wrk >/dev/null || { log "wrk is missing (apt-get install wrk)"; exit 1; }
 admin() {
     curl -fsS --max-time 10 -X "$1" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
@@ -87,11 +85,7 @@ admin PUT /api/v1/flags/plain/environments/production \
 sdk_key="$(admin POST /api/v1/environments/production/sdk-keys '{"name": "bench-ofrep"}' | jq -r .secret)"
 [[ -n "$sdk_key" && "$sdk_key" != null ]] || { log "no SDK key"; exit 1; }
 
-"$bare_bin" 0 >"$work/bare.out" 2>&1 &
-bare_pid=$!
-for _ in $(seq 1 50); do grep -q '^listening' "$work/bare.out" 2>/dev/null && break; sleep 0.1; done
-bare_base="http://$(sed -n 's/^listening //p' "$work/bare.out")"
-[[ $bare_base != http:// ]] || { log "flagyard-bare did not start"; cat "$work/bare.out" >&2; exit 1; }
+start_bare "$bare_bin"
 
 # Each answer is checked once before timing.
 ctx='{"context": {"targetingKey": "user-1", "country": "NL", "age": 31, "app_version": "1.4.2"}}'

@@ -53,33 +53,15 @@ pub fn new_secret(prefix: &str) -> String {
     format!("{prefix}{}", hex::encode(bytes))
 }
 
-/// The stored form of a secret: SHA-256, hex (on every SDK request: into a
-/// buffer of the right size, not through `hex::encode`'s per-char iterator).
+/// The stored form of a secret: SHA-256, hex. Computed only when the
+/// credential cache misses (`state/credentials.rs`).
 pub fn hash_secret(secret: &str) -> String {
-    lower_hex(&Sha256::digest(secret.as_bytes()))
-}
-
-/// `bytes` as lowercase hex.
-pub fn lower_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lower_hex_is_hex_encode() {
-        for bytes in [&[][..], &[0u8, 1, 0x0f, 0x10, 0xab, 0xff][..], &Sha256::digest(b"x")[..]] {
-            assert_eq!(lower_hex(bytes), hex::encode(bytes));
-        }
-    }
 
     #[test]
     fn secrets_are_random_and_hashed() {

@@ -14,14 +14,13 @@
 //! * graceful shutdown: stop accepting, let in-flight requests finish (open
 //!   streams end through the shutdown signal), within the drain timeout.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
-
-use std::convert::Infallible;
 
 use axum::extract::ConnectInfo;
 use axum::http::Request;

@@ -198,11 +198,12 @@ fn served<'s>(flag: &'s CFlag, variant: u16, reason: Reason<'s>) -> Detail<'s> {
 /// case pays for none of its set-up.
 #[inline]
 fn eval_flag<'s>(rules: &'s Ruleset, flag: &'s CFlag, ctx: &Context<'_>) -> Detail<'s> {
-    if !flag.enabled {
-        return served(flag, flag.off, Reason::Off);
-    }
-    if flag.prereqs.is_empty() && flag.rules.is_empty() {
-        return served(flag, flag.default, Reason::Default);
+    if flag.is_constant() {
+        return if flag.enabled {
+            served(flag, flag.default, Reason::Default)
+        } else {
+            served(flag, flag.off, Reason::Off)
+        };
     }
     eval_targeting(rules, flag, ctx)
 }

@@ -127,6 +127,15 @@ pub(crate) struct CFlag {
     pub(crate) rules: Box<[CRule]>,
 }
 
+impl CFlag {
+    /// Off, or on with neither prerequisites nor rules: no context can
+    /// change the answer.
+    #[inline]
+    pub(crate) fn is_constant(&self) -> bool {
+        !self.enabled || (self.prereqs.is_empty() && self.rules.is_empty())
+    }
+}
+
 /// A compiled snapshot: immutable, cheap to share (`Arc<Ruleset>`), and
 /// evaluated with [`Ruleset::evaluate`] without locks, I/O or allocation.
 #[derive(Debug)]
@@ -174,7 +183,7 @@ impl Ruleset {
     /// prerequisites nor rules. Its [`Detail`](crate::Detail) for any
     /// context is the one for [`Context::anonymous`](crate::Context::anonymous).
     pub fn is_constant(&self, index: usize) -> bool {
-        self.flags.get(index).is_some_and(|f| !f.enabled || (f.prereqs.is_empty() && f.rules.is_empty()))
+        self.flags.get(index).is_some_and(CFlag::is_constant)
     }
 
     /// The number of targeting rules of the flag at `index` (see [`Ruleset::flag_index`]).

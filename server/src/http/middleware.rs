@@ -260,15 +260,11 @@ fn new_request_id() -> HeaderValue {
     let mut bytes = [0u8; 8];
     rand::rng().fill_bytes(&mut bytes);
     let mut text = [0u8; 16];
-    for (pair, b) in text.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = HEX[usize::from(b >> 4)];
-        pair[1] = HEX[usize::from(b & 0xf)];
-    }
+    // The buffer is exactly twice the input, the one case `encode_to_slice` refuses otherwise.
+    let _ = hex::encode_to_slice(bytes, &mut text);
     // Hex digits are visible ASCII, which a header value always accepts.
     HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 #[cfg(test)]
 mod tests {

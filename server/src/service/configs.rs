@@ -6,8 +6,8 @@ use serde::Deserialize;
 use super::error::Error;
 use super::rules::{self, Edits, Reach};
 use super::views::ConfigView;
-use super::{check_revision, environment, now_ms};
-use crate::store::{ChangeRecord, ConfigRecord, FlagRecord, NewAudit, Queries, StoreError, Topic};
+use super::{change_record, check_revision, environment, now_ms};
+use crate::store::{ConfigRecord, FlagRecord, NewAudit, Queries, StoreError, Topic};
 
 /// A whole configuration (`PUT`), or the changed fields (`PATCH`).
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -128,14 +128,7 @@ async fn write<T: Queries>(
         updated_at: at,
         updated_by: actor.to_owned(),
     };
-    let change = ChangeRecord {
-        environment_id: env.id,
-        version: env.version,
-        entity: "flag".into(),
-        key: key.into(),
-        op: "put".into(),
-        at,
-    };
+    let change = change_record(&env, "flag", key, "put", at);
     let entry = NewAudit {
         at,
         actor,

@@ -72,6 +72,19 @@ pub(crate) async fn bump<T: Queries>(tx: &mut T, mut env: Environment) -> Result
     Ok(env)
 }
 
+/// The change-log entry of a change to `entity` `key` by `op` at the
+/// environment's (already bumped) version.
+pub(crate) fn change_record(env: &Environment, entity: &str, key: &str, op: &str, at: i64) -> ChangeRecord {
+    ChangeRecord {
+        environment_id: env.id,
+        version: env.version,
+        entity: entity.into(),
+        key: key.into(),
+        op: op.into(),
+        at,
+    }
+}
+
 /// Appends the change record of `env`'s current version.
 pub(crate) async fn log_change<T: Queries>(
     tx: &mut T,
@@ -81,15 +94,7 @@ pub(crate) async fn log_change<T: Queries>(
     op: &str,
     at: i64,
 ) -> Result<(), Error> {
-    let change = ChangeRecord {
-        environment_id: env.id,
-        version: env.version,
-        entity: entity.into(),
-        key: key.into(),
-        op: op.into(),
-        at,
-    };
-    tx.insert_change(&change).await?;
+    tx.insert_change(&change_record(env, entity, key, op, at)).await?;
     tx.notify(Topic::Changes).await?;
     Ok(())
 }

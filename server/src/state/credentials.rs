@@ -93,10 +93,9 @@ pub struct CredentialCache<T> {
 struct Entries<T> {
     /// Bumped by every `clear`.
     generation: u64,
-    /// By keyed hash of the secret; a bucket holds more than one entry only
-    /// on a 64-bit collision.
-    buckets: HashMap<u64, Vec<Entry<T>>>,
-    len: usize,
+    /// By keyed hash of the secret. Two secrets with one hash (a 64-bit
+    /// collision) take turns in the slot: the other one just misses.
+    slots: HashMap<u64, Entry<T>>,
 }
 
 struct Entry<T> {
@@ -139,7 +138,7 @@ impl<T> Default for CredentialCache<T> {
     fn default() -> Self {
         CredentialCache {
             keys: RandomState::new(),
-            inner: RwLock::new(Entries { generation: 0, buckets: HashMap::new(), len: 0 }),
+            inner: RwLock::new(Entries { generation: 0, slots: HashMap::new() }),
         }
     }
 }
@@ -162,10 +161,10 @@ impl<T: Clone> CredentialCache<T> {
 
     /// The credential authenticated lately with this secret, if any.
     pub fn get(&self, secret: &str) -> Option<T> {
-        let bucket = self.keys.hash_one(secret.as_bytes());
+        let slot = self.keys.hash_one(secret.as_bytes());
         let now = Instant::now();
         let entries = self.read();
-        let found = entries.buckets.get(&bucket)?.iter().find(|e| e.secret.matches(secret.as_bytes()))?;
+        let found = entries.slots.get(&slot).filter(|e| e.secret.matches(secret.as_bytes()))?;
         (found.expires > now).then(|| found.value.clone())
     }
 
@@ -178,41 +177,28 @@ impl<T: Clone> CredentialCache<T> {
     /// Remembers a credential authenticated with `secret`, unless the cache
     /// was cleared since `generation` was read.
     pub fn put(&self, secret: &str, value: &T, generation: u64) {
-        let bucket = self.keys.hash_one(secret.as_bytes());
+        let slot = self.keys.hash_one(secret.as_bytes());
         let now = Instant::now();
         let mut entries = self.write();
         if entries.generation != generation {
             return;
         }
-        if entries.len >= CREDENTIAL_CACHE_MAX {
-            entries.buckets.retain(|_, b| {
-                b.retain(|e| e.expires > now);
-                !b.is_empty()
-            });
-            entries.len = entries.buckets.values().map(Vec::len).sum();
-            if entries.len >= CREDENTIAL_CACHE_MAX {
-                entries.buckets.clear();
-                entries.len = 0;
+        if entries.slots.len() >= CREDENTIAL_CACHE_MAX && !entries.slots.contains_key(&slot) {
+            entries.slots.retain(|_, e| e.expires > now);
+            if entries.slots.len() >= CREDENTIAL_CACHE_MAX {
+                entries.slots.clear();
             }
         }
-        let slot = entries.buckets.entry(bucket).or_default();
-        let before = slot.len();
-        slot.retain(|e| !e.secret.matches(secret.as_bytes()));
-        let replaced = before - slot.len();
-        slot.push(Entry {
-            secret: Secret(secret.as_bytes().into()),
-            value: value.clone(),
-            expires: now + CREDENTIAL_TTL,
-        });
-        entries.len = entries.len + 1 - replaced;
+        let entry =
+            Entry { secret: Secret(secret.as_bytes().into()), value: value.clone(), expires: now + CREDENTIAL_TTL };
+        entries.slots.insert(slot, entry);
     }
 
     /// Forgets everything (a credential was revoked).
     pub fn clear(&self) {
         let mut entries = self.write();
         entries.generation += 1;
-        entries.buckets.clear();
-        entries.len = 0;
+        entries.slots.clear();
     }
 }
 
@@ -247,7 +233,7 @@ mod tests {
         assert_eq!(cache.get(""), None);
         cache.put("fy_sdk_secret-one", &2, cache.generation());
         assert_eq!(cache.get("fy_sdk_secret-one"), Some(2), "a second put replaces the entry");
-        assert_eq!(cache.read().len, 1);
+        assert_eq!(cache.read().slots.len(), 1);
     }
 
     #[test]
@@ -281,7 +267,7 @@ mod tests {
     fn entries_expire() {
         let cache = CredentialCache::<u32>::default();
         cache.put("k", &1, cache.generation());
-        cache.write().buckets.values_mut().flatten().for_each(|e| e.expires = Instant::now());
+        cache.write().slots.values_mut().for_each(|e| e.expires = Instant::now());
         assert_eq!(cache.get("k"), None);
     }
 
@@ -290,7 +276,7 @@ mod tests {
         let cache = CredentialCache::<usize>::default();
         for i in 0..CREDENTIAL_CACHE_MAX + 10 {
             cache.put(&format!("secret-{i}"), &i, cache.generation());
-            assert!(cache.read().len <= CREDENTIAL_CACHE_MAX);
+            assert!(cache.read().slots.len() <= CREDENTIAL_CACHE_MAX);
         }
         let last = CREDENTIAL_CACHE_MAX + 9;
         assert_eq!(cache.get(&format!("secret-{last}")), Some(last));

@@ -1,15 +1,14 @@
 //! [`AuditQueries`] on Postgres.
 
+use sqlx::Row;
+
 use crate::store::{AuditQueries, AuditQuery, AuditRecord, NewAudit, Result};
 
-use super::PgTx;
+use super::{PgQuery, PgTx};
 
-impl AuditQueries for PgTx {
-    async fn insert_audit(&mut self, a: &NewAudit<'_>) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO audit_log (at, actor, action, entity, key, environment, before, after)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        )
+/// Binds an audit entry's eight columns, in table order.
+pub(super) fn bind_audit<'q>(query: PgQuery<'q>, a: &NewAudit<'q>) -> PgQuery<'q> {
+    query
         .bind(a.at)
         .bind(a.actor)
         .bind(a.action)
@@ -18,8 +17,15 @@ impl AuditQueries for PgTx {
         .bind(a.environment)
         .bind(a.before)
         .bind(a.after)
-        .fetch_one(&mut *self.0)
-        .await?)
+}
+
+impl AuditQueries for PgTx {
+    async fn insert_audit(&mut self, a: &NewAudit<'_>) -> Result<i64> {
+        let query = sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, entity, key, environment, before, after)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        );
+        Ok(bind_audit(query, a).fetch_one(&mut *self.0).await?.try_get(0)?)
     }
 
     async fn audit(&mut self, q: &AuditQuery) -> Result<Vec<AuditRecord>> {

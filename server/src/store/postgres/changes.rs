@@ -2,21 +2,19 @@
 
 use crate::store::{ChangeQueries, ChangeRecord, Result};
 
-use super::PgTx;
+use super::{PgQuery, PgTx};
+
+/// Binds a change record's six columns, in table order.
+pub(super) fn bind_change<'q>(query: PgQuery<'q>, c: &'q ChangeRecord) -> PgQuery<'q> {
+    query.bind(c.environment_id).bind(c.version).bind(&c.entity).bind(&c.key).bind(&c.op).bind(c.at)
+}
 
 impl ChangeQueries for PgTx {
     async fn insert_change(&mut self, c: &ChangeRecord) -> Result<()> {
-        sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO changes (environment_id, version, entity, key, op, at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(c.environment_id)
-        .bind(c.version)
-        .bind(&c.entity)
-        .bind(&c.key)
-        .bind(&c.op)
-        .bind(c.at)
-        .execute(&mut *self.0)
-        .await?;
+        );
+        bind_change(query, c).execute(&mut *self.0).await?;
         Ok(())
     }
 

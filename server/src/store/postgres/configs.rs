@@ -7,7 +7,9 @@ use crate::store::{
     FlagRecord, NewAudit, Result,
 };
 
-use super::PgTx;
+use super::audit::bind_audit;
+use super::changes::bind_change;
+use super::{PgQuery, PgTx};
 
 /// The columns of a [`FlagConfigRow`] from `flags f`, `flag_configs c`,
 /// with `$ENV` the environment's id.
@@ -22,6 +24,29 @@ macro_rules! flag_config_columns {
             " AND x.state = 'running') AS experiment_running"
         )
     };
+}
+
+/// Upserts the current configuration from [`bind_config`]'s `$1`–`$6`.
+macro_rules! upsert_config {
+    () => {
+        "INSERT INTO flag_configs (flag_id, environment_id, config, revision, updated_at, updated_by)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (flag_id, environment_id) DO UPDATE SET config = excluded.config,
+             revision = excluded.revision, updated_at = excluded.updated_at, updated_by = excluded.updated_by"
+    };
+}
+
+/// Appends the configuration of [`bind_config`]'s `$1`–`$6` to the history.
+macro_rules! insert_history {
+    () => {
+        "INSERT INTO flag_config_history (flag_id, environment_id, revision, config, updated_at, updated_by)
+         VALUES ($1, $2, $4, $3, $5, $6)"
+    };
+}
+
+/// Binds a configuration record's six columns as `$1`–`$6`.
+fn bind_config<'q>(query: PgQuery<'q>, c: &'q ConfigRecord) -> PgQuery<'q> {
+    query.bind(c.flag_id).bind(c.environment_id).bind(&c.config).bind(c.revision).bind(c.updated_at).bind(&c.updated_by)
 }
 
 impl ConfigQueries for PgTx {
@@ -100,66 +125,25 @@ impl ConfigQueries for PgTx {
 
     async fn put_config(&mut self, c: &ConfigRecord) -> Result<()> {
         // One round trip: the current configuration and its history row.
-        sqlx::query(
-            "WITH current AS (
-                 INSERT INTO flag_configs (flag_id, environment_id, config, revision, updated_at, updated_by)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (flag_id, environment_id) DO UPDATE SET config = excluded.config,
-                     revision = excluded.revision, updated_at = excluded.updated_at, updated_by = excluded.updated_by
-             )
-             INSERT INTO flag_config_history (flag_id, environment_id, revision, config, updated_at, updated_by)
-             VALUES ($1, $2, $4, $3, $5, $6)",
-        )
-        .bind(c.flag_id)
-        .bind(c.environment_id)
-        .bind(&c.config)
-        .bind(c.revision)
-        .bind(c.updated_at)
-        .bind(&c.updated_by)
-        .execute(&mut *self.0)
-        .await?;
+        let query = sqlx::query(concat!("WITH current AS (", upsert_config!(), ") ", insert_history!()));
+        bind_config(query, c).execute(&mut *self.0).await?;
         Ok(())
     }
 
     async fn put_config_logged(&mut self, c: &ConfigRecord, change: &ChangeRecord, a: &NewAudit<'_>) -> Result<()> {
         // One round trip instead of three (see the trait).
-        sqlx::query(
-            "WITH current AS (
-                 INSERT INTO flag_configs (flag_id, environment_id, config, revision, updated_at, updated_by)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (flag_id, environment_id) DO UPDATE SET config = excluded.config,
-                     revision = excluded.revision, updated_at = excluded.updated_at, updated_by = excluded.updated_by
-             ), history AS (
-                 INSERT INTO flag_config_history (flag_id, environment_id, revision, config, updated_at, updated_by)
-                 VALUES ($1, $2, $4, $3, $5, $6)
-             ), change AS (
+        let query = sqlx::query(concat!(
+            "WITH current AS (",
+            upsert_config!(),
+            "), history AS (",
+            insert_history!(),
+            "), change AS (
                  INSERT INTO changes (environment_id, version, entity, key, op, at) VALUES ($7, $8, $9, $10, $11, $12)
              )
              INSERT INTO audit_log (at, actor, action, entity, key, environment, before, after)
-             VALUES ($13, $14, $15, $16, $17, $18, $19, $20)",
-        )
-        .bind(c.flag_id)
-        .bind(c.environment_id)
-        .bind(&c.config)
-        .bind(c.revision)
-        .bind(c.updated_at)
-        .bind(&c.updated_by)
-        .bind(change.environment_id)
-        .bind(change.version)
-        .bind(&change.entity)
-        .bind(&change.key)
-        .bind(&change.op)
-        .bind(change.at)
-        .bind(a.at)
-        .bind(a.actor)
-        .bind(a.action)
-        .bind(a.entity)
-        .bind(a.key)
-        .bind(a.environment)
-        .bind(a.before)
-        .bind(a.after)
-        .execute(&mut *self.0)
-        .await?;
+             VALUES ($13, $14, $15, $16, $17, $18, $19, $20)"
+        ));
+        bind_audit(bind_change(bind_config(query, c), change), a).execute(&mut *self.0).await?;
         Ok(())
     }
 

@@ -56,6 +56,9 @@ use sqlx::{Connection, PgPool, Postgres, Transaction};
 
 use crate::store::{Backend, PoolStats, Result, StoreError, Topic, TxMarks};
 
+/// A statement being bound (the type the per-record `bind_*` helpers take and give back).
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
 /// How long a request waits for a pooled connection (or to open the first).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 

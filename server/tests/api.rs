@@ -105,9 +105,20 @@ api_test!(if_match_header_is_a_precondition, |app| async move {
     assert_eq!(bad.json(&json!({"enabled": false})).send().await.unwrap().status(), 400);
 });
 
+/// The version of `production` as the API shows it.
+async fn production_version(app: &support::app::TestApp) -> i64 {
+    let envs = app.get("/api/v1/environments").await.expect(200);
+    let prod = envs.as_array().unwrap().iter().find(|e| e["key"] == "production").unwrap();
+    prod["version"].as_i64().unwrap()
+}
+
+// Configuration writes run without savepoints (every refusal comes before
+// they write): the refused ones, batched with the one that wins, leave no
+// trace, and the batch commits the winner alone.
 api_test!(concurrent_edits_on_the_same_revision_get_one_conflict, |app| async move {
     create_flag(app, "race").await;
     let path = "/api/v1/flags/race/environments/production";
+    let before = production_version(app).await;
     let writes = (0..8).map(|i| {
         let body = json!({"enabled": i % 2 == 0, "baseRevision": 1});
         async move { app.patch(path, body).await.status.as_u16() }
@@ -116,6 +127,27 @@ api_test!(concurrent_edits_on_the_same_revision_get_one_conflict, |app| async mo
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 409, 409, 409, 409, 409, 409, 409]);
     assert_eq!(app.get(path).await.expect(200)["revision"], 2);
+    assert_eq!(production_version(app).await, before + 1, "one new version, by the one write that won");
+    let history = app.get(&format!("{path}/history")).await.expect(200);
+    assert_eq!(history.as_array().unwrap().len(), 2);
+    let audit = app.get("/api/v1/audit?flag=race").await.expect(200);
+    let updates = audit.as_array().unwrap().iter().filter(|a| a["entity"] == "config").count();
+    assert_eq!(updates, 1, "one audit entry: {audit}");
+    // Refusals of every kind in one batch with writes that succeed.
+    create_flag(app, "other").await;
+    let other = "/api/v1/flags/other/environments/production";
+    let before = production_version(app).await;
+    let mixed = [
+        (path, json!({"enabled": true, "baseRevision": 1})),
+        (other, json!({"enabled": true})),
+        ("/api/v1/flags/missing/environments/production", json!({"enabled": true})),
+        (path, json!({"defaultVariant": "nope"})),
+        (path, json!({"enabled": true, "baseRevision": 2})),
+    ];
+    let writes = mixed.into_iter().map(|(p, body)| async move { app.patch(p, body).await.status.as_u16() });
+    let statuses = join_all(writes.collect()).await;
+    assert_eq!(statuses, [409, 200, 404, 422, 200]);
+    assert_eq!(production_version(app).await, before + 2, "the two writes that succeeded, and nothing else");
 });
 
 /// Runs futures concurrently in this task (they borrow the app, so they cannot be spawned).

@@ -8,6 +8,7 @@ use rustc_hash::FxHashMap;
 
 use crate::bucket::{BUCKETS, split_ranges};
 use crate::error::{CompileError, CompileErrorKind as K, CompileErrors, json_excerpt};
+use crate::eval::Reason;
 use crate::graph::{GraphError, check_acyclic};
 use crate::index::KeyIndex;
 use crate::model::{Condition, Flag, FlagConfig, Operator, Serve, Snapshot};
@@ -246,6 +247,7 @@ impl<'a> Compiler<'a> {
             enabled: c.enabled,
             off,
             default,
+            fixed_reason: if c.enabled { Reason::Default } else { Reason::Off },
             prereqs,
             rules: rules.into(),
         })

@@ -199,11 +199,8 @@ fn served<'s>(flag: &'s CFlag, variant: u16, reason: Reason<'s>) -> Detail<'s> {
 #[inline]
 fn eval_flag<'s>(rules: &'s Ruleset, flag: &'s CFlag, ctx: &Context<'_>) -> Detail<'s> {
     if flag.is_constant() {
-        return if flag.enabled {
-            served(flag, flag.default, Reason::Default)
-        } else {
-            served(flag, flag.off, Reason::Off)
-        };
+        let variant = if flag.enabled { flag.default } else { flag.off };
+        return served(flag, variant, flag.fixed_reason);
     }
     eval_targeting(rules, flag, ctx)
 }

@@ -162,7 +162,8 @@ pub(super) async fn put_config<B: Backend>(
 ) -> Answer {
     caller.require(Role::Editor)?;
     body.base_revision = base_revision(&headers, body.base_revision)?;
-    s.write(move |tx| {
+    // Every refusal of a configuration write comes before it writes.
+    s.write_checked_first(move |tx| {
         Box::pin(async move { with_etag(service::put_config(tx, &caller.actor, &key, &env, body).await?) })
     })
     .await
@@ -177,7 +178,8 @@ pub(super) async fn patch_config<B: Backend>(
 ) -> Answer {
     caller.require(Role::Editor)?;
     body.base_revision = base_revision(&headers, body.base_revision)?;
-    s.write(move |tx| {
+    // Every refusal of a configuration write comes before it writes.
+    s.write_checked_first(move |tx| {
         Box::pin(async move { with_etag(service::patch_config(tx, &caller.actor, &key, &env, body).await?) })
     })
     .await
@@ -200,7 +202,8 @@ pub(super) async fn copy_config<B: Backend>(
 ) -> Answer {
     caller.require(Role::Editor)?;
     let base = base_revision(&headers, body.base_revision)?;
-    s.write(move |tx| {
+    // Every refusal of a configuration write comes before it writes.
+    s.write_checked_first(move |tx| {
         Box::pin(
             async move { with_etag(service::copy_config(tx, &caller.actor, &key, &body.from, &body.to, base).await?) },
         )
@@ -246,7 +249,8 @@ pub(super) async fn rollback_config<B: Backend>(
 ) -> Answer {
     caller.require(Role::Editor)?;
     let base = base_revision(&headers, body.base_revision)?;
-    s.write(move |tx| {
+    // Every refusal of a configuration write comes before it writes.
+    s.write_checked_first(move |tx| {
         Box::pin(async move {
             with_etag(service::rollback_config(tx, &caller.actor, &key, &env, body.revision, base).await?)
         })

@@ -7,7 +7,7 @@ use super::error::Error;
 use super::rules::{self, Edits, Reach};
 use super::views::ConfigView;
 use super::{change_record, check_revision, environment, now_ms};
-use crate::store::{ConfigRecord, FlagRecord, NewAudit, Queries, StoreError, Topic};
+use crate::store::{ConfigRecord, Environment, FlagRecord, NewAudit, Queries, StoreError, Topic};
 
 /// A whole configuration (`PUT`), or the changed fields (`PATCH`).
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -85,9 +85,13 @@ pub async fn config_history<T: Queries>(
     tx.config_history(flag.id, env.id, limit).await?.iter().map(|c| ConfigView::new(&env.key, c)).collect()
 }
 
-/// The one write path of configurations: lock the environment, check the
-/// base revision, build the new configuration, validate what the
-/// environment would become, write, log the change, audit.
+/// The one write path of configurations: read the flag and its
+/// configuration, check the base revision, build the new configuration,
+/// validate what the environment would become, then write in one step (the
+/// new environment version, the configuration, the change log, the audit).
+///
+/// Every refusal comes before that write, so the job runs without a
+/// savepoint of its own ([`crate::state::Undo::NothingWritten`]).
 async fn write<T: Queries>(
     tx: &mut T,
     actor: &str,
@@ -97,10 +101,10 @@ async fn write<T: Queries>(
     action: &str,
     make: impl FnOnce(FlagConfig) -> Result<FlagConfig, Error>,
 ) -> Result<ConfigView, Error> {
-    // Lock the environment (bump its version) and read the flag, its
-    // configuration and whether an experiment runs on it: one statement.
+    // The environment, the flag, its configuration and whether an
+    // experiment runs on it: one statement.
     let (env, found) =
-        tx.bump_and_flag_config(env, key).await?.ok_or_else(|| Error::NotFound(format!("environment `{env}`")))?;
+        tx.env_flag_config(env, key).await?.ok_or_else(|| Error::NotFound(format!("environment `{env}`")))?;
     let found = found.ok_or_else(|| Error::NotFound(format!("flag `{key}`")))?;
     let (flag, running) = (found.flag, found.experiment_running);
     let current = found.config.ok_or_else(|| Error::NotFound(format!("flag `{key}` in `{}`", env.key)))?;
@@ -128,7 +132,9 @@ async fn write<T: Queries>(
         updated_at: at,
         updated_by: actor.to_owned(),
     };
-    let change = change_record(&env, "flag", key, "put", at);
+    // The version this write creates (see `put_config_logged`).
+    let next = Environment { version: env.version + 1, ..env.clone() };
+    let change = change_record(&next, "flag", key, "put", at);
     let entry = NewAudit {
         at,
         actor,
@@ -139,7 +145,8 @@ async fn write<T: Queries>(
         before: Some(&current.config),
         after: Some(&record.config),
     };
-    // The configuration, its history, the change log and the audit entry at once.
+    // The version, the configuration, its history, the change log and the
+    // audit entry at once: the job's only write, after its last check.
     tx.put_config_logged(&record, &change, &entry).await?;
     tx.notify(Topic::Changes).await?;
     ConfigView::new(&env.key, &record)

@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 
 use crate::config::Config;
 use crate::shutdown::Shutdown;
-use crate::store::{Backend, StoreError};
+use crate::store::{Backend, StoreError, Undo};
 
 pub use credentials::{Caller, Credentials, SdkCaller};
 pub use frames::{HEARTBEAT, RETRY, frame, patch_frame, snapshot_json};
@@ -82,19 +82,42 @@ impl<B: Backend> Shared<B> {
         E: From<StoreError> + Send + 'static,
         F: for<'t> FnOnce(&'t mut B::Tx) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 't>> + Send + 'static,
     {
+        self.write_with(Undo::Savepoint, job).await
+    }
+
+    /// [`write`](Self::write) of a job that refuses only before it writes
+    /// anything ([`Undo::NothingWritten`]: no savepoint round trip).
+    pub async fn write_checked_first<T, E, F>(&self, job: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: for<'t> FnOnce(&'t mut B::Tx) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 't>> + Send + 'static,
+    {
+        self.write_with(Undo::NothingWritten, job).await
+    }
+
+    async fn write_with<T, E, F>(&self, undo: Undo, job: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: for<'t> FnOnce(&'t mut B::Tx) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 't>> + Send + 'static,
+    {
         let (send, receive) = oneshot::channel();
         let batch = self
             .writer
-            .write(Box::new(move |tx| {
-                Box::pin(async move {
-                    let result = job(tx).await;
-                    let keep = result.is_ok();
-                    // The writer needs only to know whether to keep the job's
-                    // work; the result itself goes straight to the caller.
-                    let _ = send.send(result);
-                    keep
-                })
-            }))
+            .write(
+                Box::new(move |tx| {
+                    Box::pin(async move {
+                        let result = job(tx).await;
+                        let keep = result.is_ok();
+                        // The writer needs only to know whether to keep the job's
+                        // work; the result itself goes straight to the caller.
+                        let _ = send.send(result);
+                        keep
+                    })
+                }),
+                undo,
+            )
             .await;
         match (receive.await, batch) {
             (Ok(Err(refused)), _) => Err(refused),

@@ -1,6 +1,7 @@
 //! Group commit: writes queue for one writer task, which runs whatever is
 //! waiting in one transaction — each write inside its own savepoint, so a
-//! refused write rolls back alone — and commits once.
+//! refused write rolls back alone, unless it refuses only before writing
+//! ([`Undo`]) — and commits once.
 //!
 //! This turns one commit (one `fsync`) per write into one per batch, which
 //! is what lets many concurrent writers through SQLite's single writer
@@ -22,7 +23,7 @@ use std::panic::AssertUnwindSafe;
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{Backend, StoreError, TxMarks, TxQueries};
+use crate::store::{Backend, StoreError, TxMarks, TxQueries, Undo};
 
 /// What the writer answers once a job's batch is over: `Ok` when the batch
 /// committed (a refused job's savepoint was rolled back, the rest kept),
@@ -37,9 +38,12 @@ pub type Job<B> = Box<dyn for<'t> FnOnce(&'t mut <B as Backend>::Tx) -> JobFutur
 /// Writes run per batch at most.
 const MAX_BATCH: usize = 64;
 
+/// A queued write: the job, how a refusal is undone, where its outcome goes.
+type Queued<B> = (Job<B>, Undo, oneshot::Sender<Outcome>);
+
 /// The handle handlers submit writes to.
 pub struct Writer<B: Backend> {
-    queue: mpsc::Sender<(Job<B>, oneshot::Sender<Outcome>)>,
+    queue: mpsc::Sender<Queued<B>>,
     health: Arc<Health>,
 }
 
@@ -85,7 +89,7 @@ impl<B: Backend> Writer<B> {
     /// announced and the environment versions it created (so a write that
     /// answered is already in force on this replica: read-your-writes).
     pub fn start(store: B, after_commit: impl Fn(&TxMarks) + Send + Sync + 'static) -> Writer<B> {
-        let (tx, mut rx) = mpsc::channel::<(Job<B>, oneshot::Sender<Outcome>)>(1024);
+        let (tx, mut rx) = mpsc::channel::<Queued<B>>(1024);
         let health = Arc::new(Health::default());
         let status = health.clone();
         tokio::spawn(async move {
@@ -105,10 +109,11 @@ impl<B: Backend> Writer<B> {
     }
 
     /// Runs `job` in a write transaction (batched with whatever else is
-    /// queued) and answers once it is committed.
-    pub async fn write(&self, job: Job<B>) -> Outcome {
+    /// queued) and answers once it is committed; `undo` says how a refusal
+    /// is undone.
+    pub async fn write(&self, job: Job<B>, undo: Undo) -> Outcome {
         let (reply, answer) = oneshot::channel();
-        self.queue.send((job, reply)).await.map_err(|_| closed())?;
+        self.queue.send((job, undo, reply)).await.map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
     }
 
@@ -123,70 +128,62 @@ fn closed() -> StoreError {
 }
 
 /// Runs one batch.
-async fn run_batch<B: Backend>(
-    store: &B,
-    health: &Health,
-    after_commit: &impl Fn(&TxMarks),
-    batch: Vec<(Job<B>, oneshot::Sender<Outcome>)>,
-) {
+async fn run_batch<B: Backend>(store: &B, health: &Health, after_commit: &impl Fn(&TxMarks), batch: Vec<Queued<B>>) {
     let mut tx = match store.write().await {
         Ok(tx) => tx,
         Err(e) => {
             tracing::error!(error = %e, "the writer could not begin a transaction");
             health.failed(e.to_string());
-            for (_, reply) in batch {
+            for (_, _, reply) in batch {
                 let _ = reply.send(Err(e.for_waiter()));
             }
             return;
         }
     };
-    let mut done: Vec<(oneshot::Sender<Outcome>, Outcome)> = Vec::with_capacity(batch.len());
-    let mut jobs = batch.into_iter().enumerate();
-    while let Some((i, (job, reply))) = jobs.next() {
-        let outcome = match tx.begin_job(i == 0).await {
-            // A panicking write must not take the writer (and every later write) down.
-            Ok(()) => match AssertUnwindSafe(job(&mut tx)).catch_unwind().await {
+    let mut done: Vec<oneshot::Sender<Outcome>> = Vec::with_capacity(batch.len());
+    let mut jobs = batch.into_iter();
+    while let Some((job, undo, reply)) = jobs.next() {
+        // A panicking write must not take the writer (and every later write)
+        // down; a savepoint that cannot be set or rolled back leaves the
+        // transaction unable to commit what the batch did.
+        let run = async {
+            tx.begin_job(undo).await?;
+            match AssertUnwindSafe(job(&mut tx)).catch_unwind().await {
                 Ok(true) => Ok(()),
-                // Refused: its savepoint goes, the batch goes on.
-                Ok(false) => tx.abort_job().await,
-                Err(_) => {
-                    // The transaction's state is unknown: give up the whole batch (rolled back on drop).
-                    tracing::error!("a write panicked; its batch is rolled back");
-                    let failed = || Err(StoreError::Corrupt("a write in this batch failed".into()));
-                    let _ = reply.send(failed());
-                    for (r, _) in done.drain(..) {
-                        let _ = r.send(failed());
-                    }
-                    for (_, (_, r)) in jobs {
-                        let _ = r.send(failed());
-                    }
-                    return;
-                }
-            },
-            Err(e) => Err(e),
+                // Refused: its savepoint goes (if it had one), the batch goes on.
+                Ok(false) => tx.abort_job(undo).await,
+                Err(_) => Err(StoreError::Corrupt("a write in this batch failed".into())),
+            }
         };
-        done.push((reply, outcome));
+        if let Err(e) = run.await {
+            // The transaction's state is unknown: give up the whole batch (rolled back on drop).
+            tracing::error!(error = %e, "a write failed its batch; the batch is rolled back");
+            for r in std::iter::once(reply).chain(done).chain(jobs.map(|(_, _, r)| r)) {
+                let _ = r.send(Err(e.for_waiter()));
+            }
+            return;
+        }
+        done.push(reply);
     }
     let marks = tx.marks().clone();
     match B::commit(tx).await {
         Ok(()) => {
             health.committed();
             after_commit(&marks);
-            for (reply, outcome) in done {
-                let _ = reply.send(outcome);
+            for reply in done {
+                let _ = reply.send(Ok(()));
             }
         }
         Err(e) => {
             tracing::error!(error = %e, "a write batch failed to commit");
             health.failed(e.to_string());
-            for (reply, outcome) in done {
+            for reply in done {
                 // Whatever each job did is lost with the commit (a refused
                 // job's own refusal still reaches its caller beside this).
-                let outcome = outcome.and(Err(match e.for_waiter() {
+                let _ = reply.send(Err(match e.for_waiter() {
                     StoreError::Corrupt(m) => StoreError::Corrupt(format!("commit failed: {m}")),
                     other => other,
                 }));
-                let _ = reply.send(outcome);
             }
         }
     }
@@ -197,9 +194,14 @@ mod tests {
     use super::*;
     use crate::store::{EnvironmentQueries, SqliteBackend};
 
-    async fn backend() -> (SqliteBackend, std::path::PathBuf) {
-        let dir =
-            std::env::temp_dir().join(format!("flagyard_writer_{}_{}", std::process::id(), crate::service::now_ms()));
+    /// A fresh database in a directory of its own (`test` keeps two tests
+    /// started in the same millisecond apart).
+    async fn backend(test: &str) -> (SqliteBackend, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "flagyard_writer_{test}_{}_{}",
+            std::process::id(),
+            crate::service::now_ms()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let store = SqliteBackend::connect(&format!("sqlite://{}", dir.join("w.db").display()), 1).await.unwrap();
         store.migrate().await.unwrap();
@@ -212,7 +214,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_write_rolls_back_alone_and_a_panic_does_not_stop_the_writer() {
-        let (store, dir) = backend().await;
+        let (store, dir) = backend("refused").await;
         let writer = Writer::start(store.clone(), |_: &TxMarks| {});
         let refused: Job<SqliteBackend> = Box::new(|tx| {
             Box::pin(async move {
@@ -221,10 +223,14 @@ mod tests {
             })
         });
         let panics: Job<SqliteBackend> = Box::new(|_tx| Box::pin(async move { panic!("a bug in a write") }));
-        let (a, b, c) = tokio::join!(writer.write(insert("one")), writer.write(refused), writer.write(insert("two")));
+        let (a, b, c) = tokio::join!(
+            writer.write(insert("one"), Undo::Savepoint),
+            writer.write(refused, Undo::Savepoint),
+            writer.write(insert("two"), Undo::Savepoint)
+        );
         assert!(a.is_ok() && b.is_ok() && c.is_ok(), "the batch commits without the refused write");
-        assert!(writer.write(panics).await.is_err());
-        assert!(writer.write(insert("three")).await.is_ok(), "the writer survives a panicking write");
+        assert!(writer.write(panics, Undo::Savepoint).await.is_err());
+        assert!(writer.write(insert("three"), Undo::Savepoint).await.is_ok(), "the writer survives a panicking write");
         let mut tx = store.read().await.unwrap();
         let keys: Vec<String> = tx.environments().await.unwrap().into_iter().map(|e| e.key).collect();
         assert_eq!(keys, ["one", "two", "three"]);
@@ -235,13 +241,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_commit_leaves_the_writer_able_to_write() {
-        let (store, dir) = backend().await;
+        let (store, dir) = backend("commit").await;
         let writer = Writer::start(store.clone(), |_: &TxMarks| {});
         assert!(writer.health().failing().is_none());
         // As on a full disk: the commit fails and SQLite rolls back.
         store.fail_commits(true);
         for key in ["lost-1", "lost-2"] {
-            let e = writer.write(insert(key)).await.unwrap_err();
+            let e = writer.write(insert(key), Undo::Savepoint).await.unwrap_err();
             assert!(e.to_string().contains("commit"), "{e}");
             assert!(writer.health().failing().is_some(), "the failure is reported");
         }
@@ -249,7 +255,7 @@ mod tests {
         // the fix: "attempted to call begin_with at non-zero transaction depth"
         // until restart).
         store.fail_commits(false);
-        writer.write(insert("after")).await.expect("the writer recovered");
+        writer.write(insert("after"), Undo::Savepoint).await.expect("the writer recovered");
         assert!(writer.health().failing().is_none(), "a successful commit clears the failure");
         let mut tx = store.read().await.unwrap();
         let keys: Vec<String> = tx.environments().await.unwrap().into_iter().map(|e| e.key).collect();

@@ -141,16 +141,16 @@ macro_rules! delegate {
 }
 
 impl TxQueries for DatabaseTx {
-    async fn begin_job(&mut self, first: bool) -> Result<()> {
+    async fn begin_job(&mut self, undo: Undo) -> Result<()> {
         match self {
-            DatabaseTx::Sqlite(tx) => tx.begin_job(first).await,
-            DatabaseTx::Postgres(tx) => tx.begin_job(first).await,
+            DatabaseTx::Sqlite(tx) => tx.begin_job(undo).await,
+            DatabaseTx::Postgres(tx) => tx.begin_job(undo).await,
         }
     }
-    async fn abort_job(&mut self) -> Result<()> {
+    async fn abort_job(&mut self, undo: Undo) -> Result<()> {
         match self {
-            DatabaseTx::Sqlite(tx) => tx.abort_job().await,
-            DatabaseTx::Postgres(tx) => tx.abort_job().await,
+            DatabaseTx::Sqlite(tx) => tx.abort_job(undo).await,
+            DatabaseTx::Postgres(tx) => tx.abort_job(undo).await,
         }
     }
     async fn notify(&mut self, topic: Topic) -> Result<()> {
@@ -192,7 +192,7 @@ delegate! {
     }
     ConfigQueries {
         fn flag_and_config(&mut self, key: &str, environment_id: i64) -> Result<Option<FlagAndConfig>>;
-        fn bump_and_flag_config(&mut self, environment: &str, flag: &str) -> Result<Option<(Environment, Option<FlagAndConfig>)>>;
+        fn env_flag_config(&mut self, environment: &str, flag: &str) -> Result<Option<(Environment, Option<FlagAndConfig>)>>;
         fn config(&mut self, flag_id: i64, environment_id: i64) -> Result<Option<ConfigRecord>>;
         fn configs_of_flag(&mut self, flag_id: i64) -> Result<Vec<ConfigRecord>>;
         fn put_config(&mut self, config: &ConfigRecord) -> Result<()>;

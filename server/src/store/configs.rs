@@ -110,12 +110,14 @@ pub trait ConfigQueries: Send {
         key: &str,
         environment_id: i64,
     ) -> impl Future<Output = Result<Option<FlagAndConfig>>> + Send;
-    /// The configuration write path's first step: bump the environment's
-    /// version (locking it; [`EnvironmentQueries::bump_environment`]) and
-    /// read [`flag_and_config`](Self::flag_and_config) at the new version,
-    /// at once (on Postgres one statement). `None` when the environment does
-    /// not exist; the flag part `None` when the flag does not.
-    fn bump_and_flag_config(
+    /// The configuration write path's read: the environment and
+    /// [`flag_and_config`](Self::flag_and_config) in it, at once (on Postgres
+    /// one statement). Nothing is locked: writing transactions are one at a
+    /// time (the writer's batch per process, and on Postgres its advisory
+    /// lock across replicas), so what this reads stays true to the commit.
+    /// `None` when the environment does not exist; the flag part `None` when
+    /// the flag does not.
+    fn env_flag_config(
         &mut self,
         environment: &str,
         flag: &str,
@@ -128,10 +130,13 @@ pub trait ConfigQueries: Send {
     fn configs_of_flag(&mut self, flag_id: i64) -> impl Future<Output = Result<Vec<ConfigRecord>>> + Send;
     /// Upserts the current configuration and appends it to the history.
     fn put_config(&mut self, config: &ConfigRecord) -> impl Future<Output = Result<()>> + Send;
+    /// The configuration write path's one write: the environment's version
+    /// set to `change.version` (the version read in this transaction plus
+    /// one, which writes being one at a time keep exact), then
     /// [`put_config`](Self::put_config), the change-log entry and the audit
-    /// entry of a configuration write, at once (on Postgres one statement:
-    /// the write path holds the environment's version lock, so every round
-    /// trip saved shortens every writer's wait).
+    /// entry, at once (on Postgres one statement: every round trip saved
+    /// shortens every writer's wait, and a refusal before it leaves nothing
+    /// to undo).
     fn put_config_logged(
         &mut self,
         config: &ConfigRecord,

@@ -59,6 +59,9 @@ pub trait ExperimentQueries: Send {
     fn insert_experiment(&mut self, experiment: &ExperimentRecord) -> impl Future<Output = Result<i64>> + Send;
     /// Writes everything but key, created_at and the joined keys by id.
     fn update_experiment(&mut self, experiment: &ExperimentRecord) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes the experiment and everything recorded for it, its units
+    /// included (they have no foreign key: see migration 0007); on Postgres
+    /// it also waits for, and then holds off, every ingest transaction.
     fn delete_experiment(&mut self, id: i64) -> impl Future<Output = Result<()>> + Send;
     /// Secondary and guardrail metrics, by role then metric key.
     fn experiment_metrics(

@@ -45,6 +45,7 @@ macro_rules! in_dir {
             "0004_ingest",
             "0005_accounts",
             "0006_unit_aggregates",
+            "0007_units_without_fk",
         )
     };
 }

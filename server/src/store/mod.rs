@@ -45,7 +45,7 @@ pub use metrics::{MetricQueries, MetricRecord};
 pub use postgres::PgBackend;
 pub use segments::{SegmentQueries, SegmentRecord};
 pub use sqlite::SqliteBackend;
-pub use tx::{Topic, TxMarks, TxQueries};
+pub use tx::{Topic, TxMarks, TxQueries, Undo};
 pub use users::{NewUser, SessionRecord, SessionUser, UserQueries, UserRecord};
 
 /// A storage failure.

@@ -13,6 +13,9 @@ pub struct TxMarks {
     pub(crate) notified: [bool; 2],
     bumped: Vec<(i64, i64)>,
     at_job_start: ([bool; 2], usize),
+    /// Whether the savepoint `job` is open (set by an earlier job's
+    /// [`Undo::Savepoint`]).
+    pub(super) savepoint_open: bool,
 }
 
 impl TxMarks {
@@ -40,6 +43,21 @@ impl TxMarks {
     }
 }
 
+/// How a refused write of a batch is undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undo {
+    /// The write runs inside its own savepoint, rolled back if it refuses:
+    /// it may refuse after writing (one round trip per write on Postgres).
+    Savepoint,
+    /// The write refuses only before its first statement that writes, and
+    /// writes only after its last check: a refusal leaves nothing to undo,
+    /// so no savepoint is set (on SQLite one is anyway: it costs no round
+    /// trip). A statement that fails spoils a Postgres transaction, though,
+    /// so after a refusal the transaction is probed (one round trip, on
+    /// refusals only) and the whole batch fails if it was spoiled.
+    NothingWritten,
+}
+
 /// What a cross-replica notification is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Topic {
@@ -63,12 +81,15 @@ impl Topic {
 
 /// The transaction's own statements and bookkeeping.
 pub trait TxQueries: Send {
-    /// Marks the start of one write of a batch: `SAVEPOINT job` for the
-    /// first, else `RELEASE SAVEPOINT job; SAVEPOINT job` in one round trip
-    /// (the previous write's work is kept). Commit releases the last one.
-    fn begin_job(&mut self, first: bool) -> impl Future<Output = Result<()>> + Send;
-    /// Undoes everything since the current write began (`ROLLBACK TO SAVEPOINT job`).
-    fn abort_job(&mut self) -> impl Future<Output = Result<()>> + Send;
+    /// Marks the start of one write of a batch. With [`Undo::Savepoint`]:
+    /// `SAVEPOINT job`, or `RELEASE SAVEPOINT job; SAVEPOINT job` in one
+    /// round trip when one is open (the previous writes' work is kept).
+    /// Commit releases the last one.
+    fn begin_job(&mut self, undo: Undo) -> impl Future<Output = Result<()>> + Send;
+    /// Undoes everything since the current write began (`ROLLBACK TO
+    /// SAVEPOINT job`; with [`Undo::NothingWritten`] there is nothing to
+    /// undo, and an error says the transaction can no longer commit).
+    fn abort_job(&mut self, undo: Undo) -> impl Future<Output = Result<()>> + Send;
     /// Tells other replicas, when this transaction commits, that `topic`
     /// changed (Postgres `NOTIFY`; a no-op on SQLite, which has one process).
     fn notify(&mut self, topic: Topic) -> impl Future<Output = Result<()>> + Send;

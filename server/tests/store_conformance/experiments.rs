@@ -136,3 +136,76 @@ conformance_test!(experiments_crud_metrics_and_users, |b| async move {
     let mut tx = b.read().await.unwrap();
     assert_eq!(tx.metrics().await.unwrap().len(), 2);
 });
+
+/// Inserts experiment `key` on a fresh flag of that key with one metric.
+async fn experiment_with_metric<B: Backend>(b: &B, env: &Environment, key: &str) -> i64 {
+    let flag = create_flag(b, key, key, "", "[]").await;
+    let mut tx = b.write().await.unwrap();
+    let m = tx.insert_metric(&metric(&format!("{key}-metric"), 100)).await.unwrap();
+    let x = tx.insert_experiment(&experiment(key, &flag, env, &m)).await.unwrap();
+    B::commit(tx).await.unwrap();
+    x
+}
+
+fn unit(key: &str) -> UnitRow {
+    UnitRow {
+        unit: key.into(),
+        variant: "on".into(),
+        exposed_at: 5,
+        excluded: false,
+        counts: vec![1],
+        totals: vec![2.0],
+    }
+}
+
+// Units have no foreign key to their experiment (migration 7): the delete
+// takes them along, and a later experiment (SQLite may reuse the id) starts
+// with none.
+conformance_test!(deleting_an_experiment_deletes_its_units, |b| async move {
+    let env = create_env(&b, "production").await;
+    let x = experiment_with_metric(&b, &env, "gone").await;
+    let kept = experiment_with_metric(&b, &env, "kept").await;
+    let mut tx = b.ingest().await.unwrap();
+    tx.insert_units(x, 1, &[unit("a"), unit("b")]).await.unwrap();
+    tx.insert_units(kept, 1, &[unit("a")]).await.unwrap();
+    B::commit(tx).await.unwrap();
+
+    let mut tx = b.write().await.unwrap();
+    tx.delete_experiment(x).await.unwrap();
+    B::commit(tx).await.unwrap();
+    let next = experiment_with_metric(&b, &env, "next").await;
+    let mut tx = b.ingest().await.unwrap();
+    assert!(tx.units(x, &["a", "b"]).await.unwrap().is_empty(), "the deleted experiment's units are gone");
+    assert!(tx.units(next, &["a", "b"]).await.unwrap().is_empty(), "a new experiment inherits no units");
+    assert_eq!(tx.units(kept, &["a"]).await.unwrap(), vec![unit("a")], "other experiments keep theirs");
+});
+
+/// On Postgres, deleting an experiment waits for the ingest transaction in
+/// progress (which could otherwise add units to it after the delete) and
+/// holds off the next one until it commits.
+#[tokio::test]
+async fn deleting_an_experiment_excludes_ingest_postgres() {
+    let Some(t) = support::db::pg_backend("deleting_an_experiment_excludes_ingest_postgres").await else { return };
+    let b = t.backend.clone();
+    let env = create_env(&b, "production").await;
+    let x = experiment_with_metric(&b, &env, "gone").await;
+
+    let mut ingest = b.ingest().await.unwrap();
+    ingest.insert_units(x, 1, &[unit("late")]).await.unwrap();
+    let deleter = {
+        let b = b.clone();
+        tokio::spawn(async move {
+            let mut tx = b.write().await.unwrap();
+            tx.delete_experiment(x).await.unwrap();
+            PgBackend::commit(tx).await.unwrap();
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!deleter.is_finished(), "the delete waits for the ingest transaction");
+    PgBackend::commit(ingest).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), deleter).await.expect("the delete went on").unwrap();
+    let mut tx = b.ingest().await.unwrap();
+    assert!(tx.units(x, &["late"]).await.unwrap().is_empty(), "the unit written before the delete went with it");
+    drop(tx);
+    b.close().await;
+}

@@ -27,7 +27,7 @@ use flagyard_server::store::{
     AuditQueries, AuditQuery, Backend, ChangeQueries, ChangeRecord, ConfigQueries, ConfigRecord, CredentialQueries,
     Environment, EnvironmentQueries, ExperimentMetricRecord, ExperimentQueries, ExperimentRecord, FlagQueries,
     FlagQuery, FlagRecord, IngestQueries, MetricQueries, MetricRecord, NewAudit, NewFlag, PgBackend, SegmentQueries,
-    SegmentRecord, SqliteBackend, StoreError, TxQueries, UnitRow,
+    SegmentRecord, SqliteBackend, StoreError, TxQueries, Undo, UnitRow,
 };
 use sqlx::{AssertSqlSafe, Connection, PgConnection, SqliteConnection};
 

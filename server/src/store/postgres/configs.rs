@@ -50,16 +50,14 @@ fn bind_config<'q>(query: PgQuery<'q>, c: &'q ConfigRecord) -> PgQuery<'q> {
 }
 
 impl ConfigQueries for PgTx {
-    async fn bump_and_flag_config(
+    async fn env_flag_config(
         &mut self,
         environment: &str,
         flag: &str,
     ) -> Result<Option<(Environment, Option<FlagAndConfig>)>> {
-        // One round trip instead of two (the write path holds the version
-        // lock from here to its commit).
+        // One round trip instead of two.
         let row = sqlx::query(concat!(
-            "WITH env AS (UPDATE environments SET version = version + 1 WHERE key = $1
-                          RETURNING id, key, name, version, created_at)
+            "WITH env AS (SELECT id, key, name, version, created_at FROM environments WHERE key = $1)
              SELECT env.id AS env_id, env.key AS env_key, env.name AS env_name, env.version AS env_version,
                     env.created_at AS env_created_at, ",
             flag_config_columns!("env.id"),
@@ -80,7 +78,6 @@ impl ConfigQueries for PgTx {
             version: row.try_get("env_version")?,
             created_at: row.try_get("env_created_at")?,
         };
-        self.1.bumped(env.id, env.version);
         // The flag's columns are NULL when no flag has that key.
         let found = match row.try_get::<Option<i64>, _>("id")? {
             Some(_) => Some(FlagConfigRow::from_row(&row)?.split()),
@@ -131,9 +128,9 @@ impl ConfigQueries for PgTx {
     }
 
     async fn put_config_logged(&mut self, c: &ConfigRecord, change: &ChangeRecord, a: &NewAudit<'_>) -> Result<()> {
-        // One round trip instead of three (see the trait).
+        // One round trip instead of four (see the trait).
         let query = sqlx::query(concat!(
-            "WITH current AS (",
+            "WITH env AS (UPDATE environments SET version = $8 WHERE id = $7), current AS (",
             upsert_config!(),
             "), history AS (",
             insert_history!(),
@@ -144,6 +141,7 @@ impl ConfigQueries for PgTx {
              VALUES ($13, $14, $15, $16, $17, $18, $19, $20)"
         ));
         bind_audit(bind_change(bind_config(query, c), change), a).execute(&mut *self.0).await?;
+        self.1.bumped(change.environment_id, change.version);
         Ok(())
     }
 

@@ -93,7 +93,17 @@ impl ExperimentQueries for PgTx {
     }
 
     async fn delete_experiment(&mut self, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM experiments WHERE id = $1").bind(id).execute(&mut *self.0).await?;
+        // Units have no foreign key (migration 0007): no ingest transaction
+        // may run beside this one, or it could add units to a deleted
+        // experiment. The ingest lock is held to this transaction's end.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(super::INGEST_LOCK).execute(&mut *self.0).await?;
+        sqlx::query(
+            "WITH units AS (DELETE FROM experiment_units WHERE experiment_id = $1)
+             DELETE FROM experiments WHERE id = $1",
+        )
+        .bind(id)
+        .execute(&mut *self.0)
+        .await?;
         Ok(())
     }
 

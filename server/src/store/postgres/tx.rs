@@ -1,19 +1,29 @@
 //! [`TxQueries`] on Postgres: savepoints per job, hints, the probe write, the marks.
 
-use crate::store::{Result, Topic, TxMarks, TxQueries};
+use crate::store::{Result, Topic, TxMarks, TxQueries, Undo};
 
 use super::PgTx;
 
 impl TxQueries for PgTx {
-    async fn begin_job(&mut self, first: bool) -> Result<()> {
-        let sql = if first { "SAVEPOINT job" } else { "RELEASE SAVEPOINT job; SAVEPOINT job" };
-        sqlx::raw_sql(sql).execute(&mut *self.0).await?;
+    async fn begin_job(&mut self, undo: Undo) -> Result<()> {
+        if undo == Undo::Savepoint {
+            let open = self.1.savepoint_open;
+            let sql = if open { "RELEASE SAVEPOINT job; SAVEPOINT job" } else { "SAVEPOINT job" };
+            sqlx::raw_sql(sql).execute(&mut *self.0).await?;
+            self.1.savepoint_open = true;
+        }
         self.1.begin_job();
         Ok(())
     }
 
-    async fn abort_job(&mut self) -> Result<()> {
-        sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *self.0).await?;
+    async fn abort_job(&mut self, undo: Undo) -> Result<()> {
+        match undo {
+            Undo::Savepoint => sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *self.0).await?,
+            // Nothing to undo; but if a statement of the job failed, the
+            // transaction is spoiled ("current transaction is aborted") and
+            // this says so.
+            Undo::NothingWritten => sqlx::query("SELECT 1").execute(&mut *self.0).await?,
+        };
         self.1.abort_job();
         Ok(())
     }

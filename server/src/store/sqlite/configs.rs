@@ -24,13 +24,13 @@ impl ConfigQueries for SqliteTx {
         Ok(row.map(FlagConfigRow::split))
     }
 
-    async fn bump_and_flag_config(
+    async fn env_flag_config(
         &mut self,
         environment: &str,
         flag: &str,
     ) -> Result<Option<(Environment, Option<FlagAndConfig>)>> {
         // In process: two statements cost no round trips.
-        let Some(env) = self.bump_environment(environment).await? else {
+        let Some(env) = self.environment(environment).await? else {
             return Ok(None);
         };
         let found = self.flag_and_config(flag, env.id).await?;
@@ -89,7 +89,13 @@ impl ConfigQueries for SqliteTx {
     }
 
     async fn put_config_logged(&mut self, c: &ConfigRecord, change: &ChangeRecord, audit: &NewAudit<'_>) -> Result<()> {
-        // In process: three statements cost no round trips.
+        // In process: four statements cost no round trips.
+        sqlx::query("UPDATE environments SET version = ?2 WHERE id = ?1")
+            .bind(change.environment_id)
+            .bind(change.version)
+            .execute(&mut *self.0)
+            .await?;
+        self.1.bumped(change.environment_id, change.version);
         self.put_config(c).await?;
         self.insert_change(change).await?;
         self.insert_audit(audit).await?;

@@ -93,6 +93,9 @@ impl ExperimentQueries for SqliteTx {
     }
 
     async fn delete_experiment(&mut self, id: i64) -> Result<()> {
+        // Units have no foreign key (migration 0007); SQLite's one writing
+        // connection means no ingest runs beside this.
+        sqlx::query("DELETE FROM experiment_units WHERE experiment_id = ?1").bind(id).execute(&mut *self.0).await?;
         sqlx::query("DELETE FROM experiments WHERE id = ?1").bind(id).execute(&mut *self.0).await?;
         Ok(())
     }

@@ -97,9 +97,17 @@ impl CSplit {
         }
     }
 
+    /// The variant whose range holds `bucket`, if any.
+    ///
+    /// The ranges are disjoint and in bucket order, so the only one that can
+    /// hold `bucket` is the last that starts at or before it: counted
+    /// without a branch per range (a bucket is a hash, so a search that
+    /// branches on it mispredicts about once per evaluation).
     #[inline]
     pub(crate) fn variant_for(&self, bucket: u16) -> Option<u16> {
-        self.ranges.iter().find(|r| r.start <= bucket && bucket < r.end).map(|r| r.variant)
+        let starting: usize = self.ranges.iter().map(|r| usize::from(r.start <= bucket)).sum();
+        let r = self.ranges.get(starting.checked_sub(1)?)?;
+        (bucket < r.end).then_some(r.variant)
     }
 }
 
@@ -222,5 +230,47 @@ impl Ruleset {
     #[inline]
     pub(crate) fn flag(&self, key: &str) -> Option<&CFlag> {
         self.flags.get(self.index.get(key)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::bucket::{BUCKETS, split_ranges};
+
+    /// A split as the compiler builds it from `weights` at `coverage`.
+    fn split(weights: &[u32], coverage: u32) -> CSplit {
+        let ranges = split_ranges(weights, coverage)
+            .zip(0u16..)
+            .filter(|((start, end), _)| start < end)
+            .map(|((start, end), variant)| Range { start, end, variant })
+            .collect();
+        CSplit { attr: AttrRef::new("key"), prefix: PrefixHasher::new(b"s:"), ranges }
+    }
+
+    proptest! {
+        // The branch-free lookup answers what the definition says for every
+        // bucket: the variant of the one range holding it, or none.
+        #[test]
+        fn variant_for_is_the_range_that_holds_the_bucket(
+            cuts in proptest::collection::vec(0..=BUCKETS, 0..6),
+            coverage in prop_oneof![Just(BUCKETS), Just(0), 0..=BUCKETS],
+        ) {
+            let mut cuts = cuts;
+            cuts.sort_unstable();
+            let mut weights = Vec::new();
+            let mut last = 0;
+            for c in cuts.into_iter().chain([BUCKETS]) {
+                weights.push(c - last);
+                last = c;
+            }
+            let s = split(&weights, coverage);
+            for bucket in 0..BUCKETS as u16 {
+                let defined = s.ranges.iter().find(|r| r.start <= bucket && bucket < r.end).map(|r| r.variant);
+                prop_assert_eq!(s.variant_for(bucket), defined, "bucket {} of {:?} at {}", bucket, weights, coverage);
+            }
+        }
     }
 }

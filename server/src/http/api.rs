@@ -18,7 +18,7 @@ use crate::service::{
     self, ConfigWrite, EnvironmentInput, FlagInput, FlagPatch, FlagQueryParams, SdkKeyInput, SegmentInput, TokenInput,
 };
 use crate::state::AppState;
-use crate::store::{AuditQueries, AuditQuery, Backend, StoreError};
+use crate::store::{AuditQueries, AuditQuery, Backend, StoreError, Undo};
 
 pub(super) type Answer = Result<Response, ApiError>;
 
@@ -163,7 +163,7 @@ pub(super) async fn put_config<B: Backend>(
     caller.require(Role::Editor)?;
     body.base_revision = base_revision(&headers, body.base_revision)?;
     // Every refusal of a configuration write comes before it writes.
-    s.write_checked_first(move |tx| {
+    s.write_with(Undo::NothingWritten, move |tx| {
         Box::pin(async move { with_etag(service::put_config(tx, &caller.actor, &key, &env, body).await?) })
     })
     .await
@@ -179,7 +179,7 @@ pub(super) async fn patch_config<B: Backend>(
     caller.require(Role::Editor)?;
     body.base_revision = base_revision(&headers, body.base_revision)?;
     // Every refusal of a configuration write comes before it writes.
-    s.write_checked_first(move |tx| {
+    s.write_with(Undo::NothingWritten, move |tx| {
         Box::pin(async move { with_etag(service::patch_config(tx, &caller.actor, &key, &env, body).await?) })
     })
     .await
@@ -203,7 +203,7 @@ pub(super) async fn copy_config<B: Backend>(
     caller.require(Role::Editor)?;
     let base = base_revision(&headers, body.base_revision)?;
     // Every refusal of a configuration write comes before it writes.
-    s.write_checked_first(move |tx| {
+    s.write_with(Undo::NothingWritten, move |tx| {
         Box::pin(
             async move { with_etag(service::copy_config(tx, &caller.actor, &key, &body.from, &body.to, base).await?) },
         )
@@ -250,7 +250,7 @@ pub(super) async fn rollback_config<B: Backend>(
     caller.require(Role::Editor)?;
     let base = base_revision(&headers, body.base_revision)?;
     // Every refusal of a configuration write comes before it writes.
-    s.write_checked_first(move |tx| {
+    s.write_with(Undo::NothingWritten, move |tx| {
         Box::pin(async move {
             with_etag(service::rollback_config(tx, &caller.actor, &key, &env, body.revision, base).await?)
         })

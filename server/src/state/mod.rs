@@ -85,18 +85,10 @@ impl<B: Backend> Shared<B> {
         self.write_with(Undo::Savepoint, job).await
     }
 
-    /// [`write`](Self::write) of a job that refuses only before it writes
-    /// anything ([`Undo::NothingWritten`]: no savepoint round trip).
-    pub async fn write_checked_first<T, E, F>(&self, job: F) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<StoreError> + Send + 'static,
-        F: for<'t> FnOnce(&'t mut B::Tx) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 't>> + Send + 'static,
-    {
-        self.write_with(Undo::NothingWritten, job).await
-    }
-
-    async fn write_with<T, E, F>(&self, undo: Undo, job: F) -> Result<T, E>
+    /// [`write`](Self::write) with `undo` saying how a refusal is undone:
+    /// [`Undo::NothingWritten`] for a job that refuses only before it writes
+    /// anything (no savepoint round trip).
+    pub async fn write_with<T, E, F>(&self, undo: Undo, job: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,

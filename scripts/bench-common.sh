@@ -12,6 +12,7 @@ work="$(mktemp -d -t "flagyard-$bench_tag.XXXXXX")"
 server_pid=""
 load_pid=""
 bare_pid=""
+peer_pid=""   # an optional third-party peer (Unleash Edge in bench-ofrep.sh)
 pg_db=""
 token="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 
@@ -35,6 +36,9 @@ cleanup() {
     fi
     if [[ -n "$bare_pid" ]]; then
         kill -TERM "$bare_pid" 2>/dev/null || true
+    fi
+    if [[ -n "$peer_pid" ]]; then
+        kill -TERM "$peer_pid" 2>/dev/null || true
     fi
     if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
         kill -TERM "$server_pid" 2>/dev/null || true

@@ -30,6 +30,17 @@
 #   BENCH_SECS=10       length of each wrk phase
 #   BENCH_FLAG=plain    the single-flag phase's flag (canary, experiment, plain)
 #   BENCH_SKIP_BUILD=1  use the binaries already built
+#   BENCH_EDGE=PATH     also run Unleash Edge (the `unleash-edge` binary at
+#                       PATH) offline as a peer: a fourth phase per round,
+#                       POST /api/frontend/features/plain (its single-flag
+#                       remote evaluation; Edge 20.1.0 has no OFREP) with the
+#                       same contexts, on a bootstrap file holding the same
+#                       plain flag (enabled, default strategy). Build it once,
+#                       ~12 minutes on 2 cores:
+#                         cargo install unleash-edge --version 20.1.0 --locked \
+#                             --no-default-features --root <scratch>
+#                       and pass <scratch>/bin/unleash-edge. Prints the
+#                       single/edge ratio per round (issue 13: >= 3x).
 #
 # Needs wrk (Debian package `wrk`), curl and jq. About 3 x BENCH_SECS x
 # BENCH_ROUNDS plus 10 s. Exit status 0 when every phase ran clean (a missed
@@ -87,6 +98,30 @@ sdk_key="$(admin POST /api/v1/environments/production/sdk-keys '{"name": "bench-
 
 start_bare "$bare_bin"
 
+edge_base=""
+edge_token="*:production.bench-ofrep-edge"
+if [[ -n "${BENCH_EDGE:-}" ]]; then
+    [[ -x "$BENCH_EDGE" ]] || { log "BENCH_EDGE=$BENCH_EDGE is not an executable"; exit 1; }
+    cat >"$work/edge-features.json" <<'JSON'
+{"version": 2, "features": [{"name": "plain", "type": "release", "project": "default", "enabled": true,
+  "stale": false, "impressionData": false, "strategies": [{"name": "default", "parameters": {}, "constraints": []}],
+  "variants": []}]}
+JSON
+    edge_port="$(free_port)"
+    RUST_LOG=error "$BENCH_EDGE" -p "$edge_port" -i 127.0.0.1 offline -b "$work/edge-features.json" \
+        -c "$edge_token" -f "$edge_token" >"$work/edge.out" 2>&1 &
+    peer_pid=$!
+    edge_base="http://127.0.0.1:$edge_port"
+    for _ in $(seq 1 100); do
+        curl -fsS --max-time 1 -o /dev/null "$edge_base/internal-backstage/health" 2>/dev/null && break
+        sleep 0.1
+    done
+    answer="$(curl -fsS --max-time 5 -H "Authorization: $edge_token" -H 'Content-Type: application/json' \
+        --data '{"userId": "user-1", "properties": {"country": "NL", "age": "31", "app_version": "1.4.2"}}' \
+        "$edge_base/api/frontend/features/plain")" || { log "Unleash Edge did not answer"; cat "$work/edge.out" >&2; exit 1; }
+    jq -e '.enabled == true' <<<"$answer" >/dev/null || { log "Edge's plain flag is not on: $answer"; exit 1; }
+fi
+
 # Each answer is checked once before timing.
 ctx='{"context": {"targetingKey": "user-1", "country": "NL", "age": 31, "app_version": "1.4.2"}}'
 check() { curl -fsS --max-time 5 -H "Authorization: Bearer $sdk_key" -H 'Content-Type: application/json' --data "$ctx" "$1"; }
@@ -109,6 +144,20 @@ request = function()
   return wrk.format("POST", path, headers, bodies[(n % 1024) + 1])
 end
 LUA
+# Unleash Edge's frontend API: the token as is, the context in its own shape.
+cat >"$work/edge.lua" <<'LUA'
+local headers = { ["Content-Type"] = "application/json", ["Authorization"] = os.getenv("FY_KEY") }
+local bodies = {}
+for i = 0, 1023 do
+  bodies[i + 1] = string.format(
+    '{"userId":"user-%d","properties":{"country":"NL","age":"31","app_version":"1.4.2"}}', i)
+end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("POST", "/api/frontend/features/plain", headers, bodies[(n % 1024) + 1])
+end
+LUA
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 clk="$(getconf CLK_TCK)"
@@ -117,8 +166,10 @@ results="$work/results.tsv"   # round, phase, req/s, CPU us/req, load average
 # `phase ROUND NAME URL_BASE PATH PID`
 phase() {
     local out t0 t1 reqs rps non2xx errors cpu
+    local script="$work/ofrep.lua" key="$sdk_key"
+    if [[ $3 == edge ]]; then script="$work/edge.lua" key="$edge_token"; fi
     t0="$(ticks "$6")"
-    out="$(FY_PATH="$5" FY_KEY="$sdk_key" wrk -t2 -c64 -d"${secs}s" --timeout 5s -s "$work/ofrep.lua" "$4" 2>&1)" ||
+    out="$(FY_PATH="$5" FY_KEY="$key" wrk -t2 -c64 -d"${secs}s" --timeout 5s -s "$script" "$4" 2>&1)" ||
         { log "wrk failed: $out"; return 1; }
     t1="$(ticks "$6")"
     rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
@@ -136,10 +187,13 @@ phase() {
 started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 load_start="$(loadavg)"
 phases=(bare single bulk)
+[[ -z $edge_base ]] || phases+=(edge)
+n_phases=${#phases[@]}
 for r in $(seq 1 "$rounds"); do
-    for k in 0 1 2; do
-        p="${phases[$(((r - 1 + k) % 3))]}"
+    for k in $(seq 0 $((n_phases - 1))); do
+        p="${phases[$(((r - 1 + k) % n_phases))]}"
         case "$p" in
+        edge) phase "$r" "$p" edge "$edge_base" /api/frontend/features/plain "$peer_pid" ;;
         bare) phase "$r" "$p" bare "$bare_base" /ofrep/v1/evaluate/flags/plain "$bare_pid" ;;
         single) phase "$r" "$p" single "$base" "/ofrep/v1/evaluate/flags/$flag" "$server_pid" ;;
         bulk) phase "$r" "$p" bulk "$base" /ofrep/v1/evaluate/flags "$server_pid" ;;
@@ -151,7 +205,7 @@ echo
 echo "OFREP throughput, $started to $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, load average $load_start -> $(loadavg)"
 echo "tree: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(
     [[ -n "$(git -C "$root" status --porcelain -- server sdk 2>/dev/null)" ]] && echo ' + uncommitted changes in server/ or sdk/')"
-echo "command: BENCH_ROUNDS=$rounds BENCH_SECS=$secs BENCH_FLAG=$flag scripts/bench-ofrep.sh (wrk -t2 -c64 -d${secs}s)"
+echo "command: BENCH_ROUNDS=$rounds BENCH_SECS=$secs BENCH_FLAG=$flag${BENCH_EDGE:+ BENCH_EDGE=$BENCH_EDGE} scripts/bench-ofrep.sh (wrk -t2 -c64 -d${secs}s)"
 echo
 awk -F'\t' '
     { rps[$1, $2] = $3; cpu[$1, $2] = $4; if ($1 > n) n = $1; load[$1] = $5 }
@@ -170,3 +224,18 @@ awk -F'\t' '
         printf "bulk share of bare:   median %.1f %% (range %.1f-%.1f); target >= 50 %%: %s\n", mb, bmin, bmax, mb >= 50 ? "PASS" : "FAIL"
         printf "server CPU per request, medians: bare %.1f us, single %.1f us (target <= 20: %s), bulk %.1f us (target <= 25: %s)\n", mcb, mcs, mcs <= 20 ? "PASS" : "FAIL", mck, mck <= 25 ? "PASS" : "FAIL"
     }' "$results"
+if [[ -n $edge_base ]]; then
+    awk -F'\t' -v flag="$flag" '
+        { rps[$1, $2] = $3; cpu[$1, $2] = $4; if ($1 > n) n = $1 }
+        function median(a, m,   s) { asort(a, s); return (m % 2) ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2 }
+        END {
+            printf "\nUnleash Edge 20.1.0 offline, POST /api/frontend/features/plain, per round (req/s; Flagyard single / Edge):\n"
+            for (r = 1; r <= n; r++) {
+                x[r] = rps[r, "single"] / rps[r, "edge"]; c[r] = cpu[r, "edge"]
+                printf "  round %d: edge %d req/s (CPU %s us/req), single %d req/s: %.2fx\n", r, rps[r, "edge"], cpu[r, "edge"], rps[r, "single"], x[r]
+                lo = (r == 1 || x[r] < lo) ? x[r] : lo; hi = (r == 1 || x[r] > hi) ? x[r] : hi
+            }
+            m = median(x, n)
+            printf "single (%s) / Edge: median %.2fx (range %.2f-%.2f); target >= 3x: %s; Edge CPU per request median %.1f us\n", flag, m, lo, hi, m >= 3 ? "PASS" : "FAIL", median(c, n)
+        }' "$results"
+fi

@@ -113,6 +113,22 @@ impl Client {
         self.eval(key, ctx, None, |r| r.and_then(|(_, d)| d.variant).map(str::to_owned))
     }
 
+    /// Every flag's value for `ctx`, all read from one version of the rules,
+    /// with that version: a consistent view (a release applied meanwhile
+    /// shows entirely or not at all), e.g. to bootstrap a front end. `None`
+    /// before the first rules arrive. Flags that serve no value (an error)
+    /// are left out. Logs no exposures: it is a bulk read, not a decision.
+    pub fn all_values(&self, ctx: &Context<'_>) -> Option<AllValues> {
+        self.inner.store.with_current(|loaded| {
+            let rules = &loaded?.rules;
+            let values = (0..rules.len())
+                .zip(rules.flag_keys())
+                .filter_map(|(i, key)| Some((key.to_owned(), rules.evaluate_index(i, ctx).value?.clone())))
+                .collect();
+            Some(AllValues { version: rules.version(), values })
+        })
+    }
+
     /// The full account of evaluating `key` (of any type) for `ctx`; `value`
     /// is `None` when nothing is served.
     pub fn detail(&self, key: &str, ctx: &Context<'_>) -> EvaluationDetail<Option<Value>> {
@@ -351,4 +367,13 @@ mod tests {
         assert!(!config.crypto_provider().cipher_suites.is_empty());
         reqwest::Client::builder().tls_backend_preconfigured(config).build().unwrap();
     }
+}
+
+/// What [`Client::all_values`] answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AllValues {
+    /// The environment version the values come from.
+    pub version: u64,
+    /// Each flag's value, by key.
+    pub values: std::collections::BTreeMap<String, Value>,
 }

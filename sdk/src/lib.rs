@@ -95,7 +95,7 @@ mod events;
 mod source;
 mod store;
 
-pub use client::Client;
+pub use client::{AllValues, Client};
 pub use config::ClientBuilder;
 pub use detail::{DefaultReason, EvaluationDetail, EvaluationReason};
 pub use error::Error;

@@ -39,7 +39,10 @@ pub fn router<B: Backend>(state: AppState<B>) -> App {
         .merge(live::router::<B>().layer(axum::Extension(ingest)))
         .merge(live::ofrep_router::<B>())
         .merge(http::ops_router::<B>())
-        .merge(crate::ui::router::<B>())
+        .merge(crate::ui::router::<B>());
+    #[cfg(debug_assertions)]
+    let routed = routed.merge(http::test_clock_router::<B>());
+    let routed = routed
         .fallback(|uri: axum::http::Uri| async move { ApiError::NotFound(format!("route `{}`", uri.path())) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(http::ObserveLayer::new(limit, proxies))
@@ -103,6 +106,7 @@ async fn serve_with<B: Backend>(
         println!("\nFlagyard created the web UI user `admin`; its password (shown once):\n\n    {password}\n");
     }
     let (trigger, shutdown) = shutdown::channel();
+    let test_clock = config.test_clock;
     let timeout = config.shutdown_timeout;
     let addr: SocketAddr = listener.local_addr()?;
     let hub = Hub::new();
@@ -131,7 +135,10 @@ async fn serve_with<B: Backend>(
         })),
         hub: hub.clone(),
         credentials,
+        scheduler: Arc::new(state::Scheduler::new(test_clock)),
     });
+    // Due releases, including those whose instant passed while the server was down.
+    state::spawn_scheduler(state.clone());
     // Any revocation, here or on another replica, empties the credential caches.
     let keys = state.credentials.clone();
     let mut revoked = hub.subscribe_keys();

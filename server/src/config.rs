@@ -72,6 +72,11 @@ pub struct Config {
     /// whose `Forwarded` / `X-Forwarded-For` headers name the client
     /// (default none: the TCP peer is the client).
     pub trusted_proxies: Vec<Cidr>,
+    /// `FLAGYARD_TEST_CLOCK` (debug builds only, for tests): an RFC 3339
+    /// instant that the release scheduler's clock starts at and stays at
+    /// until moved with `POST /api/v1/test/clock`. Unset: the system clock.
+    /// A release build refuses the variable.
+    pub test_clock: Option<i64>,
 }
 
 /// An IP network (`10.0.0.0/8`, `::1/128`, or one address).
@@ -257,6 +262,26 @@ impl Config {
                         })
                     })
                     .collect::<Result<_, _>>()?,
+            },
+            test_clock: match get("FLAGYARD_TEST_CLOCK") {
+                None => None,
+                Some(_) if !cfg!(debug_assertions) => {
+                    return Err(ConfigError {
+                        name: "FLAGYARD_TEST_CLOCK",
+                        value: "(set)".into(),
+                        reason: "only debug builds (tests) have a test clock",
+                    });
+                }
+                Some(value) => match flagyard_eval::parse_rfc3339_millis(&value) {
+                    Some(ms) => Some(ms),
+                    None => {
+                        return Err(ConfigError {
+                            name: "FLAGYARD_TEST_CLOCK",
+                            value,
+                            reason: "expected an RFC 3339 instant",
+                        });
+                    }
+                },
             },
         })
     }

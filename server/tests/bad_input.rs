@@ -97,6 +97,8 @@ impl Case {
 struct Fixtures {
     token_id: i64,
     sdk_key_id: i64,
+    /// A draft release whose one change names a variant flag `f` lacks.
+    release_id: i64,
 }
 
 /// The route template with its placeholders filled with existing objects.
@@ -104,6 +106,8 @@ fn concrete(route: &str, fx: &Fixtures) -> (Method, String) {
     let (method, template) = route.split_once(' ').expect("METHOD /path");
     let path = if template.starts_with("/tokens/") {
         template.replace("{id}", &fx.token_id.to_string())
+    } else if template.starts_with("/releases/") {
+        template.replace("{id}", &fx.release_id.to_string())
     } else {
         template.replace("{id}", &fx.sdk_key_id.to_string())
     };
@@ -149,6 +153,10 @@ fn json_routes() -> Vec<(&'static str, Value)> {
         ("PUT /flags/{key}/environments/{env}", json!({"enabled": true, "offVariant": "off", "defaultVariant": "on"})),
         ("PATCH /flags/{key}/environments/{env}", json!({"enabled": true})),
         ("POST /flags/{key}/environments/{env}/rollback", json!({"revision": 1})),
+        ("POST /flags/{key}/environments/{env}/schedule", json!({"at": "2030-01-01T00:00:00Z", "enabled": true})),
+        ("POST /releases", json!({"name": "r", "changes": []})),
+        ("PUT /releases/{id}", json!({"name": "r", "changes": []})),
+        ("PUT /releases/{id}/schedule", json!({"at": "2030-01-01T00:00:00Z"})),
         ("POST /segments", json!({"key": "fresh"})),
         ("PUT /segments/{key}", json!({"included": ["u1"]})),
         ("POST /metrics", json!({"key": "fresh", "event": "e", "kind": "count"})),
@@ -605,6 +613,60 @@ fn specific_cases(fx: &Fixtures) -> Vec<Case> {
         c("POST /tokens", "empty name", body(json!({"name": "", "role": "viewer"})), 422).field("name"),
         c("POST /tokens", "name of 101 characters", body(json!({"name": "n".repeat(101), "role": "viewer"})), 422)
             .field("name"),
+        // Releases
+        c("GET /releases", "limit=0", Payload::None, 422).path("/releases?limit=0").field("limit"),
+        c("GET /releases", "unknown state", Payload::None, 400).path("/releases?state=done").names("state"),
+        c("GET /releases", "unknown parameter", Payload::None, 400).path("/releases?colour=red").names("colour"),
+        c("POST /releases", "name missing", body(json!({"changes": []})), 400).names("name"),
+        c("POST /releases", "blank name", body(json!({"name": "  "})), 422).field("name"),
+        c("POST /releases", "name of 201 characters", body(json!({"name": "n".repeat(201)})), 422).field("name"),
+        c("POST /releases", "change without environment", body(json!({"name": "r", "changes": [{"flag": "f"}]})), 400)
+            .names("environment"),
+        c("POST /releases", "change with an unknown field",
+            body(json!({"name": "r", "changes": [{"flag": "f", "environment": "staging", "colour": 1}]})), 400)
+            .names("colour"),
+        c("POST /releases", "bad flag key", body(json!({"name": "r", "changes": [{"flag": "a b", "environment": "staging"}]})), 422)
+            .field("changes[0].flag"),
+        c("POST /releases", "a flag twice in one environment", body(json!({"name": "r", "changes": [
+            {"flag": "f", "environment": "staging"}, {"flag": "f", "environment": "staging", "enabled": true}]})), 422)
+            .field("changes[1]"),
+        c("POST /releases", "1,001 changes", body(json!({"name": "r", "changes":
+            (0..1001).map(|i| json!({"flag": format!("f{i}"), "environment": "s"})).collect::<Vec<_>>()})), 422)
+            .field("changes"),
+        c("GET /releases/{id}", "non-numeric id", Payload::None, 400).path("/releases/abc"),
+        c("GET /releases/{id}", "unknown id", Payload::None, 404).path("/releases/987654"),
+        c("PUT /releases/{id}", "stale baseRevision", body(json!({"name": "r", "baseRevision": 7})), 409),
+        c("PUT /releases/{id}", "If-Match not a number", body(json!({"name": "r"})), 400).header("If-Match", "\"x\""),
+        c("PUT /releases/{id}", "unknown id", body(json!({"name": "r"})), 404).path("/releases/987654"),
+        c("DELETE /releases/{id}", "unknown id", Payload::None, 404).path("/releases/987654"),
+        c("DELETE /releases/{id}", "id beyond i64", Payload::None, 400).path("/releases/99999999999999999999"),
+        c("GET /releases/{id}/preview", "unknown id", Payload::None, 404).path("/releases/987654/preview"),
+        c("POST /releases/{id}/apply", "a change that does not compile", Payload::None, 422)
+            .field("changes[0].defaultVariant"),
+        c("POST /releases/{id}/apply", "stale If-Match", Payload::None, 409).header("If-Match", "\"7\""),
+        c("POST /releases/{id}/apply", "unknown id", Payload::None, 404).path("/releases/987654/apply"),
+        c("POST /releases/{id}/revert", "a draft", Payload::None, 409),
+        c("POST /releases/{id}/revert", "unknown id", Payload::None, 404).path("/releases/987654/revert"),
+        c("PUT /releases/{id}/schedule", "at is not RFC 3339", body(json!({"at": "tomorrow"})), 422).field("at"),
+        c("PUT /releases/{id}/schedule", "at without an offset", body(json!({"at": "2030-01-01T00:00:00"})), 422).field("at"),
+        c("PUT /releases/{id}/schedule", "expiry before at",
+            body(json!({"at": "2030-01-01T00:00:00Z", "expiresAt": "2029-01-01T00:00:00Z"})), 422).field("expiresAt"),
+        c("PUT /releases/{id}/schedule", "unknown onStale", body(json!({"at": "2030-01-01T00:00:00Z", "onStale": "x"})), 422)
+            .field("onStale"),
+        c("PUT /releases/{id}/schedule", "a change that does not compile", body(json!({"at": "2030-01-01T00:00:00Z"})), 422)
+            .field("changes[0].defaultVariant"),
+        c("DELETE /releases/{id}/schedule", "not scheduled", Payload::None, 409),
+        c("DELETE /releases/{id}/schedule", "unknown id", Payload::None, 404).path("/releases/987654/schedule"),
+        c("POST /flags/{key}/environments/{env}/schedule", "unknown flag",
+            body(json!({"at": "2030-01-01T00:00:00Z", "enabled": true})), 422)
+            .path("/flags/nope/environments/staging/schedule").field("changes[0].flag"),
+        c("POST /flags/{key}/environments/{env}/schedule", "unknown environment",
+            body(json!({"at": "2030-01-01T00:00:00Z", "enabled": true})), 422)
+            .path("/flags/f/environments/nowhere/schedule").field("changes[0].environment"),
+        c("POST /flags/{key}/environments/{env}/schedule", "bad at", body(json!({"at": "soon", "enabled": true})), 422)
+            .field("at"),
+        c("POST /flags/{key}/environments/{env}/schedule", "unknown variant",
+            body(json!({"at": "2030-01-01T00:00:00Z", "defaultVariant": "nope"})), 422).field("changes[0].defaultVariant"),
         // DELETE /tokens/{id}
         c("DELETE /tokens/{id}", "non-numeric id", Payload::None, 400).path("/tokens/abc"),
         c("DELETE /tokens/{id}", "fractional id", Payload::None, 400).path("/tokens/1.5"),
@@ -783,7 +845,13 @@ async fn fixtures(app: &TestApp) -> Fixtures {
     app.post("/api/v1/experiments/x/start", json!({})).await.expect(200);
     let token = app.post("/api/v1/tokens", json!({"name": "someone", "role": "viewer"})).await.expect(201);
     let key = app.post("/api/v1/environments/staging/sdk-keys", json!({"name": "svc"})).await.expect(201);
-    Fixtures { token_id: token["id"].as_i64().unwrap(), sdk_key_id: key["id"].as_i64().unwrap() }
+    let release = json!({"name": "fx", "changes": [{"flag": "f", "environment": "staging", "defaultVariant": "nope"}]});
+    let release = app.post("/api/v1/releases", release).await.expect(201);
+    Fixtures {
+        token_id: token["id"].as_i64().unwrap(),
+        sdk_key_id: key["id"].as_i64().unwrap(),
+        release_id: release["id"].as_i64().unwrap(),
+    }
 }
 
 /// What must not move when only bad requests are sent.

@@ -11,6 +11,7 @@ mod extract;
 mod middleware;
 mod openapi;
 mod ops;
+mod release_api;
 mod routes;
 mod session;
 mod user_api;
@@ -22,6 +23,8 @@ pub use extract::{BodyLimit, is_json, read_body};
 pub use middleware::ObserveLayer;
 pub use openapi::handler as openapi_handler;
 pub use ops::router as ops_router;
+#[cfg(debug_assertions)]
+pub use release_api::test_clock_router;
 pub use routes::router as api_router;
 pub use session::{
     CSRF_FIELD, CSRF_HEADER, LoggedIn, SESSION_COOKIE, UiUser, check_csrf, check_csrf_header, clear_session_cookie,

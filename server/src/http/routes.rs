@@ -9,12 +9,14 @@ use utoipa::openapi::{Ref, RefOr};
 use super::api::*;
 use super::auth::RequiredRole;
 use super::experiment_api::*;
+use super::release_api::*;
 use super::user_api::*;
 use crate::auth::Role;
 use crate::service::{
     AuditView, ConfigView, ConfigWrite, EnvironmentInput, EnvironmentView, EventCountsView, ExperimentInput,
-    ExperimentView, FlagInput, FlagPage, FlagPatch, FlagQueryParams, FlagView, MetricInput, MetricView, ResultsView,
-    SdkKeyInput, SdkKeyView, SegmentInput, SegmentView, TokenInput, TokenView, UserInput, UserPatch, UserView,
+    ExperimentView, FlagInput, FlagPage, FlagPatch, FlagQueryParams, FlagView, MetricInput, MetricView, ReleaseInput,
+    ReleasePreview, ReleaseView, ResultsView, ScheduleInput, ScheduledChangeInput, SdkKeyInput, SdkKeyView,
+    SegmentInput, SegmentView, TokenInput, TokenView, UserInput, UserPatch, UserView,
 };
 use crate::state::AppState;
 use crate::store::Backend;
@@ -120,6 +122,8 @@ endpoints! {
         query: (HistoryParams), body: -, 200: [ConfigView];
     post "/flags/{key}/environments/{env}/rollback" => rollback_config, Editor, "Restore a recorded revision as a new revision",
         query: -, body: (RollbackBody), 200: (ConfigView);
+    post "/flags/{key}/environments/{env}/schedule" => schedule_change, Editor, "Schedule one configuration change (a release of one change)",
+        query: -, body: (ScheduledChangeInput), 201: (ReleaseView);
     get "/segments" => list_segments, Viewer, "List segments",
         query: -, body: -, 200: [SegmentView];
     post "/segments" => create_segment, Editor, "Create a segment",
@@ -156,6 +160,26 @@ endpoints! {
         query: -, body: -, 200: (ExperimentView);
     get "/experiments/{key}/results" => experiment_results, Viewer, "Results of a started experiment: JSON, or CSV with ?format=csv",
         query: (ResultsParams), body: -, 200: (ResultsView);
+    get "/releases" => list_releases, Viewer, "List releases, newest first (optionally in one state)",
+        query: (ReleaseParams), body: -, 200: [ReleaseView];
+    post "/releases" => create_release, Editor, "Create a draft release: changes to many flags and environments",
+        query: -, body: (ReleaseInput), 201: (ReleaseView);
+    get "/releases/{id}" => get_release, Viewer, "A release",
+        query: -, body: -, 200: (ReleaseView);
+    put "/releases/{id}" => update_release, Editor, "Replace a draft release (a failed one becomes a draft again)",
+        query: -, body: (ReleaseInput), 200: (ReleaseView);
+    delete "/releases/{id}" => delete_release, Editor, "Delete a release that was never applied",
+        query: -, body: -, 204: -;
+    get "/releases/{id}/preview" => preview_release, Viewer, "What applying a release now would do: diffs, problems, affected flags",
+        query: -, body: -, 200: (ReleasePreview);
+    post "/releases/{id}/apply" => apply_release, Editor, "Apply a release now: one version per environment, all or nothing",
+        query: -, body: -, 200: (ReleaseView);
+    post "/releases/{id}/revert" => revert_release, Editor, "Revert an applied release by applying its inverse as a new release",
+        query: -, body: -, 201: (ReleaseView);
+    put "/releases/{id}/schedule" => schedule_release, Editor, "Schedule (or reschedule) a release for an instant",
+        query: -, body: (ScheduleInput), 200: (ReleaseView);
+    delete "/releases/{id}/schedule" => unschedule_release, Editor, "Cancel a release's schedule (it is a draft again)",
+        query: -, body: -, 200: (ReleaseView);
     get "/tokens" => list_tokens, Admin, "List admin tokens (never their secrets)",
         query: -, body: -, 200: [TokenView];
     post "/tokens" => create_token, Admin, "Create an admin token (secret shown once)",

@@ -45,6 +45,7 @@ async fn fixture(vars: &[(&str, &str)]) -> Fixture {
         hub: crate::state::Hub::new(),
         writer: Arc::new(Writer::start(store.clone(), |_: &crate::store::TxMarks| {})),
         credentials: Arc::default(),
+        scheduler: Arc::new(crate::state::Scheduler::new(None)),
     });
     for (username, role, disabled) in [("alice", Role::Editor, false), ("mallory", Role::Viewer, true)] {
         let input = UserInput { username: username.into(), password: PASSWORD.into(), role };

@@ -214,6 +214,7 @@ mod tests {
             hub: Hub::new(),
             writer: Arc::new(Writer::start(store.clone(), |_: &TxMarks| {})),
             credentials: Arc::default(),
+            scheduler: Arc::new(crate::state::Scheduler::new(None)),
         });
         let caller = SdkCaller { key_id: 1, environment_id: 1, environment: "production".into(), key_hash: "x".into() };
         let ended = super::super::ended(&state, caller.clone(), "test");

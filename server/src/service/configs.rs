@@ -36,7 +36,7 @@ impl ConfigWrite {
     }
 
     /// `current` with this patch's fields applied.
-    fn apply(self, mut current: FlagConfig) -> FlagConfig {
+    pub(super) fn apply(self, mut current: FlagConfig) -> FlagConfig {
         if let Some(v) = self.enabled {
             current.enabled = v;
         }
@@ -56,7 +56,7 @@ impl ConfigWrite {
     }
 }
 
-fn parse_config(record: &ConfigRecord) -> Result<FlagConfig, Error> {
+pub(super) fn parse_config(record: &ConfigRecord) -> Result<FlagConfig, Error> {
     serde_json::from_str(&record.config).map_err(|e| Error::Store(StoreError::Corrupt(format!("configuration: {e}"))))
 }
 

@@ -13,6 +13,9 @@ mod experiment_guards;
 mod experiment_metrics;
 mod experiments;
 mod flags;
+mod release_plan;
+mod release_schedule;
+mod releases;
 mod results;
 mod results_csv;
 pub mod rules;
@@ -36,6 +39,15 @@ pub use experiments::{
     transition as transition_experiment, update_experiment,
 };
 pub use flags::{FlagInput, FlagPatch, FlagQueryParams, create_flag, delete_flag, get_flag, list_flags, update_flag};
+pub use release_plan::ReleasePreview;
+pub use release_schedule::{
+    ScheduleInput, ScheduledChangeInput, ScheduledOutcome, next_scheduled, run_due_release, schedule_change,
+    schedule_release, unschedule_release,
+};
+pub use releases::{
+    ReleaseInput, ReleaseState, ReleaseView, apply_release, create_release, delete_release, get_release, list_releases,
+    preview_release, release_flags, revert_release, update_release,
+};
 pub use results::{EventCountsView, ResultsView, event_counts, experiment_results};
 pub use results_csv::results_csv;
 pub use segments::{SegmentInput, create_segment, delete_segment, get_segment, list_segments, update_segment};

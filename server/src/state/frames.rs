@@ -52,22 +52,32 @@ pub async fn patch_frame<T: Queries>(
     let mut patch = Patch { version: change.version, flags: BTreeMap::new(), segments: BTreeMap::new() };
     match change.entity.as_str() {
         "flag" => {
-            let model = match tx.flag(&change.key).await? {
-                Some(flag) => match tx.config(flag.id, env.id).await? {
-                    Some(config) => Some(rules::flag_model(&flag, &config, &env.key)?),
-                    None => None,
-                },
-                None => None,
-            };
-            patch.flags.insert(change.key.clone(), model);
+            patch.flags.insert(change.key.clone(), flag_state(tx, env, &change.key).await?);
         }
         "segment" => {
             let model = tx.segment(&change.key).await?.map(|s| rules::segment_model(&s)).transpose()?;
             patch.segments.insert(change.key.clone(), model);
+        }
+        "release" => {
+            // Every flag the release changed in this environment, in one patch.
+            let Ok(id) = change.key.parse::<i64>() else { return Ok(None) };
+            for key in crate::service::release_flags(tx, id, &env.key).await? {
+                let model = flag_state(tx, env, &key).await?;
+                patch.flags.insert(key, model);
+            }
         }
         _ => return Ok(None),
     }
     let json = serde_json::to_string(&patch)
         .map_err(|e| DomainError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
     Ok(Some(frame("patch", change.version, &json)))
+}
+
+/// Flag `key` as configured in `env` now; `None` when it is gone.
+async fn flag_state<T: Queries>(tx: &mut T, env: &Environment, key: &str) -> Result<Option<Flag>, DomainError> {
+    let Some(flag) = tx.flag(key).await? else { return Ok(None) };
+    match tx.config(flag.id, env.id).await? {
+        Some(config) => Ok(Some(rules::flag_model(&flag, &config, &env.key)?)),
+        None => Ok(None),
+    }
 }

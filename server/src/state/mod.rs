@@ -8,6 +8,7 @@ mod credentials;
 mod frames;
 mod hub;
 mod login_limit;
+mod scheduler;
 mod writer;
 
 use std::future::Future;
@@ -25,6 +26,7 @@ pub use credentials::{Caller, Credentials, SdkCaller};
 pub use frames::{HEARTBEAT, RETRY, frame, patch_frame, snapshot_json};
 pub use hub::{EnvRules, Hub, Signal, spawn as spawn_hub};
 pub use login_limit::{Clock, LoginLimiter, LoginLimits, SystemClock};
+pub use scheduler::{Scheduler, run_due as run_due_releases, spawn as spawn_scheduler};
 pub use writer::Writer;
 
 /// What every handler can reach: one shared [`Shared`], so that the
@@ -68,6 +70,8 @@ pub struct Shared<B: Backend> {
     pub writer: Arc<Writer<B>>,
     /// Recently authenticated admin tokens and SDK keys.
     pub credentials: Arc<Credentials>,
+    /// The release scheduler's clock and wake-up.
+    pub scheduler: Arc<Scheduler>,
 }
 
 impl<B: Backend> Shared<B> {

@@ -247,6 +247,15 @@ delegate! {
         fn sdk_keys(&mut self, environment_id: Option<i64>) -> Result<Vec<SdkKeyRecord>>;
         fn revoke_sdk_key(&mut self, id: i64, at: i64) -> Result<bool>;
     }
+    ReleaseQueries {
+        fn releases(&mut self, state: Option<&str>, limit: i64) -> Result<Vec<ReleaseRecord>>;
+        fn release(&mut self, id: i64) -> Result<Option<ReleaseRecord>>;
+        fn insert_release(&mut self, release: &ReleaseRecord) -> Result<i64>;
+        fn update_release(&mut self, release: &ReleaseRecord) -> Result<()>;
+        fn delete_release(&mut self, id: i64) -> Result<()>;
+        fn due_releases(&mut self, now: i64, limit: i64) -> Result<Vec<ReleaseRecord>>;
+        fn next_scheduled(&mut self) -> Result<Option<i64>>;
+    }
     UserQueries {
         fn users(&mut self) -> Result<Vec<UserRecord>>;
         fn user(&mut self, username: &str) -> Result<Option<UserRecord>>;

@@ -46,6 +46,7 @@ macro_rules! in_dir {
             "0005_accounts",
             "0006_unit_aggregates",
             "0007_units_without_fk",
+            "0008_releases",
         )
     };
 }

@@ -24,6 +24,7 @@ mod ingest;
 mod metrics;
 pub mod migrations;
 mod postgres;
+mod releases;
 mod segments;
 mod sqlite;
 mod tx;
@@ -43,6 +44,7 @@ pub use flags::{FlagQueries, FlagQuery, FlagRecord, NewFlag};
 pub use ingest::{BatchAnswer, IngestQueries, UnitRow, VariantMetricRow, VariantUnitsRow};
 pub use metrics::{MetricQueries, MetricRecord};
 pub use postgres::PgBackend;
+pub use releases::{ReleaseQueries, ReleaseRecord};
 pub use segments::{SegmentQueries, SegmentRecord};
 pub use sqlite::SqliteBackend;
 pub use tx::{Topic, TxMarks, TxQueries, Undo};
@@ -154,6 +156,7 @@ pub trait Queries:
     + ChangeQueries
     + AuditQueries
     + CredentialQueries
+    + ReleaseQueries
     + TxQueries
 {
 }
@@ -168,6 +171,7 @@ impl<T> Queries for T where
         + ChangeQueries
         + AuditQueries
         + CredentialQueries
+        + ReleaseQueries
         + TxQueries
 {
 }

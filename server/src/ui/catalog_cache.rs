@@ -104,6 +104,10 @@ async fn patch<T: Queries>(
                 "flag" => {
                     changed.insert(change.key);
                 }
+                "release" => {
+                    let Ok(id) = change.key.parse::<i64>() else { return Ok(None) };
+                    changed.extend(crate::service::release_flags(tx, id, &env.key).await?);
+                }
                 "segment" => {}
                 _ => return Ok(None),
             }

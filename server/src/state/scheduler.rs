@@ -1,0 +1,150 @@
+//! The release scheduler's runtime: one task per server that applies due
+//! releases ([`crate::service::run_due_release`], one per write job) and
+//! then sleeps until the next scheduled instant, a wake-up (a release was
+//! scheduled here), or a second at most (a release scheduled on another
+//! replica). Its clock is injectable: tests run a manual clock and move it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::AppState;
+use crate::service::{self, Error as DomainError};
+use crate::store::Backend;
+
+/// The longest sleep between looks at the schedule.
+const POLL: Duration = Duration::from_secs(1);
+
+/// Wall-clock time in epoch milliseconds.
+pub trait WallClock: Send + Sync + std::fmt::Debug {
+    fn now_ms(&self) -> i64;
+}
+
+/// The system's wall clock.
+#[derive(Debug, Default)]
+pub struct SystemWallClock;
+
+impl WallClock for SystemWallClock {
+    fn now_ms(&self) -> i64 {
+        service::now_ms()
+    }
+}
+
+/// A clock that stands still until set (tests).
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn new(at: i64) -> Self {
+        ManualClock(AtomicI64::new(at))
+    }
+
+    pub fn set(&self, at: i64) {
+        self.0.store(at, Ordering::SeqCst);
+    }
+}
+
+impl WallClock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// The scheduler's handle: its clock and its wake-up.
+#[derive(Debug)]
+pub struct Scheduler {
+    clock: Arc<dyn WallClock>,
+    /// Set when the clock is a test clock that may be moved.
+    manual: Option<Arc<ManualClock>>,
+    wake: Notify,
+}
+
+impl Scheduler {
+    /// A scheduler on the system clock, or on a manual clock starting at
+    /// `test_clock`.
+    pub fn new(test_clock: Option<i64>) -> Self {
+        match test_clock {
+            Some(at) => {
+                let manual = Arc::new(ManualClock::new(at));
+                Scheduler { clock: manual.clone(), manual: Some(manual), wake: Notify::new() }
+            }
+            None => Scheduler { clock: Arc::new(SystemWallClock), manual: None, wake: Notify::new() },
+        }
+    }
+
+    /// Now, on the scheduler's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Looks at the schedule now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Sets the test clock and wakes the scheduler; `false` on the system clock.
+    pub fn set_test_clock(&self, at: i64) -> bool {
+        match &self.manual {
+            Some(m) => {
+                m.set(at);
+                self.wake();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Runs due releases until none is left; how many ran.
+pub async fn run_due<B: Backend>(state: &AppState<B>) -> usize {
+    let mut ran = 0;
+    loop {
+        let now = state.scheduler.now_ms();
+        let step = state.write(move |tx| Box::pin(async move { service::run_due_release(tx, now).await })).await;
+        match step {
+            Ok(Some((id, outcome))) => {
+                ran += 1;
+                metrics::counter!("flagyard_scheduled_changes_total", "outcome" => outcome.as_str()).increment(1);
+                match outcome {
+                    service::ScheduledOutcome::Applied | service::ScheduledOutcome::Late => {
+                        tracing::info!(release = id, outcome = outcome.as_str(), "scheduled release applied");
+                    }
+                    _ => tracing::warn!(release = id, outcome = outcome.as_str(), "scheduled release not applied"),
+                }
+            }
+            Ok(None) => return ran,
+            Err(e) => {
+                log_error(&e);
+                return ran;
+            }
+        }
+    }
+}
+
+fn log_error(e: &DomainError) {
+    tracing::warn!(error = %e, "the release scheduler could not run; it tries again");
+}
+
+/// Starts the scheduler task; it ends with the server.
+pub fn spawn<B: Backend>(state: AppState<B>) {
+    tokio::spawn(async move {
+        let mut stop = state.shutdown.clone();
+        loop {
+            run_due(&state).await;
+            let next = match state.store.read().await {
+                Ok(mut tx) => service::next_scheduled(&mut tx).await.unwrap_or(None),
+                Err(_) => None,
+            };
+            let wait = next
+                .map(|at| Duration::from_millis(u64::try_from(at - state.scheduler.now_ms()).unwrap_or(0)))
+                .map_or(POLL, |d| d.min(POLL));
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = state.scheduler.wake.notified() => {}
+                () = stop.recv() => return,
+            }
+        }
+    });
+}

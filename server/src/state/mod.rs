@@ -26,7 +26,9 @@ pub use credentials::{Caller, Credentials, SdkCaller};
 pub use frames::{HEARTBEAT, RETRY, frame, patch_frame, snapshot_json};
 pub use hub::{EnvRules, Hub, Signal, spawn as spawn_hub};
 pub use login_limit::{Clock, LoginLimiter, LoginLimits, SystemClock};
-pub use scheduler::{Scheduler, run_due as run_due_releases, spawn as spawn_scheduler};
+#[cfg(debug_assertions)]
+pub use scheduler::run_due as run_due_releases;
+pub use scheduler::{Scheduler, spawn as spawn_scheduler};
 pub use writer::Writer;
 
 /// What every handler can reach: one shared [`Shared`], so that the

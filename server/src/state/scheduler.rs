@@ -127,19 +127,26 @@ fn log_error(e: &DomainError) {
     tracing::warn!(error = %e, "the release scheduler could not run; it tries again");
 }
 
-/// Starts the scheduler task; it ends with the server.
+/// Starts the scheduler task; it ends with the server. Between instants it
+/// only reads: a write transaction (on Postgres, the writers' advisory lock)
+/// is taken only when a release is due.
 pub fn spawn<B: Backend>(state: AppState<B>) {
     tokio::spawn(async move {
         let mut stop = state.shutdown.clone();
         loop {
-            run_due(&state).await;
+            let now = state.scheduler.now_ms();
             let next = match state.store.read().await {
                 Ok(mut tx) => service::next_scheduled(&mut tx).await.unwrap_or(None),
                 Err(_) => None,
             };
+            if next.is_some_and(|at| at <= now) && run_due(&state).await > 0 {
+                continue;
+            }
+            // Until the next instant, at most a second (a release scheduled on
+            // another replica); a second too when the due one could not run.
             let wait = next
-                .map(|at| Duration::from_millis(u64::try_from(at - state.scheduler.now_ms()).unwrap_or(0)))
-                .map_or(POLL, |d| d.min(POLL));
+                .filter(|at| *at > now)
+                .map_or(POLL, |at| Duration::from_millis(u64::try_from(at - now).unwrap_or(0)).min(POLL));
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = state.scheduler.wake.notified() => {}

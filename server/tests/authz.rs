@@ -39,6 +39,7 @@ const MATRIX: &[(&str, Role, u16)] = &[
     ("PATCH /flags/{key}/environments/{env}", Role::Editor, 200),
     ("GET /flags/{key}/environments/{env}/history", Role::Viewer, 200),
     ("POST /flags/{key}/environments/{env}/rollback", Role::Editor, 200),
+    ("POST /flags/{key}/environments/{env}/schedule", Role::Editor, 201),
     ("GET /segments", Role::Viewer, 200),
     ("POST /segments", Role::Editor, 201),
     ("GET /segments/{key}", Role::Viewer, 200),
@@ -57,6 +58,16 @@ const MATRIX: &[(&str, Role, u16)] = &[
     ("POST /experiments/{key}/start", Role::Editor, 200),
     ("POST /experiments/{key}/stop", Role::Editor, 200),
     ("GET /experiments/{key}/results", Role::Viewer, 200),
+    ("GET /releases", Role::Viewer, 200),
+    ("POST /releases", Role::Editor, 201),
+    ("GET /releases/{id}", Role::Viewer, 200),
+    ("PUT /releases/{id}", Role::Editor, 200),
+    ("DELETE /releases/{id}", Role::Editor, 204),
+    ("GET /releases/{id}/preview", Role::Viewer, 200),
+    ("POST /releases/{id}/apply", Role::Editor, 200),
+    ("POST /releases/{id}/revert", Role::Editor, 201),
+    ("PUT /releases/{id}/schedule", Role::Editor, 200),
+    ("DELETE /releases/{id}/schedule", Role::Editor, 200),
     ("GET /tokens", Role::Admin, 200),
     ("POST /tokens", Role::Admin, 201),
     ("DELETE /tokens/{id}", Role::Admin, 204),
@@ -108,6 +119,19 @@ impl Secrets {
     }
 }
 
+/// An instant the server's own clock will not reach during the test.
+const LATER: &str = "2031-01-01T00:00:00Z";
+
+/// A release enabling `flag` in staging.
+fn release_body(n: usize, flag: &str) -> Value {
+    json!({"name": format!("release-{n}"), "changes": [{"flag": flag, "environment": "staging", "enabled": true}]})
+}
+
+/// A draft release (created as admin) enabling `flag` in staging; its id.
+async fn new_release(app: &TestApp, n: usize, flag: &str) -> i64 {
+    app.post("/api/v1/releases", release_body(n, flag)).await.expect(201)["id"].as_i64().unwrap()
+}
+
 /// The request that exercises `route`, after creating (as admin) what it
 /// needs; `n` makes names unique.
 async fn prepare(app: &TestApp, route: &str, n: usize) -> (Method, String, Option<Value>) {
@@ -145,6 +169,11 @@ async fn prepare(app: &TestApp, route: &str, n: usize) -> (Method, String, Optio
         "POST /flags/{key}/environments/{env}/rollback" => {
             (Method::POST, "/flags/f/environments/staging/rollback".into(), Some(json!({"revision": 1})))
         }
+        "POST /flags/{key}/environments/{env}/schedule" => (
+            Method::POST,
+            "/flags/f/environments/staging/schedule".into(),
+            Some(json!({"at": LATER, "enabled": n.is_multiple_of(2)})),
+        ),
         "GET /segments" => (Method::GET, "/segments".into(), None),
         "POST /segments" => (Method::POST, "/segments".into(), Some(json!({"key": format!("seg-{n}")}))),
         "GET /segments/{key}" => (Method::GET, "/segments/beta".into(), None),
@@ -202,6 +231,35 @@ async fn prepare(app: &TestApp, route: &str, n: usize) -> (Method, String, Optio
             app.post("/api/v1/experiments", experiment(&key)).await.expect(201);
             app.post(&format!("/api/v1/experiments/{key}/start"), json!({})).await.expect(200);
             (Method::GET, format!("/experiments/{key}/results"), None)
+        }
+        "GET /releases" => (Method::GET, "/releases".into(), None),
+        "POST /releases" => (Method::POST, "/releases".into(), Some(release_body(n, "f"))),
+        "GET /releases/{id}" => (Method::GET, format!("/releases/{}", new_release(app, n, "f").await), None),
+        "PUT /releases/{id}" => {
+            (Method::PUT, format!("/releases/{}", new_release(app, n, "f").await), Some(release_body(n + 1, "f")))
+        }
+        "DELETE /releases/{id}" => (Method::DELETE, format!("/releases/{}", new_release(app, n, "f").await), None),
+        "GET /releases/{id}/preview" => {
+            (Method::GET, format!("/releases/{}/preview", new_release(app, n, "f").await), None)
+        }
+        "POST /releases/{id}/apply" => {
+            (Method::POST, format!("/releases/{}/apply", new_release(app, n, "f").await), None)
+        }
+        "POST /releases/{id}/revert" => {
+            // A flag of its own, so that the revert's base revision holds.
+            let key = format!("reverted-{n}");
+            app.post("/api/v1/flags", json!({"key": key, "type": "boolean"})).await.expect(201);
+            let id = new_release(app, n, &key).await;
+            app.post(&format!("/api/v1/releases/{id}/apply"), json!(null)).await.expect(200);
+            (Method::POST, format!("/releases/{id}/revert"), None)
+        }
+        "PUT /releases/{id}/schedule" => {
+            (Method::PUT, format!("/releases/{}/schedule", new_release(app, n, "f").await), Some(json!({"at": LATER})))
+        }
+        "DELETE /releases/{id}/schedule" => {
+            let id = new_release(app, n, "f").await;
+            app.put(&format!("/api/v1/releases/{id}/schedule"), json!({"at": LATER})).await.expect(200);
+            (Method::DELETE, format!("/releases/{id}/schedule"), None)
         }
         "GET /tokens" => (Method::GET, "/tokens".into(), None),
         "POST /tokens" => {

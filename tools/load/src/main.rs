@@ -149,6 +149,10 @@ enum Command {
         /// Tokio worker threads
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
         threads: u64,
+        /// each change is a release of N flags (--flag and <flag>-1 .. <flag>-(N-1), created when
+        /// missing), applied with POST /api/v1/releases/{id}/apply; 0: a PATCH of --flag
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1000))]
+        release: u64,
         #[command(flatten)]
         pid: ServerPid,
     },
@@ -417,6 +421,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             gap_ms,
             settle_secs,
             threads,
+            release,
             pid,
         } => {
             let options = sse::Options {
@@ -432,6 +437,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 gap: Duration::from_millis(gap_ms),
                 settle: Duration::from_secs(settle_secs),
                 server_pid: pid.server_pid,
+                release: release as usize,
             };
             print!("{}", runtime(threads as usize)?.block_on(sse::run(options))?);
             Ok(0)

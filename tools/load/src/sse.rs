@@ -45,6 +45,11 @@ pub struct Options {
     pub settle: Duration,
     /// The server's process id, to read its RSS and CPU time.
     pub server_pid: Option<u32>,
+    /// 0: each change is a PATCH of `flag`. N > 0: each change is a release
+    /// of N flags (`flag` and `flag-1` .. `flag-(N-1)`, created when
+    /// missing), created untimed and then applied (`POST
+    /// /api/v1/releases/{id}/apply`, timed like the PATCH).
+    pub release: usize,
 }
 
 /// Nothing recorded yet.
@@ -278,6 +283,28 @@ fn patch(mut conn: BlockingConn, request: Vec<u8>) -> (BlockingConn, anyhow::Res
     (conn, result)
 }
 
+/// Creates (untimed) the release of change `k`: every flag of a release
+/// change set to `enabled`; returns its id.
+async fn create_release(
+    http: &reqwest::Client,
+    common: &Common,
+    options: &Options,
+    enabled: bool,
+    k: usize,
+) -> anyhow::Result<i64> {
+    let flags =
+        std::iter::once(options.flag.clone()).chain((1..options.release).map(|i| format!("{}-{i}", options.flag)));
+    let changes: Vec<Value> =
+        flags.map(|f| json!({"flag": f, "environment": options.env, "enabled": enabled})).collect();
+    let body = json!({"name": format!("load change {}", k + 1), "changes": changes});
+    let answer = http.post(common.url("/api/v1/releases")).json(&body).send().await.context("creating a release")?;
+    if answer.status().as_u16() != 201 {
+        bail!("creating a release: HTTP {}", answer.status());
+    }
+    let v: Value = answer.json().await.context("release answer")?;
+    v["id"].as_i64().context("release answer without an id")
+}
+
 /// Signed milliseconds.
 fn ms(ns: i64) -> f64 {
     ns as f64 / 1e6
@@ -330,6 +357,18 @@ pub async fn run(options: Options) -> anyhow::Result<String> {
             created.status(),
             created.text().await.unwrap_or_default()
         );
+    }
+    for i in 1..options.release {
+        let key = format!("{}-{i}", options.flag);
+        let created = http
+            .post(common.url("/api/v1/flags"))
+            .json(&json!({"key": key, "type": "boolean"}))
+            .send()
+            .await
+            .with_context(|| format!("creating flag {key}"))?;
+        if !matches!(created.status().as_u16(), 201 | 409) {
+            bail!("creating flag {key}: HTTP {}", created.status());
+        }
     }
     let config_path = format!("/api/v1/flags/{}/environments/{}", options.flag, options.env);
     let config: Value = http.get(common.url(&config_path)).send().await?.error_for_status()?.json().await?;
@@ -415,13 +454,22 @@ pub async fn run(options: Options) -> anyhow::Result<String> {
     };
     let mut records = Vec::with_capacity(options.changes);
     for k in 0..options.changes {
-        let body = json!({"enabled": !enabled}).to_string();
-        let request = format!(
-            "PATCH {config_path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            common.token,
-            body.len()
-        )
+        let request = if options.release == 0 {
+            let body = json!({"enabled": !enabled}).to_string();
+            format!(
+                "PATCH {config_path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {}\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                common.token,
+                body.len()
+            )
+        } else {
+            let id = create_release(&http, common, &options, !enabled, k).await?;
+            format!(
+                "POST /api/v1/releases/{id}/apply HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {}\r\n\
+                 Content-Length: 0\r\n\r\n",
+                common.token
+            )
+        }
         .into_bytes();
         let (back, result) = tokio::task::spawn_blocking(move || patch(conn, request)).await?;
         conn = back;
@@ -460,10 +508,15 @@ pub async fn run(options: Options) -> anyhow::Result<String> {
     connect.sort_unstable();
     let _ = writeln!(
         out,
-        "sse: {n} clients on /sdk/v1/stream, {} changes of `{}` in `{}` (PATCH enabled, one at a time), {} worker thread(s)",
+        "sse: {n} clients on /sdk/v1/stream, {} changes of `{}` in `{}` ({}, one at a time), {} worker thread(s)",
         options.changes,
         options.flag,
         options.env,
+        if options.release == 0 {
+            "PATCH enabled".to_owned()
+        } else {
+            format!("each a release of {} flags, applied", options.release)
+        },
         tokio::runtime::Handle::current().metrics().num_workers()
     );
     let _ = writeln!(
@@ -572,7 +625,7 @@ pub async fn run(options: Options) -> anyhow::Result<String> {
         out,
         "summary bench=sse clients={n} changes={} delivered={delivered} missed={missed} missed_clients={} \
          p50_ms={:.3} p90_ms={:.3} p99_ms={:.3} max_ms={:.3} min_ms={:.3} before_ack={before_ack} \
-         change_p99_median_ms={:.3} change_p99_worst_ms={:.3} change_p50_median_ms={:.3} patch_p50_ms={:.3} \
+         change_p99_median_ms={:.3} change_p99_worst_ms={:.3} change_p50_median_ms={:.3} patch_p50_ms={:.3} patch_p99_ms={:.3} \
          connect_total_s={:.3} connect_p50_ms={:.3} connect_p99_ms={:.3} connect_max_ms={:.3} \
          resets={} out_of_order={} unexpected={} disconnects={} version_ok={} \
          rss_before_kib={} rss_connected_kib={} rss_after_kib={} per_client_kib={per_client} \
@@ -589,6 +642,7 @@ pub async fn run(options: Options) -> anyhow::Result<String> {
         ms(pct(&change_p99, 100.0)),
         ms(pct(&change_p50, 50.0)),
         ms(pct(&patch_rtt, 50.0)),
+        ms(pct(&patch_rtt, 99.0)),
         connect_elapsed.as_secs_f64(),
         ms(pct(&connect, 50.0)),
         ms(pct(&connect, 99.0)),

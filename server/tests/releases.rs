@@ -44,7 +44,7 @@ async fn release(app: &TestApp, name: &str, changes: Value) -> i64 {
 }
 
 api_test!(a_release_applies_in_one_version_and_one_patch, |app| async move {
-    for f in ["a", "b", "c", "dependent"] {
+    for f in ["a", "b", "c", "d", "e", "dependent"] {
         create_flag(app, f).await;
     }
     // `dependent` serves true only when `a` serves true: its answers change with `a`.
@@ -66,7 +66,9 @@ api_test!(a_release_applies_in_one_version_and_one_patch, |app| async move {
             enable("a", "production"),
             enable("b", "production"),
             enable("c", "production"),
-            enable("a", "staging")
+            enable("a", "staging"),
+            enable("d", "production"),
+            enable("e", "production")
         ]),
     )
     .await;
@@ -79,7 +81,7 @@ api_test!(a_release_applies_in_one_version_and_one_patch, |app| async move {
     assert_eq!(envs[0]["changes"][0]["fields"], json!(["enabled", "defaultVariant"]));
     assert_eq!(envs[0]["changes"][0]["before"]["enabled"], false);
     assert_eq!(envs[0]["changes"][0]["after"]["enabled"], true);
-    assert_eq!(envs[0]["affectedFlags"], json!(["a", "b", "c", "dependent"]));
+    assert_eq!(envs[0]["affectedFlags"], json!(["a", "b", "c", "d", "dependent", "e"]));
     assert_eq!(envs[1]["affectedFlags"], json!(["a"]));
     // Nothing changed yet.
     assert_eq!(version(app, "production").await, prod);
@@ -89,20 +91,20 @@ api_test!(a_release_applies_in_one_version_and_one_patch, |app| async move {
     assert_eq!(applied["outcome"]["versions"], json!({"production": prod + 1, "staging": staging + 1}));
     assert_eq!(version(app, "production").await, prod + 1, "one version for the whole release");
     assert_eq!(version(app, "staging").await, staging + 1);
-    for f in ["a", "b", "c"] {
+    for f in ["a", "b", "c", "d", "e"] {
         assert_eq!(config(app, f, "production").await["enabled"], true, "{f}");
     }
-    // One patch with all three flags, at the one new version.
+    // One patch with all five flags, at the one new version.
     let patch = stream.next_event(SOON).await.unwrap();
     assert_eq!((patch.event.as_str(), patch.id), ("patch", Some(prod + 1)));
     let flags = patch.json()["flags"].as_object().unwrap().clone();
-    assert_eq!(flags.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+    assert_eq!(flags.keys().collect::<Vec<_>>(), ["a", "b", "c", "d", "e"]);
     assert!(flags.values().all(|f| f["environments"]["production"]["enabled"] == true));
     // A stream resuming from before the release gets the same one patch.
     let mut resumed = SseReader::open(&app.base, &key, Some(prod)).await;
     let again = resumed.next_event(SOON).await.unwrap();
     assert_eq!((again.event.as_str(), again.id), ("patch", Some(prod + 1)));
-    assert_eq!(again.json()["flags"].as_object().unwrap().len(), 3);
+    assert_eq!(again.json()["flags"].as_object().unwrap().len(), 5);
     // OFREP answers the new state.
     let ofrep = app
         .call(

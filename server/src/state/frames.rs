@@ -42,6 +42,10 @@ struct Patch {
     segments: BTreeMap<String, Option<flagyard_eval::Segment>>,
 }
 
+/// Up to this many flags, a release's patch reads each flag on its own;
+/// more, and it reads the environment's flags in one statement.
+const FEW: usize = 4;
+
 /// The patch of one change, with the current state of what it names; `None`
 /// when the change calls for a whole snapshot (an environment-level change).
 pub async fn patch_frame<T: Queries>(
@@ -61,9 +65,24 @@ pub async fn patch_frame<T: Queries>(
         "release" => {
             // Every flag the release changed in this environment, in one patch.
             let Ok(id) = change.key.parse::<i64>() else { return Ok(None) };
-            for key in crate::service::release_flags(tx, id, &env.key).await? {
-                let model = flag_state(tx, env, &key).await?;
-                patch.flags.insert(key, model);
+            let keys = crate::service::release_flags(tx, id, &env.key).await?;
+            if keys.len() <= FEW {
+                for key in keys {
+                    let model = flag_state(tx, env, &key).await?;
+                    patch.flags.insert(key, model);
+                }
+            } else {
+                // One statement for the environment instead of two per flag:
+                // a large release's patch is built while its streams wait.
+                let mut rows: BTreeMap<String, (crate::store::FlagRecord, crate::store::ConfigRecord)> =
+                    tx.environment_flags(env.id).await?.into_iter().map(|(f, c)| (f.key.clone(), (f, c))).collect();
+                for key in keys {
+                    let model = match rows.remove(&key) {
+                        Some((flag, config)) => Some(rules::flag_model(&flag, &config, &env.key)?),
+                        None => None,
+                    };
+                    patch.flags.insert(key, model);
+                }
             }
         }
         _ => return Ok(None),

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::error::Error;
 use super::release_plan::{self, OnStale, ReleaseChange};
 use super::releases::{
-    ReleaseInput, ReleaseState, ReleaseView, audit_release, changes_of, create_release, release_of, write_plan,
+    ReleaseInput, ReleaseState, ReleaseView, audit_release, changes_of, create_release, release_of, save, write_plan,
 };
 use super::{check_revision, now_ms, rfc3339};
 use crate::store::{Queries, ReleaseRecord};
@@ -82,10 +82,7 @@ pub async fn schedule_release<T: Queries>(
     r.on_stale = on_stale.into();
     r.failure = None;
     r.late_ms = None;
-    r.revision += 1;
-    r.updated_at = now_ms();
-    r.updated_by = actor.to_owned();
-    tx.update_release(&r).await?;
+    save(tx, &mut r, actor, now_ms()).await?;
     let after = serde_json::json!({"scheduledAt": rfc3339(at), "expiresAt": expires.map(rfc3339), "onStale": on_stale});
     audit_release(tx, actor, "release.schedule", &r, None, Some(&after.to_string())).await?;
     ReleaseView::new(&r)
@@ -165,10 +162,7 @@ pub async fn unschedule_release<T: Queries>(
     r.state = ReleaseState::Draft.as_str().into();
     r.scheduled_at = None;
     r.expires_at = None;
-    r.revision += 1;
-    r.updated_at = now_ms();
-    r.updated_by = actor.to_owned();
-    tx.update_release(&r).await?;
+    save(tx, &mut r, actor, now_ms()).await?;
     audit_release(tx, actor, "release.unschedule", &r, Some(&was), None).await?;
     ReleaseView::new(&r)
 }
@@ -212,14 +206,6 @@ pub async fn run_due_release<T: Queries>(tx: &mut T, now: i64) -> Result<Option<
     let Some(mut r) = tx.due_releases(now, 1).await?.into_iter().next() else { return Ok(None) };
     let scheduled = r.scheduled_at.unwrap_or(now);
     let late = (now - scheduled).max(0);
-    let fail = |r: &mut ReleaseRecord, why: String| {
-        r.state = ReleaseState::Failed.as_str().into();
-        r.failure = Some(why);
-        r.late_ms = Some(late);
-        r.revision += 1;
-        r.updated_at = now;
-        r.updated_by = SCHEDULER.into();
-    };
     if let Some(expiry) = r.expires_at.filter(|e| *e < now) {
         let why = format!(
             "expired: scheduled for {}, not applied by its expiry {} (the scheduler ran at {})",
@@ -227,10 +213,7 @@ pub async fn run_due_release<T: Queries>(tx: &mut T, now: i64) -> Result<Option<
             rfc3339(expiry),
             rfc3339(now)
         );
-        fail(&mut r, why.clone());
-        tx.update_release(&r).await?;
-        let after = serde_json::json!({"failure": why, "lateMs": late}).to_string();
-        audit_release(tx, SCHEDULER, "release.expire", &r, None, Some(&after)).await?;
+        fail(tx, &mut r, why, late, now, "release.expire").await?;
         return Ok(Some((r.id, ScheduledOutcome::Expired)));
     }
     let on_stale = if r.on_stale == "apply" { OnStale::Apply } else { OnStale::Fail };
@@ -243,15 +226,30 @@ pub async fn run_due_release<T: Queries>(tx: &mut T, now: i64) -> Result<Option<
             }
             other => other.to_string(),
         };
-        fail(&mut r, why.clone());
-        tx.update_release(&r).await?;
-        let after = serde_json::json!({"failure": why, "lateMs": late}).to_string();
-        audit_release(tx, SCHEDULER, "release.fail", &r, None, Some(&after)).await?;
+        fail(tx, &mut r, why, late, now, "release.fail").await?;
         return Ok(Some((r.id, ScheduledOutcome::Failed)));
     }
     r.late_ms = Some(late);
     write_plan(tx, SCHEDULER, &mut r, plan, "release.apply", now).await?;
     Ok(Some((r.id, if late > LATE_AFTER_MS { ScheduledOutcome::Late } else { ScheduledOutcome::Applied })))
+}
+
+/// Marks a due release failed (nothing of it applied), with the reason, and
+/// records it in the audit log as the scheduler.
+async fn fail<T: Queries>(
+    tx: &mut T,
+    r: &mut ReleaseRecord,
+    why: String,
+    late: i64,
+    now: i64,
+    action: &str,
+) -> Result<(), Error> {
+    let after = serde_json::json!({"failure": why, "lateMs": late}).to_string();
+    r.state = ReleaseState::Failed.as_str().into();
+    r.failure = Some(why);
+    r.late_ms = Some(late);
+    save(tx, r, SCHEDULER, now).await?;
+    audit_release(tx, SCHEDULER, action, r, None, Some(&after)).await
 }
 
 /// The earliest instant a release is scheduled for.

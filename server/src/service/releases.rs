@@ -194,6 +194,15 @@ fn check_input(input: &ReleaseInput) -> Result<(), Error> {
     release_plan::check_parts(&input.changes)
 }
 
+/// Writes `r` as changed by `actor` at `at`: one more revision.
+pub(super) async fn save<T: Queries>(tx: &mut T, r: &mut ReleaseRecord, actor: &str, at: i64) -> Result<(), Error> {
+    r.revision += 1;
+    r.updated_at = at;
+    r.updated_by = actor.to_owned();
+    tx.update_release(r).await?;
+    Ok(())
+}
+
 pub(crate) async fn release_of<T: Queries>(tx: &mut T, id: i64) -> Result<ReleaseRecord, Error> {
     tx.release(id).await?.ok_or_else(|| Error::NotFound(format!("release {id}")))
 }
@@ -279,10 +288,7 @@ pub async fn update_release<T: Queries>(
     r.changes = to_json(&input.changes)?;
     r.state = ReleaseState::Draft.as_str().into();
     r.failure = None;
-    r.revision += 1;
-    r.updated_at = now_ms();
-    r.updated_by = actor.to_owned();
-    tx.update_release(&r).await?;
+    save(tx, &mut r, actor, now_ms()).await?;
     audit_release(tx, actor, "release.update", &r, Some(&before), Some(&r.changes)).await?;
     ReleaseView::new(&r)
 }
@@ -353,10 +359,7 @@ pub(super) async fn write_plan<T: Queries>(
     r.failure = None;
     r.applied_at = Some(at);
     r.applied_by = Some(actor.to_owned());
-    r.updated_at = at;
-    r.updated_by = actor.to_owned();
-    r.revision += 1;
-    tx.update_release(r).await?;
+    save(tx, r, actor, at).await?;
     let parts = to_json(&outcome.parts)?;
     audit_release(tx, actor, action, r, Some(&r.changes), Some(&parts)).await?;
     Ok(outcome)
@@ -421,10 +424,7 @@ pub async fn revert_release<T: Queries>(tx: &mut T, actor: &str, id: i64) -> Res
     write_plan(tx, actor, &mut revert, plan, "release.revert", now_ms()).await?;
     original.state = ReleaseState::Reverted.as_str().into();
     original.reverted_by = Some(revert.id);
-    original.updated_at = revert.updated_at;
-    original.updated_by = actor.to_owned();
-    original.revision += 1;
-    tx.update_release(&original).await?;
+    save(tx, &mut original, actor, revert.updated_at).await?;
     ReleaseView::new(&revert)
 }
 

@@ -129,14 +129,14 @@ check "$base/ofrep/v1/evaluate/flags/$flag" | jq -e 'has("value")' >/dev/null ||
 check "$base/ofrep/v1/evaluate/flags" | jq -e '.flags | length == 3' >/dev/null || { log "bulk answer lacks flags"; exit 1; }
 check "$bare_base/ofrep/v1/evaluate/flags/plain" | jq -e 'has("value")' >/dev/null || { log "bare answer has no value"; exit 1; }
 
-cat >"$work/ofrep.lua" <<'LUA'
--- POST with the body cycling through 1,024 contexts (per wrk thread).
+# POST to FY_PATH with `Authorization: FY_AUTH`, the body cycling through
+# 1,024 contexts (per wrk thread) written by the printf format FY_BODY.
+cat >"$work/post.lua" <<'LUA'
 local path = os.getenv("FY_PATH")
-local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. os.getenv("FY_KEY") }
+local headers = { ["Content-Type"] = "application/json", ["Authorization"] = os.getenv("FY_AUTH") }
 local bodies = {}
 for i = 0, 1023 do
-  bodies[i + 1] = string.format(
-    '{"context":{"targetingKey":"user-%d","country":"NL","age":31,"app_version":"1.4.2"}}', i)
+  bodies[i + 1] = string.format(os.getenv("FY_BODY"), i)
 end
 local n = 0
 request = function()
@@ -144,20 +144,9 @@ request = function()
   return wrk.format("POST", path, headers, bodies[(n % 1024) + 1])
 end
 LUA
+ofrep_body='{"context":{"targetingKey":"user-%d","country":"NL","age":31,"app_version":"1.4.2"}}'
 # Unleash Edge's frontend API: the token as is, the context in its own shape.
-cat >"$work/edge.lua" <<'LUA'
-local headers = { ["Content-Type"] = "application/json", ["Authorization"] = os.getenv("FY_KEY") }
-local bodies = {}
-for i = 0, 1023 do
-  bodies[i + 1] = string.format(
-    '{"userId":"user-%d","properties":{"country":"NL","age":"31","app_version":"1.4.2"}}', i)
-end
-local n = 0
-request = function()
-  n = n + 1
-  return wrk.format("POST", "/api/frontend/features/plain", headers, bodies[(n % 1024) + 1])
-end
-LUA
+edge_body='{"userId":"user-%d","properties":{"country":"NL","age":"31","app_version":"1.4.2"}}'
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 clk="$(getconf CLK_TCK)"
@@ -166,10 +155,10 @@ results="$work/results.tsv"   # round, phase, req/s, CPU us/req, load average
 # `phase ROUND NAME URL_BASE PATH PID`
 phase() {
     local out t0 t1 reqs rps non2xx errors cpu
-    local script="$work/ofrep.lua" key="$sdk_key"
-    if [[ $3 == edge ]]; then script="$work/edge.lua" key="$edge_token"; fi
+    local auth="Bearer $sdk_key" body="$ofrep_body"
+    if [[ $3 == edge ]]; then auth="$edge_token" body="$edge_body"; fi
     t0="$(ticks "$6")"
-    out="$(FY_PATH="$5" FY_KEY="$key" wrk -t2 -c64 -d"${secs}s" --timeout 5s -s "$script" "$4" 2>&1)" ||
+    out="$(FY_PATH="$5" FY_AUTH="$auth" FY_BODY="$body" wrk -t2 -c64 -d"${secs}s" --timeout 5s -s "$work/post.lua" "$4" 2>&1)" ||
         { log "wrk failed: $out"; return 1; }
     t1="$(ticks "$6")"
     rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"

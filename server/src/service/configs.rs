@@ -117,7 +117,7 @@ async fn write<T: Queries>(
     let edits = Edits { flags: [(key.to_owned(), Some(model))].into(), ..Edits::default() };
     let snap = rules::snapshot(tx, &env, &edits, Reach::EditedClosure).await?;
     rules::validate(&snap, &format!("flags.{key}.environments.{}.", env.key))?;
-    if config.rules.iter().flat_map(|r| &r.conditions).any(|c| c.op == flagyard_eval::Operator::Matches) {
+    if rules::uses_patterns(&config) {
         // Patterns are budgeted per environment (compiling them is what every
         // SDK pays per version): count the whole environment as it would be.
         let whole = rules::snapshot(tx, &env, &edits, Reach::All).await?;

@@ -50,6 +50,17 @@ impl Error {
         Error::Invalid { summary: format!("{path}: {message}"), errors: vec![FieldError { path, message }] }
     }
 
+    /// A validation error listing `errors`, summarised by the first; `Ok`
+    /// when there are none.
+    pub fn fields(errors: Vec<FieldError>) -> Result<(), Self> {
+        let summary = match errors.as_slice() {
+            [] => return Ok(()),
+            [one] => format!("{}: {}", one.path, one.message),
+            [first, rest @ ..] => format!("{}: {} (and {} more; see `errors`)", first.path, first.message, rest.len()),
+        };
+        Err(Error::Invalid { summary, errors })
+    }
+
     /// Stored data that cannot be read back (a storage-level fault).
     pub fn corrupt(what: impl std::fmt::Display) -> Self {
         Error::Store(StoreError::Corrupt(what.to_string()))

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use flagyard_eval::{FlagConfig, Operator, Ruleset};
+use flagyard_eval::{FlagConfig, Ruleset};
 use serde::{Deserialize, Serialize};
 
 use super::configs::{ConfigWrite, parse_config};
@@ -96,16 +96,7 @@ pub fn check_parts(changes: &[ReleaseChange]) -> Result<(), Error> {
             });
         }
     }
-    invalid(errors)
-}
-
-fn invalid(errors: Vec<FieldError>) -> Result<(), Error> {
-    let summary = match errors.as_slice() {
-        [] => return Ok(()),
-        [one] => format!("{}: {}", one.path, one.message),
-        [first, rest @ ..] => format!("{}: {} (and {} more; see `errors`)", first.path, first.message, rest.len()),
-    };
-    Err(Error::Invalid { summary, errors })
+    Error::fields(errors)
 }
 
 /// How a part whose base revision no longer matches is treated.
@@ -115,6 +106,24 @@ pub enum OnStale {
     Fail,
     /// Applied on top of the newer configuration.
     Apply,
+}
+
+impl OnStale {
+    /// From its stored and wire name, `fail` or `apply`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "fail" => Some(OnStale::Fail),
+            "apply" => Some(OnStale::Apply),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnStale::Fail => "fail",
+            OnStale::Apply => "apply",
+        }
+    }
 }
 
 /// One part as it would apply.
@@ -159,7 +168,7 @@ impl Plan {
             let parts: Vec<String> = self.conflicts.iter().map(|c| format!("{}: {}", c.path, c.message)).collect();
             return Err(Error::Conflict(parts.join("; ")));
         }
-        invalid(self.invalid.clone())
+        Error::fields(self.invalid.clone())
     }
 }
 
@@ -262,35 +271,19 @@ async fn compile<T: Queries>(
     for p in &planned.parts {
         edits.flags.insert(p.flag.key.clone(), Some(rules::flag_with(&p.flag, p.after.clone(), &env_key)?));
     }
-    let patterns = planned
-        .parts
-        .iter()
-        .any(|p| p.after.rules.iter().flat_map(|r| &r.conditions).any(|c| c.op == Operator::Matches));
-    let reach = if patterns || affected { Reach::All } else { Reach::EditedClosure };
+    // Patterns are budgeted per environment: count the whole of it.
+    let with_patterns = planned.parts.iter().find(|p| rules::uses_patterns(&p.after));
+    let reach = if with_patterns.is_some() || affected { Reach::All } else { Reach::EditedClosure };
     let snap = rules::snapshot(tx, &planned.env, &edits, reach).await?;
     if let Err(errors) = Ruleset::compile(&snap) {
         for e in errors.into_vec() {
             plan.invalid.push(part_path(planned, &env_key, e.path, e.kind.to_string()));
         }
     }
-    if patterns {
-        let (count, bytes) = flagyard_eval::pattern_totals(&snap);
-        if count > flagyard_eval::MAX_PATTERNS || bytes > flagyard_eval::MAX_PATTERN_BYTES {
-            let first = planned
-                .parts
-                .iter()
-                .find(|p| p.after.rules.iter().flat_map(|r| &r.conditions).any(|c| c.op == Operator::Matches));
-            plan.invalid.push(problem(
-                first.map_or(0, |p| p.index),
-                "rules",
-                format!(
-                    "`{env_key}` would hold {count} `matches` patterns ({bytes} bytes); an environment holds at most \
-                     {} patterns of {} bytes in all",
-                    flagyard_eval::MAX_PATTERNS,
-                    flagyard_eval::MAX_PATTERN_BYTES
-                ),
-            ));
-        }
+    if let Some(part) = with_patterns
+        && let Err(Error::Invalid { errors, .. }) = rules::check_pattern_budget(&snap, &part.after)
+    {
+        plan.invalid.extend(errors.into_iter().map(|e| problem(part.index, &e.path, e.message)));
     }
     if affected {
         planned.affected = affected_flags(&snap, &env_key, planned);

@@ -59,9 +59,8 @@ pub async fn schedule_release<T: Queries>(
         return Err(Error::invalid("expiresAt", "must not be before `at`"));
     }
     let on_stale = match input.on_stale.as_deref() {
-        None | Some("fail") => "fail",
-        Some("apply") => "apply",
-        Some(other) => return Err(Error::invalid("onStale", format!("`{other}`: `fail` or `apply`"))),
+        None => OnStale::Fail,
+        Some(s) => OnStale::parse(s).ok_or_else(|| Error::invalid("onStale", format!("`{s}`: `fail` or `apply`")))?,
     };
     let mut r = release_of(tx, id).await?;
     check_revision("the release", input.base_revision, r.revision)?;
@@ -74,16 +73,15 @@ pub async fn schedule_release<T: Queries>(
         return Err(Error::invalid("changes", "the release has no changes"));
     }
     // What would fail now is refused now: a schedule is a promise.
-    let mode = if on_stale == "apply" { OnStale::Apply } else { OnStale::Fail };
-    release_plan::plan(tx, &changes, mode, false).await?.check()?;
+    release_plan::plan(tx, &changes, on_stale, false).await?.check()?;
     r.state = ReleaseState::Scheduled.as_str().into();
     r.scheduled_at = Some(at);
     r.expires_at = expires;
-    r.on_stale = on_stale.into();
+    r.on_stale = on_stale.as_str().into();
     r.failure = None;
     r.late_ms = None;
     save(tx, &mut r, actor, now_ms()).await?;
-    let after = serde_json::json!({"scheduledAt": rfc3339(at), "expiresAt": expires.map(rfc3339), "onStale": on_stale});
+    let after = serde_json::json!({"scheduledAt": rfc3339(at), "expiresAt": expires.map(rfc3339), "onStale": on_stale.as_str()});
     audit_release(tx, actor, "release.schedule", &r, None, Some(&after.to_string())).await?;
     ReleaseView::new(&r)
 }
@@ -216,7 +214,7 @@ pub async fn run_due_release<T: Queries>(tx: &mut T, now: i64) -> Result<Option<
         fail(tx, &mut r, why, late, now, "release.expire").await?;
         return Ok(Some((r.id, ScheduledOutcome::Expired)));
     }
-    let on_stale = if r.on_stale == "apply" { OnStale::Apply } else { OnStale::Fail };
+    let on_stale = OnStale::parse(&r.on_stale).unwrap_or(OnStale::Fail);
     let changes = changes_of(&r)?;
     let plan = release_plan::plan(tx, &changes, on_stale, false).await?;
     if let Err(e) = plan.check() {

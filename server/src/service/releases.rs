@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::error::Error;
 use super::release_plan::{self, OnStale, Plan, ReleaseChange};
 use super::{change_record, check_revision, now_ms, rfc3339};
-use crate::store::{NewAudit, Queries, ReleaseRecord, StoreError, Topic};
+use crate::store::{NewAudit, Queries, ReleaseRecord, Topic};
 
 const MAX_NAME: usize = 200;
 const MAX_DESCRIPTION: usize = 4_000;
@@ -148,7 +148,7 @@ impl ReleaseView {
             description: r.description.clone(),
             state: ReleaseState::parse(&r.state)?,
             changes: changes_of(r)?,
-            outcome: r.outcome.as_deref().map(serde_json::from_str).transpose().map_err(Error::corrupt)?,
+            outcome: outcome_of(r)?,
             failure: r.failure.clone(),
             reverts: r.reverts,
             reverted_by: r.reverted_by,
@@ -180,7 +180,12 @@ pub async fn release_flags<T: Queries>(tx: &mut T, id: i64, environment: &str) -
 }
 
 fn to_json<T: Serialize>(v: &T) -> Result<String, Error> {
-    serde_json::to_string(v).map_err(|e| Error::Store(StoreError::Corrupt(e.to_string())))
+    serde_json::to_string(v).map_err(Error::corrupt)
+}
+
+/// What applying the release did, once it was applied.
+fn outcome_of(r: &ReleaseRecord) -> Result<Option<ReleaseOutcome>, Error> {
+    r.outcome.as_deref().map(serde_json::from_str).transpose().map_err(Error::corrupt)
 }
 
 fn check_input(input: &ReleaseInput) -> Result<(), Error> {
@@ -238,6 +243,11 @@ pub(super) async fn audit_release<T: Queries>(
 
 /// Creates a draft.
 pub async fn create_release<T: Queries>(tx: &mut T, actor: &str, input: ReleaseInput) -> Result<ReleaseView, Error> {
+    ReleaseView::new(&insert_draft(tx, actor, input).await?)
+}
+
+/// Checks and inserts a draft, with its audit entry; the stored record.
+async fn insert_draft<T: Queries>(tx: &mut T, actor: &str, input: ReleaseInput) -> Result<ReleaseRecord, Error> {
     check_input(&input)?;
     let at = now_ms();
     let mut r = ReleaseRecord {
@@ -264,7 +274,7 @@ pub async fn create_release<T: Queries>(tx: &mut T, actor: &str, input: ReleaseI
     };
     r.id = tx.insert_release(&r).await?;
     audit_release(tx, actor, "release.create", &r, None, Some(&r.changes)).await?;
-    ReleaseView::new(&r)
+    Ok(r)
 }
 
 /// Replaces a draft's (or a failed release's, which becomes a draft again)
@@ -401,8 +411,7 @@ pub async fn revert_release<T: Queries>(tx: &mut T, actor: &str, id: i64) -> Res
             state.as_str()
         )));
     }
-    let outcome: ReleaseOutcome =
-        original.outcome.as_deref().map(serde_json::from_str).transpose().map_err(Error::corrupt)?.unwrap_or_default();
+    let outcome = outcome_of(&original)?.unwrap_or_default();
     let changes: Vec<ReleaseChange> = outcome
         .parts
         .into_iter()
@@ -418,8 +427,7 @@ pub async fn revert_release<T: Queries>(tx: &mut T, actor: &str, id: i64) -> Res
     };
     let plan = release_plan::plan(tx, &input.changes, OnStale::Fail, false).await?;
     plan.check()?;
-    let created = create_release(tx, actor, input).await?;
-    let mut revert = release_of(tx, created.id).await?;
+    let mut revert = insert_draft(tx, actor, input).await?;
     revert.reverts = Some(id);
     write_plan(tx, actor, &mut revert, plan, "release.revert", now_ms()).await?;
     original.state = ReleaseState::Reverted.as_str().into();

@@ -200,11 +200,15 @@ pub fn validate(snap: &Snapshot, prefix: &str) -> Result<Ruleset, Error> {
                 FieldError { path, message: e.kind.to_string() }
             })
             .collect();
-        let summary = match errors.as_slice() {
-            [one] => format!("{}: {}", one.path, one.message),
-            [first, rest @ ..] => format!("{}: {} (and {} more; see `errors`)", first.path, first.message, rest.len()),
-            [] => "the rules do not compile".to_owned(),
-        };
-        Error::Invalid { summary, errors }
+        match Error::fields(errors) {
+            Err(e) => e,
+            Ok(()) => Error::Invalid { summary: "the rules do not compile".to_owned(), errors: Vec::new() },
+        }
     })
+}
+
+/// Whether `config` has a `matches` condition (patterns are budgeted per
+/// environment, see [`check_pattern_budget`]).
+pub fn uses_patterns(config: &FlagConfig) -> bool {
+    config.rules.iter().flat_map(|r| &r.conditions).any(|c| c.op == Operator::Matches)
 }

@@ -33,7 +33,8 @@ pub fn router<B: Backend>(state: AppState<B>) -> App {
     let limit = state.config.max_body_bytes;
     let proxies = http::TrustedProxies(Arc::new(state.config.trusted_proxies.clone()));
     // The event queue and its worker (`POST /sdk/v1/events`), one per server.
-    let ingest = Arc::new(Ingest::start(state.store.clone(), state.config.ingest_queue_events));
+    let ingest =
+        Arc::new(Ingest::start(state.store.clone(), state.config.ingest_queue_events, state.scheduler.ingest_signal()));
     let routed = Router::new()
         .merge(http::api_router::<B>().route("/api/v1/openapi.json", axum::routing::get(http::openapi_handler)))
         .merge(live::router::<B>().layer(axum::Extension(ingest)))
@@ -139,6 +140,8 @@ async fn serve_with<B: Backend>(
     });
     // Due releases, including those whose instant passed while the server was down.
     state::spawn_scheduler(state.clone());
+    // Guarded ramps, looked at after every ingest transaction that attributed events.
+    state::spawn_guard(state.clone());
     // Any revocation, here or on another replica, empties the credential caches.
     let keys = state.credentials.clone();
     let mut revoked = hub.subscribe_keys();

@@ -68,6 +68,13 @@ const MATRIX: &[(&str, Role, u16)] = &[
     ("POST /releases/{id}/revert", Role::Editor, 201),
     ("PUT /releases/{id}/schedule", Role::Editor, 200),
     ("DELETE /releases/{id}/schedule", Role::Editor, 200),
+    ("GET /ramps", Role::Viewer, 200),
+    ("POST /ramps", Role::Editor, 201),
+    ("GET /ramps/{id}", Role::Viewer, 200),
+    ("POST /ramps/{id}/pause", Role::Editor, 200),
+    ("POST /ramps/{id}/resume", Role::Editor, 200),
+    ("POST /ramps/{id}/skip", Role::Editor, 200),
+    ("POST /ramps/{id}/abort", Role::Editor, 200),
     ("GET /tokens", Role::Admin, 200),
     ("POST /tokens", Role::Admin, 201),
     ("DELETE /tokens/{id}", Role::Admin, 204),
@@ -130,6 +137,25 @@ fn release_body(n: usize, flag: &str) -> Value {
 /// A draft release (created as admin) enabling `flag` in staging; its id.
 async fn new_release(app: &TestApp, n: usize, flag: &str) -> i64 {
     app.post("/api/v1/releases", release_body(n, flag)).await.expect(201)["id"].as_i64().unwrap()
+}
+
+/// A flag `ramp-n` with a split rule `canary` at 0 % in staging (as admin); the ramp body for it.
+async fn ramp_flag(app: &TestApp, n: usize) -> Value {
+    let flag = format!("ramp-{n}");
+    app.post("/api/v1/flags", json!({"key": flag, "type": "boolean"})).await.expect(201);
+    let split = json!({"split": {"coverage": 0,
+        "variants": [{"variant": "on", "weight": 5000}, {"variant": "off", "weight": 5000}]}});
+    let config = json!({"enabled": true, "offVariant": "off", "defaultVariant": "off",
+                        "rules": [{"id": "canary", "serve": split}]});
+    app.put(&format!("/api/v1/flags/{flag}/environments/staging"), config).await.expect(200);
+    json!({"flag": flag, "environment": "staging", "ruleId": "canary", "canaryVariant": "on",
+           "controlVariant": "off", "steps": [{"coverage": 100, "hold": "1h"}, {"coverage": 1000, "hold": "1h"}]})
+}
+
+/// A running ramp (created as admin); its id.
+async fn new_ramp(app: &TestApp, n: usize) -> i64 {
+    let body = ramp_flag(app, n).await;
+    app.post("/api/v1/ramps", body).await.expect(201)["id"].as_i64().unwrap()
 }
 
 /// The request that exercises `route`, after creating (as admin) what it
@@ -261,6 +287,19 @@ async fn prepare(app: &TestApp, route: &str, n: usize) -> (Method, String, Optio
             app.put(&format!("/api/v1/releases/{id}/schedule"), json!({"at": LATER})).await.expect(200);
             (Method::DELETE, format!("/releases/{id}/schedule"), None)
         }
+        "GET /ramps" => (Method::GET, "/ramps".into(), None),
+        "POST /ramps" => (Method::POST, "/ramps".into(), Some(ramp_flag(app, n).await)),
+        "GET /ramps/{id}" => (Method::GET, format!("/ramps/{}", new_ramp(app, n).await), None),
+        "POST /ramps/{id}/pause" => (Method::POST, format!("/ramps/{}/pause", new_ramp(app, n).await), Some(json!({}))),
+        "POST /ramps/{id}/resume" => {
+            let id = new_ramp(app, n).await;
+            app.post(&format!("/api/v1/ramps/{id}/pause"), json!({})).await.expect(200);
+            (Method::POST, format!("/ramps/{id}/resume"), Some(json!({})))
+        }
+        "POST /ramps/{id}/skip" => {
+            (Method::POST, format!("/ramps/{}/skip", new_ramp(app, n).await), Some(json!({"step": 1})))
+        }
+        "POST /ramps/{id}/abort" => (Method::POST, format!("/ramps/{}/abort", new_ramp(app, n).await), Some(json!({}))),
         "GET /tokens" => (Method::GET, "/tokens".into(), None),
         "POST /tokens" => {
             (Method::POST, "/tokens".into(), Some(json!({"name": format!("token-{n}"), "role": "viewer"})))

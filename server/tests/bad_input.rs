@@ -99,6 +99,8 @@ struct Fixtures {
     sdk_key_id: i64,
     /// A draft release whose one change names a variant flag `f` lacks.
     release_id: i64,
+    /// A running ramp on the split rule `canary` of flag `rf` in production.
+    ramp_id: i64,
 }
 
 /// The route template with its placeholders filled with existing objects.
@@ -108,6 +110,8 @@ fn concrete(route: &str, fx: &Fixtures) -> (Method, String) {
         template.replace("{id}", &fx.token_id.to_string())
     } else if template.starts_with("/releases/") {
         template.replace("{id}", &fx.release_id.to_string())
+    } else if template.starts_with("/ramps/") {
+        template.replace("{id}", &fx.ramp_id.to_string())
     } else {
         template.replace("{id}", &fx.sdk_key_id.to_string())
     };
@@ -157,6 +161,11 @@ fn json_routes() -> Vec<(&'static str, Value)> {
         ("POST /releases", json!({"name": "r", "changes": []})),
         ("PUT /releases/{id}", json!({"name": "r", "changes": []})),
         ("PUT /releases/{id}/schedule", json!({"at": "2030-01-01T00:00:00Z"})),
+        ("POST /ramps", ramp("rf", json!([{"coverage": 200, "hold": "1h"}]))),
+        ("POST /ramps/{id}/pause", json!({"reason": "x"})),
+        ("POST /ramps/{id}/resume", json!({})),
+        ("POST /ramps/{id}/skip", json!({"step": 1})),
+        ("POST /ramps/{id}/abort", json!({"to": "zero"})),
         ("POST /segments", json!({"key": "fresh"})),
         ("PUT /segments/{key}", json!({"included": ["u1"]})),
         ("POST /metrics", json!({"key": "fresh", "event": "e", "kind": "count"})),
@@ -167,6 +176,12 @@ fn json_routes() -> Vec<(&'static str, Value)> {
         ("POST /users", json!({"username": "fresh", "password": "long enough password", "role": "viewer"})),
         ("PATCH /users/{username}", json!({"disabled": false})),
     ]
+}
+
+/// A ramp of the split rule `canary` of `flag` in production with `steps`.
+fn ramp(flag: &str, steps: Value) -> Value {
+    json!({"flag": flag, "environment": "production", "ruleId": "canary", "canaryVariant": "on",
+           "controlVariant": "off", "steps": steps})
 }
 
 /// An experiment `key` on the split rule `exp` of flag `xf` in production, measured by metric `m`.
@@ -656,6 +671,33 @@ fn specific_cases(fx: &Fixtures) -> Vec<Case> {
         c("PUT /releases/{id}/schedule", "a change that does not compile", body(json!({"at": "2030-01-01T00:00:00Z"})), 422)
             .field("changes[0].defaultVariant"),
         c("DELETE /releases/{id}/schedule", "not scheduled", Payload::None, 409),
+        c("GET /ramps", "unknown state", Payload::None, 400).path("/ramps?state=done").names("state"),
+        c("GET /ramps", "unknown parameter", Payload::None, 400).path("/ramps?colour=red").names("colour"),
+        c("GET /ramps", "unknown flag", Payload::None, 404).path("/ramps?flag=nope"),
+        c("POST /ramps", "flag missing", body(json!({"environment": "production"})), 400).names("flag"),
+        c("POST /ramps", "unknown rule", body(json!({"flag": "rf", "environment": "production", "ruleId": "x",
+            "canaryVariant": "on", "controlVariant": "off", "steps": [{"coverage": 1, "hold": "1h"}]})), 422).field("ruleId"),
+        c("POST /ramps", "a second plan on the flag", body(ramp("rf", json!([{"coverage": 300, "hold": "1h"}]))), 409),
+        c("POST /ramps", "steps that fall", body(ramp("rf2", json!([{"coverage": 300, "hold": "1h"},
+            {"coverage": 100, "hold": "1h"}]))), 422).field("steps[1].coverage"),
+        c("POST /ramps", "21 steps", body(ramp("rf2", json!(vec![json!({"coverage": 1, "hold": "1h"}); 21]))), 422)
+            .field("steps"),
+        c("POST /ramps", "hold of a year", body(ramp("rf2", json!([{"coverage": 1, "hold": "365d"}]))), 422)
+            .field("steps[0].hold"),
+        c("POST /ramps", "hold that overflows", body(ramp("rf2", json!([{"coverage": 1, "hold": "99999999999999999d"}]))), 422)
+            .field("steps[0].hold"),
+        c("POST /ramps", "coverage as text", body(ramp("rf2", json!([{"coverage": "1", "hold": "1h"}]))), 400)
+            .names("coverage"),
+        c("GET /ramps/{id}", "unknown id", Payload::None, 404).path("/ramps/987654"),
+        c("GET /ramps/{id}", "non-numeric id", Payload::None, 400).path("/ramps/abc"),
+        c("POST /ramps/{id}/pause", "unknown id", Payload::None, 404).path("/ramps/987654/pause"),
+        c("POST /ramps/{id}/pause", "stale If-Match", Payload::None, 409).header("If-Match", "\"7\""),
+        c("POST /ramps/{id}/resume", "a running ramp", Payload::None, 409),
+        c("POST /ramps/{id}/skip", "no step", Payload::None, 422).field("step"),
+        c("POST /ramps/{id}/skip", "back to step 0", body(json!({"step": 0})), 422).field("step"),
+        c("POST /ramps/{id}/skip", "beyond the last step", body(json!({"step": 9})), 422).field("step"),
+        c("POST /ramps/{id}/abort", "unknown target", body(json!({"to": "somewhere"})), 422).field("to"),
+        c("POST /ramps/{id}/abort", "unknown id", Payload::None, 404).path("/ramps/987654/abort"),
         c("DELETE /releases/{id}/schedule", "unknown id", Payload::None, 404).path("/releases/987654/schedule"),
         c("POST /flags/{key}/environments/{env}/schedule", "unknown flag",
             body(json!({"at": "2030-01-01T00:00:00Z", "enabled": true})), 422)
@@ -847,10 +889,22 @@ async fn fixtures(app: &TestApp) -> Fixtures {
     let key = app.post("/api/v1/environments/staging/sdk-keys", json!({"name": "svc"})).await.expect(201);
     let release = json!({"name": "fx", "changes": [{"flag": "f", "environment": "staging", "defaultVariant": "nope"}]});
     let release = app.post("/api/v1/releases", release).await.expect(201);
+    // A running ramp on rule `canary` of `rf`; `rf2` has the same rule and no ramp.
+    for flag in ["rf", "rf2"] {
+        app.post("/api/v1/flags", json!({"key": flag, "type": "boolean"})).await.expect(201);
+        let split = json!({"split": {"coverage": 0,
+            "variants": [{"variant": "on", "weight": 5000}, {"variant": "off", "weight": 5000}]}});
+        let config = json!({"enabled": true, "offVariant": "off", "defaultVariant": "off",
+                            "rules": [{"id": "canary", "serve": split}]});
+        app.put(&format!("/api/v1/flags/{flag}/environments/production"), config).await.expect(200);
+    }
+    let steps = json!([{"coverage": 100, "hold": "1h"}, {"coverage": 1000, "hold": "1h"}]);
+    let ramp = app.post("/api/v1/ramps", ramp("rf", steps)).await.expect(201);
     Fixtures {
         token_id: token["id"].as_i64().unwrap(),
         sdk_key_id: key["id"].as_i64().unwrap(),
         release_id: release["id"].as_i64().unwrap(),
+        ramp_id: ramp["id"].as_i64().unwrap(),
     }
 }
 

@@ -99,6 +99,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
+/// A JSON body that may be left out: a request without a content type and
+/// with an empty body reads as `T::default()`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MaybeJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for MaybeJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if req.headers().contains_key(axum::http::header::CONTENT_TYPE) {
+            return Json::<T>::from_request(req, state).await.map(|Json(v)| MaybeJson(v));
+        }
+        let bytes = read_body(req).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            Ok(MaybeJson(T::default()))
+        } else {
+            Err(ApiError::UnsupportedMediaType)
+        }
+    }
+}
+
 /// `axum::extract::Path` with problem+json rejections.
 #[derive(Debug)]
 pub struct Path<T>(pub T);

@@ -11,6 +11,7 @@ mod extract;
 mod middleware;
 mod openapi;
 mod ops;
+mod ramp_api;
 mod release_api;
 mod routes;
 mod session;

@@ -9,14 +9,15 @@ use utoipa::openapi::{Ref, RefOr};
 use super::api::*;
 use super::auth::RequiredRole;
 use super::experiment_api::*;
+use super::ramp_api::*;
 use super::release_api::*;
 use super::user_api::*;
 use crate::auth::Role;
 use crate::service::{
     AuditView, ConfigView, ConfigWrite, EnvironmentInput, EnvironmentView, EventCountsView, ExperimentInput,
-    ExperimentView, FlagInput, FlagPage, FlagPatch, FlagQueryParams, FlagView, MetricInput, MetricView, ReleaseInput,
-    ReleasePreview, ReleaseView, ResultsView, ScheduleInput, ScheduledChangeInput, SdkKeyInput, SdkKeyView,
-    SegmentInput, SegmentView, TokenInput, TokenView, UserInput, UserPatch, UserView,
+    ExperimentView, FlagInput, FlagPage, FlagPatch, FlagQueryParams, FlagView, MetricInput, MetricView, RampAction,
+    RampInput, RampView, ReleaseInput, ReleasePreview, ReleaseView, ResultsView, ScheduleInput, ScheduledChangeInput,
+    SdkKeyInput, SdkKeyView, SegmentInput, SegmentView, TokenInput, TokenView, UserInput, UserPatch, UserView,
 };
 use crate::state::AppState;
 use crate::store::Backend;
@@ -180,6 +181,20 @@ endpoints! {
         query: -, body: (ScheduleInput), 200: (ReleaseView);
     delete "/releases/{id}/schedule" => unschedule_release, Editor, "Cancel a release's schedule (it is a draft again)",
         query: -, body: -, 200: (ReleaseView);
+    get "/ramps" => list_ramps, Viewer, "List ramps (timed and guarded rollout plans), newest first",
+        query: (RampParams), body: -, 200: [RampView];
+    post "/ramps" => create_ramp, Editor, "Start a ramp on a split rule: steps of coverage or canary weight, optional guardrails",
+        query: -, body: (RampInput), 201: (RampView);
+    get "/ramps/{id}" => get_ramp, Viewer, "A ramp, with its guardrails evaluated now",
+        query: -, body: -, 200: (RampView);
+    post "/ramps/{id}/pause" => pause_ramp, Editor, "Pause a running ramp (optional body: reason)",
+        query: -, body: (RampAction), 200: (RampView);
+    post "/ramps/{id}/resume" => resume_ramp, Editor, "Resume a paused ramp from the rule as it is now",
+        query: -, body: (RampAction), 200: (RampView);
+    post "/ramps/{id}/skip" => skip_ramp, Editor, "Skip ahead to a later step now (body: step)",
+        query: -, body: (RampAction), 200: (RampView);
+    post "/ramps/{id}/abort" => abort_ramp, Editor, "Abort a ramp: the rule back as before it (to: before) or the canary at 0 % (to: zero)",
+        query: -, body: (RampAction), 200: (RampView);
     get "/tokens" => list_tokens, Admin, "List admin tokens (never their secrets)",
         query: -, body: -, 200: [TokenView];
     post "/tokens" => create_token, Admin, "Create an admin token (secret shown once)",

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::attribute::{Kind, Target, TargetMetric, attribute};
 use super::validate::{Batch, Event, Rejected};
@@ -58,11 +58,13 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// Starts the worker on `store`, holding at most `capacity` events queued.
-    pub fn start<B: Backend>(store: B, capacity: usize) -> Ingest {
+    /// Starts the worker on `store`, holding at most `capacity` events
+    /// queued; `attributed` is signalled after each transaction that
+    /// attributed events to experiments (guarded ramps look then).
+    pub fn start<B: Backend>(store: B, capacity: usize, attributed: Arc<Notify>) -> Ingest {
         let (queue, rx) = mpsc::unbounded_channel();
         let capacity = capacity.max(super::validate::MAX_EVENTS);
-        tokio::spawn(worker(store, rx));
+        tokio::spawn(worker(store, rx, attributed));
         Ingest { queue, room: Arc::new(Semaphore::new(capacity)) }
     }
 
@@ -88,7 +90,7 @@ fn stopped() -> ApiError {
     ApiError::Unavailable { detail: "event ingest is stopping; retry later".into(), retry_after_secs: 1 }
 }
 
-async fn worker<B: Backend>(store: B, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn worker<B: Backend>(store: B, mut rx: mpsc::UnboundedReceiver<Job>, attributed: Arc<Notify>) {
     let mut last_prune: Option<Instant> = None;
     while let Some(first) = rx.recv().await {
         let mut events = first.batch.events.len();
@@ -112,7 +114,10 @@ async fn worker<B: Backend>(store: B, mut rx: mpsc::UnboundedReceiver<Job>) {
         let prune = last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
         let started = Instant::now();
         match run(&store, &jobs, prune).await {
-            Ok(answers) => {
+            Ok((answers, touched)) => {
+                if touched {
+                    attributed.notify_one();
+                }
                 if prune {
                     last_prune = Some(Instant::now());
                 }
@@ -135,7 +140,9 @@ async fn worker<B: Backend>(store: B, mut rx: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-async fn run<B: Backend>(store: &B, jobs: &[Job], prune: bool) -> Result<Vec<IngestAnswer>, StoreError> {
+/// Stores `jobs` in one transaction: their answers, and whether any event
+/// was attributed to an experiment.
+async fn run<B: Backend>(store: &B, jobs: &[Job], prune: bool) -> Result<(Vec<IngestAnswer>, bool), StoreError> {
     let mut tx = store.ingest().await?;
     let now = now_ms();
     if prune {
@@ -144,6 +151,7 @@ async fn run<B: Backend>(store: &B, jobs: &[Job], prune: bool) -> Result<Vec<Ing
     }
     let mut answers = Vec::with_capacity(jobs.len());
     let mut fresh: BTreeMap<i64, Vec<&Event>> = BTreeMap::new();
+    let mut touched = false;
     for job in jobs {
         let accepted = i64::try_from(job.batch.events.len()).unwrap_or(i64::MAX);
         let rejected = serde_json::to_string(&job.batch.rejected)
@@ -171,11 +179,12 @@ async fn run<B: Backend>(store: &B, jobs: &[Job], prune: bool) -> Result<Vec<Ing
         }
         let targets = targets(&mut tx, environment_id, now).await?;
         if !targets.is_empty() {
-            attribute(&mut tx, &targets, &events).await?;
+            let done = attribute(&mut tx, &targets, &events).await?;
+            touched |= done.new_units + done.excluded_units + done.metric_events > 0;
         }
     }
     B::commit(tx).await?;
-    Ok(answers)
+    Ok((answers, touched))
 }
 
 /// The experiments of the environment that events can be attributed to:

@@ -106,7 +106,7 @@ async fn write<T: Queries>(
     let (env, found) =
         tx.env_flag_config(env, key).await?.ok_or_else(|| Error::NotFound(format!("environment `{env}`")))?;
     let found = found.ok_or_else(|| Error::NotFound(format!("flag `{key}`")))?;
-    let (flag, running) = (found.flag, found.experiment_running);
+    let (flag, running, ramp_running) = (found.flag, found.experiment_running, found.ramp_running);
     let current = found.config.ok_or_else(|| Error::NotFound(format!("flag `{key}` in `{}`", env.key)))?;
     check_revision("the configuration", base_revision, current.revision)?;
     let config = make(parse_config(&current)?)?;
@@ -148,8 +148,24 @@ async fn write<T: Queries>(
     // The version, the configuration, its history, the change log and the
     // audit entry at once: the job's only write, after its last check.
     tx.put_config_logged(&record, &change, &entry).await?;
+    if ramp_running {
+        super::ramp_run::on_edit(tx, actor, &flag, &env, &config, record.revision).await?;
+    }
     tx.notify(Topic::Changes).await?;
     ConfigView::new(&env.key, &record)
+}
+
+/// A configuration write of `key` in `env` by `make` from the current
+/// configuration, with no base revision (a plan's step, rollback, abort).
+pub(super) async fn write_with<T: Queries>(
+    tx: &mut T,
+    actor: &str,
+    key: &str,
+    env: &str,
+    action: &str,
+    make: impl FnOnce(FlagConfig) -> Result<FlagConfig, Error>,
+) -> Result<ConfigView, Error> {
+    write(tx, actor, key, env, None, action, make).await
 }
 
 /// Replaces the configuration (`PUT`).

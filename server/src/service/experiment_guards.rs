@@ -5,7 +5,7 @@ use flagyard_eval::{FlagConfig, Serve, Split, WeightedVariant};
 use serde::{Deserialize, Serialize};
 
 use super::error::Error;
-use crate::store::{Environment, ExperimentRecord, FlagRecord, Queries, StoreError};
+use crate::store::{Environment, ExperimentRecord, FlagRecord, Queries, RampFilter, StoreError};
 
 /// The split's allocation when the experiment started.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -70,8 +70,13 @@ pub(crate) async fn check_running<T: Queries>(
     env: &Environment,
     config: &FlagConfig,
 ) -> Result<(), Error> {
+    // A ramp's own experiment follows the ramp's weights; an edit of the
+    // rule by anyone else pauses the ramp instead of being refused.
+    let active = ["running", "paused"];
+    let filter = RampFilter { flag_id: Some(flag.id), environment_id: Some(env.id), states: &active };
+    let ramps: Vec<Option<i64>> = tx.ramps(filter, 10).await?.into_iter().map(|r| r.experiment_id).collect();
     for x in tx.experiments_of_flag(flag.id).await? {
-        if x.state != "running" || x.environment_id != env.id {
+        if x.state != "running" || x.environment_id != env.id || ramps.contains(&Some(x.id)) {
             continue;
         }
         let Some(snapshot) = snapshot_of(&x)? else { continue };

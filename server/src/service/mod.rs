@@ -13,6 +13,9 @@ mod experiment_guards;
 mod experiment_metrics;
 mod experiments;
 mod flags;
+mod ramp_guard;
+mod ramp_run;
+mod ramps;
 mod release_plan;
 mod release_schedule;
 mod releases;
@@ -39,6 +42,9 @@ pub use experiments::{
     transition as transition_experiment, update_experiment,
 };
 pub use flags::{FlagInput, FlagPatch, FlagQueryParams, create_flag, delete_flag, get_flag, list_flags, update_flag};
+pub use ramp_guard::guarded_ramps_to_look_at;
+pub use ramp_run::{RampAction, RampCommand, act_on_ramp, check_ramp, next_ramp_at, run_due_ramp};
+pub use ramps::{RampInput, RampState, RampView, create_ramp, get_ramp, list_ramps};
 pub use release_plan::ReleasePreview;
 pub use release_schedule::{
     ScheduleInput, ScheduledChangeInput, ScheduledOutcome, next_scheduled, run_due_release, schedule_change,

@@ -126,7 +126,7 @@ fn stats_kind(kind: &str) -> MetricKind {
 
 /// Statistics as stored, made consistent against the rounding of
 /// incremental sums (Σx² ≥ (Σx)²/n; conversions whole and within n).
-fn variant_stats(kind: &str, n: i64, sum: f64, sum_sq: f64) -> VariantStats {
+pub(super) fn variant_stats(kind: &str, n: i64, sum: f64, sum_sq: f64) -> VariantStats {
     if n <= 0 {
         return VariantStats::new(0, 0.0, 0.0);
     }

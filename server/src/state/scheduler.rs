@@ -1,8 +1,11 @@
-//! The release scheduler's runtime: one task per server that applies due
-//! releases ([`crate::service::run_due_release`], one per write job) and
-//! then sleeps until the next scheduled instant, a wake-up (a release was
-//! scheduled here), or a second at most (a release scheduled on another
-//! replica). Its clock is injectable: tests run a manual clock and move it.
+//! The scheduler's runtime: one task per server that applies due releases
+//! ([`crate::service::run_due_release`]) and looks at due ramps
+//! ([`crate::service::run_due_ramp`]), one per write job, then sleeps until
+//! the next instant, a wake-up (something was scheduled here), or a second
+//! at most (scheduled on another replica). A second task, the guardrail
+//! task, looks at guarded ramps after every ingest transaction that
+//! attributed events. The clock is injectable: tests run a manual clock and
+//! move it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -59,6 +62,8 @@ pub struct Scheduler {
     /// Set when the clock is a test clock that may be moved.
     manual: Option<Arc<ManualClock>>,
     wake: Notify,
+    /// Signalled by ingest after a transaction that attributed events.
+    ingested: Arc<Notify>,
 }
 
 impl Scheduler {
@@ -68,9 +73,14 @@ impl Scheduler {
         match test_clock {
             Some(at) => {
                 let manual = Arc::new(ManualClock::new(at));
-                Scheduler { clock: manual.clone(), manual: Some(manual), wake: Notify::new() }
+                Scheduler { clock: manual.clone(), manual: Some(manual), wake: Notify::new(), ingested: Arc::default() }
             }
-            None => Scheduler { clock: Arc::new(SystemWallClock), manual: None, wake: Notify::new() },
+            None => Scheduler {
+                clock: Arc::new(SystemWallClock),
+                manual: None,
+                wake: Notify::new(),
+                ingested: Arc::default(),
+            },
         }
     }
 
@@ -82,6 +92,11 @@ impl Scheduler {
     /// Looks at the schedule now.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// What ingest signals after a transaction that attributed events.
+    pub fn ingest_signal(&self) -> Arc<Notify> {
+        self.ingested.clone()
     }
 
     /// Sets the test clock and wakes the scheduler; `false` on the system clock.
@@ -97,8 +112,33 @@ impl Scheduler {
     }
 }
 
-/// Runs due releases until none is left; how many ran.
+/// Runs due releases, then looks at due ramps, until none is left; how many ran.
 pub async fn run_due<B: Backend>(state: &AppState<B>) -> usize {
+    run_due_releases(state).await + run_due_ramps(state).await
+}
+
+/// Looks at due ramps until none is left; how many.
+async fn run_due_ramps<B: Backend>(state: &AppState<B>) -> usize {
+    let mut ran = 0;
+    loop {
+        let now = state.scheduler.now_ms();
+        let step = state.write(move |tx| Box::pin(async move { service::run_due_ramp(tx, now).await })).await;
+        match step {
+            Ok(Some((id, looked))) => {
+                ran += 1;
+                tracing::info!(ramp = id, looked = ?looked, "ramp looked at");
+            }
+            Ok(None) => return ran,
+            Err(e) => {
+                log_error(&e);
+                return ran;
+            }
+        }
+    }
+}
+
+/// Runs due releases until none is left; how many ran.
+async fn run_due_releases<B: Backend>(state: &AppState<B>) -> usize {
     let mut ran = 0;
     loop {
         let now = state.scheduler.now_ms();
@@ -124,7 +164,7 @@ pub async fn run_due<B: Backend>(state: &AppState<B>) -> usize {
 }
 
 fn log_error(e: &DomainError) {
-    tracing::warn!(error = %e, "the release scheduler could not run; it tries again");
+    tracing::warn!(error = %e, "the scheduler could not run; it tries again");
 }
 
 /// Starts the scheduler task; it ends with the server. Between instants it
@@ -136,7 +176,11 @@ pub fn spawn<B: Backend>(state: AppState<B>) {
         loop {
             let now = state.scheduler.now_ms();
             let next = match state.store.read().await {
-                Ok(mut tx) => service::next_scheduled(&mut tx).await.unwrap_or(None),
+                Ok(mut tx) => {
+                    let release = service::next_scheduled(&mut tx).await.unwrap_or(None);
+                    let ramp = service::next_ramp_at(&mut tx).await.unwrap_or(None);
+                    release.into_iter().chain(ramp).min()
+                }
                 Err(_) => None,
             };
             if next.is_some_and(|at| at <= now) && run_due(&state).await > 0 {
@@ -151,6 +195,43 @@ pub fn spawn<B: Backend>(state: AppState<B>) {
                 () = tokio::time::sleep(wait) => {}
                 () = state.scheduler.wake.notified() => {}
                 () = stop.recv() => return,
+            }
+        }
+    });
+}
+
+/// Starts the guardrail task: after each ingest transaction that attributed
+/// events, every running guarded ramp is evaluated in a read transaction,
+/// and looked at in a write job only when that may change it (a
+/// regression, an SRM warning, a hold that is over, a history point due).
+pub fn spawn_guard<B: Backend>(state: AppState<B>) {
+    let signal = state.scheduler.ingest_signal();
+    tokio::spawn(async move {
+        let mut stop = state.shutdown.clone();
+        loop {
+            tokio::select! {
+                () = signal.notified() => {}
+                () = stop.recv() => return,
+            }
+            let now = state.scheduler.now_ms();
+            let due = match state.store.read().await {
+                Ok(mut tx) => service::guarded_ramps_to_look_at(&mut tx, now).await,
+                Err(e) => Err(e.into()),
+            };
+            let ids = match due {
+                Ok(ids) => ids,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the guardrail task could not read the ramps; it tries again");
+                    continue;
+                }
+            };
+            for id in ids {
+                let looked =
+                    state.write(move |tx| Box::pin(async move { service::check_ramp(tx, id, now).await })).await;
+                match looked {
+                    Ok(looked) => tracing::debug!(ramp = id, looked = ?looked, "guarded ramp looked at"),
+                    Err(e) => tracing::warn!(ramp = id, error = %e, "a guarded ramp could not be looked at"),
+                }
             }
         }
     });

@@ -256,6 +256,14 @@ delegate! {
         fn due_releases(&mut self, now: i64, limit: i64) -> Result<Vec<ReleaseRecord>>;
         fn next_scheduled(&mut self) -> Result<Option<i64>>;
     }
+    RampQueries {
+        fn ramps(&mut self, filter: RampFilter<'_>, limit: i64) -> Result<Vec<RampRecord>>;
+        fn ramp(&mut self, id: i64) -> Result<Option<RampRecord>>;
+        fn insert_ramp(&mut self, ramp: &RampRecord) -> Result<i64>;
+        fn update_ramp(&mut self, ramp: &RampRecord) -> Result<()>;
+        fn due_ramps(&mut self, now: i64, limit: i64) -> Result<Vec<RampRecord>>;
+        fn next_ramp_at(&mut self) -> Result<Option<i64>>;
+    }
     UserQueries {
         fn users(&mut self) -> Result<Vec<UserRecord>>;
         fn user(&mut self, username: &str) -> Result<Option<UserRecord>>;

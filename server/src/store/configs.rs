@@ -34,6 +34,9 @@ pub struct FlagAndConfig {
     pub config: Option<ConfigRecord>,
     /// Whether a running experiment is bound to the flag in that environment.
     pub experiment_running: bool,
+    /// Whether a ramp runs on the flag in that environment (an edit by
+    /// anyone else pauses it).
+    pub ramp_running: bool,
 }
 
 row! {
@@ -48,6 +51,7 @@ row! {
         config_updated_at: Option<i64>,
         updated_by: Option<String>,
         experiment_running: bool,
+        ramp_running: bool,
     }
 }
 
@@ -67,7 +71,12 @@ impl FlagConfigRow {
                 }
                 _ => None,
             };
-        FlagAndConfig { flag: self.flag, config, experiment_running: self.experiment_running }
+        FlagAndConfig {
+            flag: self.flag,
+            config,
+            experiment_running: self.experiment_running,
+            ramp_running: self.ramp_running,
+        }
     }
 }
 

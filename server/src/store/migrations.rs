@@ -47,6 +47,7 @@ macro_rules! in_dir {
             "0006_unit_aggregates",
             "0007_units_without_fk",
             "0008_releases",
+            "0009_ramps",
         )
     };
 }

@@ -24,6 +24,7 @@ mod ingest;
 mod metrics;
 pub mod migrations;
 mod postgres;
+mod ramps;
 mod releases;
 mod segments;
 mod sqlite;
@@ -44,6 +45,7 @@ pub use flags::{FlagQueries, FlagQuery, FlagRecord, NewFlag};
 pub use ingest::{BatchAnswer, IngestQueries, UnitRow, VariantMetricRow, VariantUnitsRow};
 pub use metrics::{MetricQueries, MetricRecord};
 pub use postgres::PgBackend;
+pub use ramps::{RampFilter, RampQueries, RampRecord};
 pub use releases::{ReleaseQueries, ReleaseRecord};
 pub use segments::{SegmentQueries, SegmentRecord};
 pub use sqlite::SqliteBackend;
@@ -157,6 +159,7 @@ pub trait Queries:
     + AuditQueries
     + CredentialQueries
     + ReleaseQueries
+    + RampQueries
     + TxQueries
 {
 }
@@ -172,6 +175,7 @@ impl<T> Queries for T where
         + AuditQueries
         + CredentialQueries
         + ReleaseQueries
+        + RampQueries
         + TxQueries
 {
 }

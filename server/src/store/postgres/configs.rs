@@ -21,7 +21,10 @@ macro_rules! flag_config_columns {
              c.updated_at AS config_updated_at, c.updated_by,
              EXISTS (SELECT 1 FROM experiments x WHERE x.flag_id = f.id AND x.environment_id = ",
             $env,
-            " AND x.state = 'running') AS experiment_running"
+            " AND x.state = 'running') AS experiment_running,
+             EXISTS (SELECT 1 FROM ramps r WHERE r.flag_id = f.id AND r.environment_id = ",
+            $env,
+            " AND r.state = 'running') AS ramp_running"
         )
     };
 }

@@ -42,6 +42,7 @@ mod listen;
 mod metrics;
 mod nodelay;
 mod outage;
+mod ramps;
 mod releases;
 mod segments;
 mod tx;

@@ -14,7 +14,9 @@ impl ConfigQueries for SqliteTx {
                     f.created_at, f.updated_at, c.environment_id, c.config, c.revision AS config_revision,
                     c.updated_at AS config_updated_at, c.updated_by,
                     EXISTS (SELECT 1 FROM experiments x WHERE x.flag_id = f.id AND x.environment_id = ?2
-                            AND x.state = 'running') AS experiment_running
+                            AND x.state = 'running') AS experiment_running,
+                    EXISTS (SELECT 1 FROM ramps r WHERE r.flag_id = f.id AND r.environment_id = ?2
+                            AND r.state = 'running') AS ramp_running
              FROM flags f LEFT JOIN flag_configs c ON c.flag_id = f.id AND c.environment_id = ?2 WHERE f.key = ?1",
         )
         .bind(key)

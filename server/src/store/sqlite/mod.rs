@@ -19,6 +19,7 @@ mod experiments;
 mod flags;
 mod ingest;
 mod metrics;
+mod ramps;
 mod releases;
 mod segments;
 mod tx;

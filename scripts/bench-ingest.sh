@@ -40,6 +40,10 @@
 #   BENCH_MAX_SECS=300                 sending phase limit per backend
 #   FLAGYARD_INGEST_QUEUE_EVENTS       passed to the server if set (its default, 200,000, is far above
 #                                      the 8 x 500 events in flight)
+#   BENCH_GUARDED=1                    measure through a guarded ramp on the rule (its own experiment
+#                                      with the three metrics as guardrails, evaluated after every ingest
+#                                      transaction) instead of a plain experiment (`flagyard-load ingest
+#                                      --guarded`); compare with a run without it
 #   BENCH_SKIP_BUILD=1                 use the binaries already built
 #   BENCH_PG_HOST / BENCH_PG_PORT / BENCH_PG_USER   (127.0.0.1 / 5432 / postgres)
 #   BENCH_PG_PARAMS                    query string appended to the server's Postgres URL, e.g.
@@ -106,7 +110,7 @@ bench() {
     rc=0
     run_load $((max_secs + 300)) ingest --base "$base" --token "$token" --sdk-key "$sdk_key" --env production \
         --units "$units" --batch "$batch" --concurrency "$concurrency" --results-requests "$results_requests" \
-        --max-secs "$max_secs" --timeout-secs 60 --server-pid "$server_pid" || rc=$?
+        --max-secs "$max_secs" --timeout-secs 60 --server-pid "$server_pid" ${BENCH_GUARDED:+--guarded} || rc=$?
     wait "$sampler_pid" 2>/dev/null || true
     sampler_pid=""
     out="$(cat "$work/load.out")"
@@ -140,6 +144,10 @@ bench() {
         wait "$server_pid" || true
         server_pid=""
         return 1
+    fi
+    if [[ -n "${BENCH_GUARDED:-}" ]]; then
+        # How often the guardrail task evaluated the ramp during the run.
+        log "$backend: guarded ramp: $(curl -fsS --max-time 10 "$base/metrics" | grep -E '^flagyard_guard_(evaluations_total|seconds_(sum|count))' | tr '\n' ' ' || echo 'no guardrail evaluation counted')"
     fi
     log "$backend: stopping (SIGTERM)"
     kill -TERM "$server_pid"

@@ -67,6 +67,8 @@ pub struct FlagPage {
     pub test: TestContextPanel,
     /// Experiments on this flag.
     pub experiments: Vec<FlagExperimentLink>,
+    /// The ramp panel of the current environment.
+    pub ramp: crate::ramp::RampPanel,
 }
 
 impl FlagPage {

@@ -45,6 +45,8 @@ pub struct FlagRow {
     pub tags: Vec<String>,
     /// Whether it looks stale (not evaluated lately / fully rolled out).
     pub stale: bool,
+    /// A ramp's badge: `ramping`, `rolled back` (its newest ramp), or empty.
+    pub ramp: String,
     /// Whether it is archived.
     pub archived: bool,
     /// One entry per list column, in column order.

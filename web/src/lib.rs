@@ -33,6 +33,7 @@ mod format;
 mod layout;
 mod login;
 mod operators;
+mod ramp;
 mod rules_draft;
 mod rules_editor;
 mod rules_form;
@@ -64,6 +65,10 @@ pub use form_tree::{FormLimitError, MAX_FORM_DEPTH, MAX_FORM_FIELDS, MAX_NAME_BY
 pub use layout::{CurrentUser, Flash, FlashKind, Layout, NavLink, Role, Section};
 pub use login::{LoginForm, LoginPage};
 pub use operators::{InputKind, OPERATOR_GROUPS, OperatorGroup, OperatorInfo, operator, operators};
+pub use ramp::{
+    AutomaticAction, DEFAULT_STEPS, GuardMetricView, GuardPointView, GuardView, RampCard, RampPanel, RampableRule,
+    StartRampForm, StepView, guard_chart,
+};
 pub use rules_draft::{
     ConditionDraft, ConfigDraft, PrerequisiteDraft, RuleDraft, ServeDraft, SplitDraft, ValueType, WeightDraft,
 };

@@ -10,7 +10,7 @@ use super::error::Error;
 use super::experiment_guards::{SplitSnapshot, bound_split, snapshot_of};
 use super::views::rfc3339;
 use super::{audit, check_key, check_revision, now_ms};
-use crate::store::{Environment, ExperimentRecord, Queries};
+use crate::store::{Environment, ExperimentRecord, Queries, RampFilter};
 
 /// The analysis methods.
 pub const ANALYSES: [&str; 3] = ["frequentist", "sequential", "bayesian"];
@@ -323,6 +323,21 @@ pub async fn transition<T: Queries>(tx: &mut T, actor: &str, key: &str, start: b
         // so the snapshot is of the configuration they check against.
         tx.lock_environment(current.environment_id).await?;
         current = experiment_of(tx, key).await?;
+    }
+    if !start {
+        // A ramp's own experiment ends with the ramp.
+        let active = ["running", "paused"];
+        let filter = RampFilter {
+            flag_id: Some(current.flag_id),
+            environment_id: Some(current.environment_id),
+            states: &active,
+        };
+        if let Some(r) = tx.ramps(filter, 10).await?.into_iter().find(|r| r.experiment_id == Some(current.id)) {
+            return Err(Error::Conflict(format!(
+                "experiment `{key}` measures the guardrails of ramp {}, which is {}: finish or abort the ramp",
+                r.id, r.state
+            )));
+        }
     }
     let (from, to, action) =
         if start { ("draft", "running", "experiment.start") } else { ("running", "stopped", "experiment.stop") };

@@ -326,7 +326,8 @@ pub(super) fn record_point(r: &mut RampRecord, g: &GuardStatus, now: i64) -> Res
 
 /// The running guarded ramps that a look at `now` may change (the
 /// guardrail task's read): a regression or SRM warning, a hold that is over
-/// with what the step waits for, or a history point due.
+/// with what the step waits for, or a history point due. Each evaluation
+/// counts in `flagyard_guard_evaluations_total`.
 pub async fn guarded_ramps_to_look_at<T: Queries + IngestQueries>(tx: &mut T, now: i64) -> Result<Vec<i64>, Error> {
     let running = ["running"];
     let filter = RampFilter { states: &running, ..RampFilter::default() };
@@ -336,6 +337,7 @@ pub async fn guarded_ramps_to_look_at<T: Queries + IngestQueries>(tx: &mut T, no
             continue;
         }
         let g = evaluate(tx, &r, now).await?;
+        metrics::counter!("flagyard_guard_evaluations_total").increment(1);
         let steps = steps_of(&r)?;
         let Some(step) = usize::try_from(r.step).ok().and_then(|i| steps.get(i)) else { continue };
         let ready = g.units.canary.min(g.units.control) >= step.min_units

@@ -66,7 +66,6 @@ pub(super) async fn flag_page<B: Backend>(
     let query = FlagQuery { search: None, tag: None, archived: None, limit: PICKER_FLAGS, offset: 0 };
     let flags: Vec<String> = tx.flags(&query).await?.0.into_iter().map(|f| f.key).filter(|k| k != key).collect();
     let experiments = tx.experiments_of_flag(flag.id).await?;
-    drop(tx);
 
     let current = if env.is_empty() { environments.first().map(|e| e.key.as_str()).unwrap_or_default() } else { env };
     let mut tabs = Vec::with_capacity(environments.len());
@@ -90,6 +89,13 @@ pub(super) async fn flag_page<B: Backend>(
     let Some((stored, environment)) = editing else {
         return Err(DomainError::NotFound(format!("flag `{key}` in environment `{current}`")).into());
     };
+    let env_id = environments.iter().find(|e| e.key == environment).map_or(0, |e| e.id);
+    let config = configs.iter().find(|c| c.environment_id == env_id).map(|c| c.config.as_str()).unwrap_or("{}");
+    let config: flagyard_eval::FlagConfig = serde_json::from_str(config).map_err(corrupt)?;
+    let now = state.scheduler.now_ms();
+    let ramp =
+        super::ramp_pages::panel(&mut tx, user, (flag.id, &flag.key), (env_id, &environment), &config, now).await?;
+    drop(tx);
     let (kind, variants) = definition(&flag)?;
     let (draft, errors, notice) = overrides.editor.unwrap_or((stored, Vec::new(), None));
     let editor = RulesEditor {
@@ -125,6 +131,7 @@ pub(super) async fn flag_page<B: Backend>(
             .into_iter()
             .map(|x| FlagExperimentLink { key: x.key, environment: x.environment_key, state: x.state })
             .collect(),
+        ramp,
     })
 }
 

@@ -54,7 +54,8 @@ async fn table<B: Backend>(
     filter: FlagsFilter,
 ) -> Result<(FlagsTable, Vec<String>, usize), UiError> {
     let catalog = catalog_cache::load(state, kept).await?;
-    let rows = flag_rows::filter(&catalog, &filter, service::now_ms());
+    let mut rows = flag_rows::filter(&catalog, &filter, service::now_ms());
+    flag_rows::mark_ramps(state, &mut rows).await?;
     let total = rows.len();
     let (columns, version, can_edit) = (catalog.columns.clone(), catalog.version, user.role >= Role::Editor);
     let table = FlagsTable { csrf: user.csrf.clone(), columns, rows, version, filter, can_edit };

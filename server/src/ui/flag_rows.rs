@@ -23,7 +23,8 @@ use super::request::is_production;
 use crate::http::ApiError;
 use crate::service::Error as DomainError;
 use crate::service::now_ms;
-use crate::store::{ConfigRecord, Environment, FlagRecord, Queries, StoreError};
+use crate::state::AppState;
+use crate::store::{Backend, ConfigRecord, Environment, FlagRecord, Queries, RampFilter, RampQueries, StoreError};
 
 /// Unchanged this long (and without rules) = stale.
 pub const STALE_AFTER_DAYS: i64 = 30;
@@ -92,6 +93,7 @@ fn start(flag: &FlagRecord, width: usize) -> Result<Building, ApiError> {
             value_type: flag.kind.clone(),
             tags,
             stale: false,
+            ramp: String::new(),
             archived: flag.archived,
             environments: Vec::with_capacity(width),
             updated: String::new(),
@@ -230,6 +232,38 @@ pub fn filter(catalog: &Catalog, filter: &FlagsFilter, now: i64) -> Vec<FlagRow>
     rows
 }
 
+/// Marks the rows whose flag has a ramp running or paused (`ramping`), or
+/// whose newest ramp in an environment was rolled back (`rolled back`,
+/// which wins): one query over the newest ramps, per request (a ramp's
+/// state is not in the cached catalog).
+pub(super) async fn mark_ramps<B: Backend>(state: &AppState<B>, rows: &mut [FlagRow]) -> Result<(), ApiError> {
+    let mut tx = state.store.read().await?;
+    let ramps = tx.ramps(RampFilter::default(), 500).await?;
+    drop(tx);
+    let mut newest: HashMap<(&str, i64), &str> = HashMap::new();
+    for r in &ramps {
+        newest.entry((r.flag_key.as_str(), r.environment_id)).or_insert(r.state.as_str());
+    }
+    let mut badge: HashMap<&str, &str> = HashMap::new();
+    for ((flag, _), state) in newest {
+        let b = match state {
+            "rolled_back" => "rolled back",
+            "running" | "paused" => "ramping",
+            _ => continue,
+        };
+        let slot = badge.entry(flag).or_insert(b);
+        if b == "rolled back" {
+            *slot = b;
+        }
+    }
+    for row in rows.iter_mut() {
+        if let Some(b) = badge.get(row.key.as_str()) {
+            (*b).clone_into(&mut row.ramp);
+        }
+    }
+    Ok(())
+}
+
 /// "just now", "5 min ago", "3 h ago", "12 d ago", "4 mo ago", "2 y ago".
 pub fn ago(at: i64, now: i64) -> String {
     let secs = (now - at).max(0) / 1000;
@@ -255,6 +289,7 @@ mod tests {
             value_type: "boolean".into(),
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
             stale: false,
+            ramp: String::new(),
             archived: false,
             environments: on
                 .iter()

@@ -243,6 +243,10 @@ enum Command {
         /// no batch is started after S s (the check then covers the batches sent)
         #[arg(long, value_name = "S", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3600))]
         max_secs: u64,
+        /// measure through a guarded ramp (its own experiment, judged after every ingest transaction)
+        /// instead of a plain experiment
+        #[arg(long)]
+        guarded: bool,
         #[command(flatten)]
         pid: ServerPid,
     },
@@ -478,7 +482,18 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Command::Ingest { server, sdk_key, env, units, batch, concurrency, results_requests, max_secs, pid } => {
+        Command::Ingest {
+            server,
+            sdk_key,
+            env,
+            units,
+            batch,
+            concurrency,
+            results_requests,
+            max_secs,
+            guarded,
+            pid,
+        } => {
             let addr = addr(&server.base)?;
             let options = ingest::Options {
                 common: server.common(&Timed::default()),
@@ -491,6 +506,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 results_requests: results_requests as usize,
                 server_pid: pid.server_pid,
                 max_time: Duration::from_secs(max_secs),
+                guarded,
+                experiment: ingest::EXPERIMENT.to_owned(),
             };
             let (report, ok) = runtime(1)?.block_on(ingest::run(options))?;
             print!("{report}");

@@ -27,6 +27,7 @@ pub fn flag_row(i: usize, name: &str) -> FlagRow {
         value_type: "boolean".into(),
         tags: vec!["checkout".into(), "team-a".into()],
         stale: i.is_multiple_of(7),
+        ramp: if i == 2 { "rolled back".into() } else { String::new() },
         archived: false,
         environments: columns()
             .into_iter()
@@ -149,6 +150,62 @@ pub fn flag_page() -> FlagPage {
             environment: "production".into(),
             state: "running".into(),
         }],
+        ramp: ramp_panel(),
+    }
+}
+
+/// A ramp panel whose newest plan was rolled back (texts carry [`EVIL`]).
+pub fn ramp_panel() -> RampPanel {
+    let step = |label: &str, done, current| StepView { label: label.into(), hold: "1h".into(), done, current };
+    let points = [
+        GuardPointView { at: 0, interval: Some([-0.4, 0.1, 0.6]) },
+        GuardPointView { at: 60_000, interval: Some([0.05, 0.3, 0.55]) },
+    ];
+    RampPanel {
+        csrf: "tok-123".into(),
+        flag: "new-checkout".into(),
+        environment: "production".into(),
+        can_edit: true,
+        latest: Some(RampCard {
+            id: 3,
+            state: "rolled_back".into(),
+            rule_id: "canary".into(),
+            canary: "on".into(),
+            control: "off".into(),
+            steps: vec![
+                step("coverage 1 %", true, false),
+                step("coverage 5 %", false, true),
+                step("coverage 100 %", false, false),
+            ],
+            next_at: None,
+            reason: Some(format!("guardrail `errors` regressed {EVIL}")),
+            updated_at: "2026-12-04T10:00:00.000Z".into(),
+            guard: Some(GuardView {
+                verdict: "regression".into(),
+                summary: EVIL.into(),
+                canary_units: 2_900,
+                control_units: 2_950,
+                metrics: vec![GuardMetricView {
+                    metric: "errors".into(),
+                    good_direction: "decrease".into(),
+                    tolerance: 0.0,
+                    lift: Some(0.3),
+                    lower: Some(0.05),
+                    upper: Some(0.55),
+                    verdict: "regression".into(),
+                }],
+            }),
+            chart: Some(guard_chart(EVIL, &points, 0.0, 600)),
+        }),
+        rules: vec![RampableRule { id: "canary".into(), variants: vec!["on".into(), "off".into()] }],
+        metrics: vec!["errors".into()],
+        recent: vec![AutomaticAction {
+            at: "2026-12-04T10:00:00.000Z".into(),
+            actor: "ramp:3".into(),
+            action: "ramp.rollback".into(),
+        }],
+        form: StartRampForm::default(),
+        error: None,
     }
 }
 

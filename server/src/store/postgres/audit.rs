@@ -31,7 +31,7 @@ impl AuditQueries for PgTx {
     async fn audit(&mut self, q: &AuditQuery) -> Result<Vec<AuditRecord>> {
         Ok(sqlx::query_as(concat!(
             "SELECT id, at, actor, action, entity, key, environment, before, after FROM audit_log
-             WHERE ($1::text IS NULL OR (key = $1 AND entity IN ('flag', 'config')))
+             WHERE ($1::text IS NULL OR (key = $1 AND entity IN ('flag', 'config', 'ramp')))
                AND ($2::text IS NULL OR actor = $2)
                AND ($3::text IS NULL OR environment = $3)
                AND ($4::bigint IS NULL OR at >= $4)

@@ -25,7 +25,7 @@ impl AuditQueries for SqliteTx {
     async fn audit(&mut self, q: &AuditQuery) -> Result<Vec<AuditRecord>> {
         Ok(sqlx::query_as(
             "SELECT id, at, actor, action, entity, key, environment, before, after FROM audit_log
-             WHERE (?1 IS NULL OR (key = ?1 AND entity IN ('flag', 'config')))
+             WHERE (?1 IS NULL OR (key = ?1 AND entity IN ('flag', 'config', 'ramp')))
                AND (?2 IS NULL OR actor = ?2)
                AND (?3 IS NULL OR environment = ?3)
                AND (?4 IS NULL OR at >= ?4)

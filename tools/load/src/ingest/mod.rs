@@ -56,12 +56,16 @@ pub struct Options {
     pub server_pid: Option<u32>,
     /// No batch is started after this long (the run then covers a prefix of the stream).
     pub max_time: Duration,
+    /// Through a guarded ramp on the rule instead of a plain experiment.
+    pub guarded: bool,
+    /// The experiment measured (the ramp's own when guarded; set by the setup).
+    pub experiment: String,
 }
 
 /// Runs the benchmark; returns the report and whether everything checked out.
-pub async fn run(options: Options) -> anyhow::Result<(String, bool)> {
+pub async fn run(mut options: Options) -> anyhow::Result<(String, bool)> {
     let client = crate::client(&options.common)?;
-    setup::setup(&client, &options).await?;
+    options.experiment = setup::setup(&client, &options).await?;
     // After the start answer: every exposure falls inside the experiment's window.
     let workload = Workload::new(options.units, options.batch, now_ms(), options.concurrency as u64);
     let (total, batches) = (workload.total_events(), workload.batches());

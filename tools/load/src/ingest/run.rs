@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::Deserialize;
 
+use super::Options;
 use super::workload::{Workload, now_ms, push_u64};
-use super::{EXPERIMENT, Options};
 use crate::rawhttp::KeepAlive;
 use crate::stats::{self, Tally};
 
@@ -187,8 +187,8 @@ async fn sender(shared: Arc<Shared>, mut conn: Option<KeepAlive>, lane: u64) -> 
 /// sorted latencies, non-200 answers, transport errors, bytes of the last answer.
 pub(super) async fn time_results(options: &Options, n: usize) -> anyhow::Result<(Vec<Duration>, u64, u64, usize)> {
     let request = format!(
-        "GET /api/v1/experiments/{EXPERIMENT}/results HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\r\n",
-        options.addr, options.common.token
+        "GET /api/v1/experiments/{}/results HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\r\n",
+        options.experiment, options.addr, options.common.token
     );
     let mut conn = KeepAlive::connect(options.addr).await.context("connecting for the results")?;
     let (mut lat, mut non_200, mut transport, mut size) = (Vec::with_capacity(n), 0, 0, 0);

@@ -35,8 +35,10 @@ pub(super) async fn admin(
     Ok(text)
 }
 
-/// Creates the flag, its split, the metrics and the experiment, and starts it.
-pub(super) async fn setup(client: &reqwest::Client, options: &Options) -> anyhow::Result<()> {
+/// Creates the flag, its split, the metrics and the experiment, and starts
+/// it (or, with `--guarded`, starts a guarded ramp on the rule whose three
+/// guardrails are the metrics); the key of the experiment measured.
+pub(super) async fn setup(client: &reqwest::Client, options: &Options) -> anyhow::Result<String> {
     let (c, env) = (&options.common, &options.env);
     admin(client, c, reqwest::Method::POST, "/api/v1/flags", Some(json!({"key": FLAG, "type": "boolean"}))).await?;
     let split = json!({"variants": [{"variant": "on", "weight": 5000}, {"variant": "off", "weight": 5000}]});
@@ -51,10 +53,22 @@ pub(super) async fn setup(client: &reqwest::Client, options: &Options) -> anyhow
         let metric = json!({"key": key, "event": event, "kind": kind});
         admin(client, c, reqwest::Method::POST, "/api/v1/metrics", Some(metric)).await?;
     }
+    if options.guarded {
+        // One step at the rule's whole coverage, held past the run; tolerances
+        // no synthetic difference reaches, so the plan runs throughout and
+        // every evaluation is paid for.
+        let guardrails: Vec<_> = METRICS.iter().map(|m| json!({"metric": m, "tolerance": 0.99})).collect();
+        let ramp = json!({"flag": FLAG, "environment": env, "ruleId": RULE, "canaryVariant": "on",
+            "controlVariant": "off", "steps": [{"coverage": 10000, "hold": "30d"}], "guardrails": guardrails});
+        let answer = admin(client, c, reqwest::Method::POST, "/api/v1/ramps", Some(ramp)).await?;
+        let ramp: serde_json::Value = serde_json::from_str(&answer)?;
+        let key = ramp["experiment"].as_str().ok_or_else(|| anyhow::anyhow!("the ramp has no experiment: {ramp}"))?;
+        return Ok(key.to_owned());
+    }
     let experiment = json!({"key": EXPERIMENT, "flag": FLAG, "environment": env, "ruleId": RULE,
         "controlVariant": "off", "primaryMetric": METRICS[0], "secondaryMetrics": [METRICS[1], METRICS[2]]});
     admin(client, c, reqwest::Method::POST, "/api/v1/experiments", Some(experiment)).await?;
     admin(client, c, reqwest::Method::POST, &format!("/api/v1/experiments/{EXPERIMENT}/start"), Some(json!({})))
         .await?;
-    Ok(())
+    Ok(EXPERIMENT.to_owned())
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::setup::admin;
 use super::workload::{Workload, events_of};
-use super::{EXPERIMENT, METRICS, Options, VARIANTS};
+use super::{METRICS, Options, VARIANTS};
 
 /// n, Σx and Σx² of one variant on one metric.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -118,7 +118,7 @@ pub(super) async fn server_figures(
             client,
             &options.common,
             reqwest::Method::GET,
-            &format!("/api/v1/experiments/{EXPERIMENT}/results"),
+            &format!("/api/v1/experiments/{}/results", options.experiment),
             None,
         )
         .await?,

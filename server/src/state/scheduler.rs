@@ -19,6 +19,11 @@ use crate::store::Backend;
 
 /// The longest sleep between looks at the schedule.
 const POLL: Duration = Duration::from_secs(1);
+/// The guardrail task looks at most this often: signals from the ingest
+/// transactions in between are coalesced into the next look (the
+/// confidence sequence is valid at any schedule of looks; this bounds what
+/// guarding costs beside ingest, `docs/benchmarks.md`).
+const GUARD_EVERY: Duration = Duration::from_millis(100);
 
 /// Wall-clock time in epoch milliseconds.
 pub trait WallClock: Send + Sync + std::fmt::Debug {
@@ -200,8 +205,9 @@ pub fn spawn<B: Backend>(state: AppState<B>) {
     });
 }
 
-/// Starts the guardrail task: after each ingest transaction that attributed
-/// events, every running guarded ramp is evaluated in a read transaction,
+/// Starts the guardrail task: after ingest transactions that attributed
+/// events (at most every [`GUARD_EVERY`]), every running guarded ramp is
+/// evaluated in a read transaction,
 /// and looked at in a write job only when that may change it (a
 /// regression, an SRM warning, a hold that is over, a history point due).
 pub fn spawn_guard<B: Backend>(state: AppState<B>) {
@@ -236,6 +242,10 @@ pub fn spawn_guard<B: Backend>(state: AppState<B>) {
             }
             // What guarding costs beside ingest (the benchmark reports it).
             metrics::histogram!("flagyard_guard_seconds").record(started.elapsed().as_secs_f64());
+            tokio::select! {
+                () = tokio::time::sleep(GUARD_EVERY.saturating_sub(started.elapsed())) => {}
+                () = stop.recv() => return,
+            }
         }
     });
 }

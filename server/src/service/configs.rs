@@ -149,7 +149,7 @@ async fn write<T: Queries>(
     // audit entry at once: the job's only write, after its last check.
     tx.put_config_logged(&record, &change, &entry).await?;
     if ramp_running {
-        super::ramp_run::on_edit(tx, actor, &flag, &env, &config, record.revision).await?;
+        super::ramp_edits::on_edit(tx, actor, &flag, &env, &config, record.revision).await?;
     }
     tx.notify(Topic::Changes).await?;
     ConfigView::new(&env.key, &record)

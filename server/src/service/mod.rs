@@ -13,8 +13,11 @@ mod experiment_guards;
 mod experiment_metrics;
 mod experiments;
 mod flags;
+mod ramp_edits;
 mod ramp_guard;
+mod ramp_model;
 mod ramp_run;
+mod ramp_view;
 mod ramps;
 mod release_plan;
 mod release_schedule;
@@ -43,8 +46,10 @@ pub use experiments::{
 };
 pub use flags::{FlagInput, FlagPatch, FlagQueryParams, create_flag, delete_flag, get_flag, list_flags, update_flag};
 pub use ramp_guard::guarded_ramps_to_look_at;
+pub use ramp_model::RampState;
 pub use ramp_run::{RampAction, RampCommand, act_on_ramp, check_ramp, next_ramp_at, run_due_ramp};
-pub use ramps::{GuardrailInput, RampInput, RampState, RampView, StepInput, create_ramp, get_ramp, list_ramps};
+pub use ramp_view::RampView;
+pub use ramps::{GuardrailInput, RampInput, StepInput, create_ramp, get_ramp, list_ramps};
 pub use release_plan::ReleasePreview;
 pub use release_schedule::{
     ScheduleInput, ScheduledChangeInput, ScheduledOutcome, next_scheduled, run_due_release, schedule_change,

@@ -20,7 +20,9 @@ use flagyard_stats::{MetricKind, SrmResult, VariantStats, sequential_relative, s
 use serde::{Deserialize, Serialize};
 
 use super::error::Error;
-use super::ramps::{DEFAULT_MIN_UNITS, Guardrail, RampStep, from_json, guardrails_of, split_mut, steps_of, to_json};
+use super::ramp_model::{
+    DEFAULT_MIN_UNITS, Guardrail, RampStep, from_json, guardrails_of, split_mut, steps_of, to_json,
+};
 use super::results::variant_stats;
 use super::rfc3339;
 use crate::store::{IngestQueries, Queries, RampFilter, RampRecord};

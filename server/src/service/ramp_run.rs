@@ -1,48 +1,26 @@
 //! Running a plan: its steps written as configuration writes of the rule,
 //! the scheduler's look at a due plan ([`run_due_ramp`]) and the guardrail
-//! task's ([`check_ramp`]), what a person does (pause, resume, skip, abort),
-//! and the pause when anyone else edits the rule ([`on_edit`]).
+//! task's ([`check_ramp`]), and what a person does (pause, resume, skip,
+//! abort). The pause when someone else edits the rule is
+//! [`super::ramp_edits`].
 
 use flagyard_eval::{FlagConfig, Rule};
 use serde::{Deserialize, Serialize};
 
 use super::error::Error;
 use super::experiments::transition;
+use super::ramp_edits::{audit_ramp, pause_for, save};
 use super::ramp_guard::{GuardStatus, Verdict, evaluate, record_point};
-use super::ramps::{
-    RampState, RampStep, RampView, experiment_key, from_json, ramp_of, rule_of, split_mut, steps_of, to_json,
+use super::ramp_model::{
+    RampState, RampStep, experiment_key, from_json, plan_actor, ramp_of, rule_of, stepped_rule, steps_of, to_json,
 };
-use super::{audit, check_revision, configs, now_ms};
-use crate::store::{Environment, FlagRecord, IngestQueries, Queries, RampFilter, RampRecord};
+use super::ramp_view::RampView;
+use super::{check_revision, configs};
+use crate::store::{IngestQueries, Queries, RampRecord};
 
 /// How often a running step that waits for units or evidence is looked at
 /// by the scheduler (the guardrail task looks after every ingest too).
 const RECHECK_MS: i64 = 60_000;
-
-/// The actor a plan writes as.
-pub fn plan_actor(id: i64) -> String {
-    format!("ramp:{id}")
-}
-
-/// `rule` with the step's coverage or canary weight.
-pub(super) fn stepped_rule(r: &RampRecord, rule: &Rule, step: &RampStep) -> Result<Rule, Error> {
-    let mut out = rule.clone();
-    let split =
-        split_mut(&mut out).ok_or_else(|| Error::Conflict(format!("rule `{}` no longer serves a split", r.rule_id)))?;
-    if let Some(c) = step.coverage {
-        split.coverage = c;
-    }
-    if let Some(w) = step.weight {
-        for v in &mut split.variants {
-            if v.variant == r.canary_variant {
-                v.weight = w;
-            } else if v.variant == r.control_variant {
-                v.weight = 10_000 - w;
-            }
-        }
-    }
-    Ok(out)
-}
 
 /// Writes `rule` in place of the plan's rule: an ordinary configuration
 /// write (new version, history, audit) whose actor is `actor`.
@@ -64,65 +42,6 @@ pub(super) async fn write_rule<T: Queries>(
     })
     .await?;
     Ok(())
-}
-
-/// Called by every configuration write of `flag` in `env` while a plan runs
-/// there: a plan whose rule the write changed, written by anyone but the
-/// plan itself, is paused with the reason.
-pub(super) async fn on_edit<T: Queries>(
-    tx: &mut T,
-    actor: &str,
-    flag: &FlagRecord,
-    env: &Environment,
-    config: &FlagConfig,
-    revision: i64,
-) -> Result<(), Error> {
-    let running = [RampState::Running.as_str()];
-    let filter = RampFilter { flag_id: Some(flag.id), environment_id: Some(env.id), states: &running };
-    for mut r in tx.ramps(filter, 10).await? {
-        if actor == plan_actor(r.id) {
-            continue;
-        }
-        let ours: Rule = from_json("rule", &r.rule)?;
-        let why = match rule_of(config, &r.rule_id) {
-            Some(now) if *now == ours => continue,
-            Some(_) => {
-                format!("rule `{}` was edited by {actor} (revision {revision}); resume to continue from it", r.rule_id)
-            }
-            None => format!("rule `{}` was removed by {actor} (revision {revision})", r.rule_id),
-        };
-        pause_for(tx, &mut r, actor, why, now_ms()).await?;
-    }
-    Ok(())
-}
-
-/// Saves `r` as changed by `actor` at `at`.
-async fn save<T: Queries>(tx: &mut T, r: &mut RampRecord, actor: &str, at: i64) -> Result<(), Error> {
-    r.revision += 1;
-    r.updated_at = at;
-    r.updated_by = actor.to_owned();
-    tx.update_ramp(r).await?;
-    Ok(())
-}
-
-async fn audit_ramp<T: Queries>(
-    tx: &mut T,
-    actor: &str,
-    action: &str,
-    r: &RampRecord,
-    after: &str,
-) -> Result<(), Error> {
-    let key = format!("{}#{}", r.flag_key, r.id);
-    audit(tx, now_ms(), actor, action, "ramp", &key, Some(&r.environment_key), None, Some(after)).await
-}
-
-async fn pause_for<T: Queries>(tx: &mut T, r: &mut RampRecord, actor: &str, why: String, at: i64) -> Result<(), Error> {
-    r.state = RampState::Paused.as_str().into();
-    r.next_at = None;
-    r.reason = Some(why.clone());
-    save(tx, r, actor, at).await?;
-    metrics::counter!("flagyard_ramp_pauses_total").increment(1);
-    audit_ramp(tx, actor, "ramp.pause", r, &serde_json::json!({"reason": why, "step": r.step}).to_string()).await
 }
 
 /// Stops the plan's experiment (it measured the plan; the plan is over).

@@ -12,16 +12,21 @@
 //! A plan with guardrails is a guarded rollout: an experiment of its own
 //! (`ramp-<id>`) attributes exposures and events to the canary and control
 //! arms, and [`super::ramp_guard`] decides after every ingest transaction.
-//! Running a plan is [`super::ramp_run`].
+//! Running a plan is [`super::ramp_run`]; the model is in
+//! [`super::ramp_model`].
 
-use flagyard_eval::{FlagConfig, Rule, Serve, Split};
-use serde::{Deserialize, Serialize};
+use flagyard_eval::Split;
+use serde::Deserialize;
 
 use super::error::Error;
 use super::experiments::{ExperimentInput, create_experiment, transition};
-use super::ramp_guard::{GuardPoint, GuardStatus, evaluate};
-use super::ramp_run::{self, plan_actor, write_rule};
-use super::{audit, configs, environment, rfc3339};
+use super::ramp_guard::evaluate;
+use super::ramp_model::{
+    Guardrail, RampState, RampStep, experiment_key, plan_actor, ramp_of, rule_of, split_mut, stepped_rule, to_json,
+};
+use super::ramp_run::write_rule;
+use super::ramp_view::RampView;
+use super::{audit, configs, environment};
 use crate::store::{IngestQueries, Queries, RampFilter, RampRecord};
 
 /// Most steps in a plan.
@@ -30,50 +35,9 @@ const MAX_STEPS: usize = 20;
 const MAX_GUARDRAILS: usize = 10;
 /// The longest hold of a step.
 const MAX_HOLD_MS: i64 = 90 * 24 * 3_600_000;
-/// Units each arm needs before a guarded plan decides anything (`STATS.md`).
-pub const DEFAULT_MIN_UNITS: i64 = 100;
 /// How long past its hold a step that waits for evidence or units may wait
 /// before the plan pauses for a person, unless the step says.
 pub const DEFAULT_EXTRA_HOLD_MS: i64 = 24 * 3_600_000;
-
-/// A plan's lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RampState {
-    Running,
-    /// Waiting for a person (who paused it, an edit, an SRM warning, a step
-    /// that waited too long): `reason` says which.
-    Paused,
-    /// Reached its last step.
-    Completed,
-    /// Stopped by a person; the rule was set back.
-    Aborted,
-    /// A guardrail regressed: the rule was set back as it was before the plan.
-    RolledBack,
-}
-
-impl RampState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RampState::Running => "running",
-            RampState::Paused => "paused",
-            RampState::Completed => "completed",
-            RampState::Aborted => "aborted",
-            RampState::RolledBack => "rolled_back",
-        }
-    }
-
-    pub(super) fn parse(s: &str) -> Result<Self, Error> {
-        Ok(match s {
-            "running" => RampState::Running,
-            "paused" => RampState::Paused,
-            "completed" => RampState::Completed,
-            "aborted" => RampState::Aborted,
-            "rolled_back" => RampState::RolledBack,
-            other => return Err(Error::corrupt(format!("ramp state `{other}`"))),
-        })
-    }
-}
 
 /// One step as written: exactly one of `coverage` and `weight` (basis
 /// points), and how long to hold it.
@@ -131,122 +95,6 @@ pub struct RampInput {
     pub alpha: Option<f64>,
 }
 
-/// One step as stored and shown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RampStep {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub coverage: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub weight: Option<u32>,
-    pub hold_ms: i64,
-    pub max_hold_ms: i64,
-    /// Units per arm needed to advance (0: none).
-    pub min_units: i64,
-    pub require_evidence: bool,
-}
-
-/// One guardrail as stored and shown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Guardrail {
-    pub metric_id: i64,
-    pub metric: String,
-    /// `conversion`, `count`, `sum` or `mean`.
-    pub kind: String,
-    /// `increase` or `decrease`.
-    pub good_direction: String,
-    pub tolerance: f64,
-}
-
-/// A plan.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RampView {
-    pub id: i64,
-    pub flag: String,
-    pub environment: String,
-    pub rule_id: String,
-    pub canary_variant: String,
-    pub control_variant: String,
-    pub steps: Vec<RampStep>,
-    pub guardrails: Vec<Guardrail>,
-    pub alpha: f64,
-    /// The experiment measuring the guardrails.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub experiment: Option<String>,
-    pub state: RampState,
-    /// The current step's index.
-    pub step: i64,
-    pub step_started_at: String,
-    /// When the plan is looked at next (running plans).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_at: Option<String>,
-    /// Why it is paused, was aborted or rolled back.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// The guardrails now (guarded plans that still run or are paused).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub guard: Option<GuardStatus>,
-    /// Guardrail evaluations over time, oldest first.
-    pub history: Vec<GuardPoint>,
-    pub revision: i64,
-    pub created_at: String,
-    pub created_by: String,
-    pub updated_at: String,
-    pub updated_by: String,
-}
-
-pub(super) fn to_json<T: Serialize>(v: &T) -> Result<String, Error> {
-    serde_json::to_string(v).map_err(|e| Error::corrupt(e.to_string()))
-}
-
-pub(super) fn from_json<T: for<'de> Deserialize<'de>>(what: &str, text: &str) -> Result<T, Error> {
-    serde_json::from_str(text).map_err(|e| Error::corrupt(format!("ramp {what}: {e}")))
-}
-
-pub(super) fn steps_of(r: &RampRecord) -> Result<Vec<RampStep>, Error> {
-    from_json("steps", &r.steps)
-}
-
-pub(super) fn guardrails_of(r: &RampRecord) -> Result<Vec<Guardrail>, Error> {
-    from_json("guardrails", &r.guardrails)
-}
-
-impl RampView {
-    pub(super) fn new(r: &RampRecord, guard: Option<GuardStatus>) -> Result<Self, Error> {
-        Ok(RampView {
-            id: r.id,
-            flag: r.flag_key.clone(),
-            environment: r.environment_key.clone(),
-            rule_id: r.rule_id.clone(),
-            canary_variant: r.canary_variant.clone(),
-            control_variant: r.control_variant.clone(),
-            steps: steps_of(r)?,
-            guardrails: guardrails_of(r)?,
-            alpha: r.alpha,
-            experiment: r.experiment_id.map(|_| experiment_key(r.id)),
-            state: RampState::parse(&r.state)?,
-            step: r.step,
-            step_started_at: rfc3339(r.step_started_at),
-            next_at: r.next_at.map(rfc3339),
-            reason: r.reason.clone(),
-            guard,
-            history: from_json("history", &r.history)?,
-            revision: r.revision,
-            created_at: rfc3339(r.created_at),
-            created_by: r.created_by.clone(),
-            updated_at: rfc3339(r.updated_at),
-            updated_by: r.updated_by.clone(),
-        })
-    }
-}
-
-/// The key of the experiment that measures plan `id`'s guardrails.
-pub fn experiment_key(id: i64) -> String {
-    format!("ramp-{id}")
-}
-
 /// A duration such as `90s`, `15m`, `2h` or `1d`, in milliseconds.
 pub(super) fn parse_duration(text: &str) -> Option<i64> {
     let text = text.trim();
@@ -262,18 +110,6 @@ pub(super) fn parse_duration(text: &str) -> Option<i64> {
         _ => return None,
     };
     n.checked_mul(unit_ms)
-}
-
-/// The split served by `rule`.
-pub(super) fn split_mut(rule: &mut Rule) -> Option<&mut Split> {
-    match &mut rule.serve {
-        Serve::Split(s) => Some(s),
-        Serve::Variant(_) => None,
-    }
-}
-
-pub(super) fn rule_of<'a>(config: &'a FlagConfig, rule_id: &str) -> Option<&'a Rule> {
-    config.rules.iter().find(|r| r.id.as_deref() == Some(rule_id))
 }
 
 /// Checks a plan's steps against the rule it ramps; the stored steps.
@@ -443,7 +279,7 @@ pub async fn create_ramp<T: Queries>(tx: &mut T, actor: &str, input: RampInput, 
         updated_by: actor.to_owned(),
     };
     record.id = tx.insert_ramp(&record).await?;
-    let written = ramp_run::stepped_rule(&record, &rule, &steps[0])?;
+    let written = stepped_rule(&record, &rule, &steps[0])?;
     write_rule(tx, &plan_actor(record.id), &record, &written, "ramp.step").await?;
     record.rule = to_json(&written)?;
     if let Some(first) = guardrails.first() {
@@ -476,10 +312,6 @@ pub async fn create_ramp<T: Queries>(tx: &mut T, actor: &str, input: RampInput, 
     let after = to_json(&view)?;
     audit(tx, super::now_ms(), actor, "ramp.start", "ramp", &flag.key, Some(&env.key), None, Some(&after)).await?;
     Ok(view)
-}
-
-pub(super) async fn ramp_of<T: Queries>(tx: &mut T, id: i64) -> Result<RampRecord, Error> {
-    tx.ramp(id).await?.ok_or_else(|| Error::NotFound(format!("ramp {id}")))
 }
 
 /// Plans, newest first; optionally of one flag (and environment) or in one state.

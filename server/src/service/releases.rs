@@ -345,7 +345,7 @@ pub(super) async fn write_plan<T: Queries>(
                     ..p.current.clone()
                 };
                 tx.put_config(&record).await?;
-                super::ramp_run::on_edit(tx, actor, &p.flag, &env, &p.after, record.revision).await?;
+                super::ramp_edits::on_edit(tx, actor, &p.flag, &env, &p.after, record.revision).await?;
                 record.revision
             };
             outcome.parts.push(PartOutcome {

@@ -85,6 +85,8 @@ pub enum Section {
     Segments,
     /// Experiments.
     Experiments,
+    /// Releases (changes to many flags at once).
+    Releases,
     /// Environments and SDK keys.
     Environments,
     /// Admin tokens.
@@ -142,10 +144,11 @@ impl Layout {
         if self.user.is_none() {
             return Vec::new();
         }
-        let all: [(&'static str, &'static str, Section, bool); 7] = [
+        let all: [(&'static str, &'static str, Section, bool); 8] = [
             ("/flags", "Flags", Section::Flags, false),
             ("/segments", "Segments", Section::Segments, false),
             ("/experiments", "Experiments", Section::Experiments, false),
+            ("/releases", "Releases", Section::Releases, false),
             ("/environments", "Environments", Section::Environments, false),
             ("/tokens", "Tokens", Section::Tokens, true),
             ("/users", "Users", Section::Users, true),

@@ -34,6 +34,7 @@ mod layout;
 mod login;
 mod operators;
 mod ramp;
+mod releases;
 mod rules_draft;
 mod rules_editor;
 mod rules_form;
@@ -68,6 +69,10 @@ pub use operators::{InputKind, OPERATOR_GROUPS, OperatorGroup, OperatorInfo, ope
 pub use ramp::{
     AutomaticAction, DEFAULT_STEPS, GuardMetricView, GuardPointView, GuardView, RampCard, RampPanel, RampableRule,
     StartRampForm, StepView, guard_chart,
+};
+pub use releases::{
+    ChangePreviewView, ChangeRow, EnvironmentPreviewView, NewReleaseForm, ReleaseChangeForm, ReleasePage, ReleaseRow,
+    ReleasesPage, ScheduleForm,
 };
 pub use rules_draft::{
     ConditionDraft, ConfigDraft, PrerequisiteDraft, RuleDraft, ServeDraft, SplitDraft, ValueType, WeightDraft,

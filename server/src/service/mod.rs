@@ -50,7 +50,7 @@ pub use ramp_model::RampState;
 pub use ramp_run::{RampAction, RampCommand, act_on_ramp, check_ramp, next_ramp_at, run_due_ramp};
 pub use ramp_view::RampView;
 pub use ramps::{GuardrailInput, RampInput, StepInput, create_ramp, get_ramp, list_ramps};
-pub use release_plan::ReleasePreview;
+pub use release_plan::{ReleaseChange, ReleasePreview};
 pub use release_schedule::{
     ScheduleInput, ScheduledChangeInput, ScheduledOutcome, next_scheduled, run_due_release, schedule_change,
     schedule_release, unschedule_release,

@@ -18,6 +18,7 @@ mod flag_rows;
 mod live;
 mod manage_pages;
 mod ramp_pages;
+mod release_pages;
 mod request;
 mod rules_pages;
 mod segment_pages;
@@ -39,6 +40,7 @@ pub fn router<B: Backend>() -> Router<AppState<B>> {
         .merge(manage_pages::routes::<B>())
         .merge(experiment_pages::routes::<B>())
         .merge(ramp_pages::routes::<B>())
+        .merge(release_pages::routes::<B>())
         .merge(audit_pages::routes::<B>())
         // The flag list's catalog, kept between requests (one per server).
         .layer(axum::Extension(std::sync::Arc::new(catalog_cache::CatalogCache::default())))

@@ -154,6 +154,59 @@ pub fn flag_page() -> FlagPage {
     }
 }
 
+/// The releases list (texts carry [`EVIL`]).
+pub fn releases_page() -> ReleasesPage {
+    ReleasesPage {
+        layout: layout(Section::Releases),
+        releases: vec![ReleaseRow {
+            id: 7,
+            name: EVIL.into(),
+            state: "applied".into(),
+            changes: 3,
+            when: "2026-12-04T10:00:00.000Z".into(),
+            by: "admin".into(),
+        }],
+    }
+}
+
+/// A release in `state` with one change and its preview (texts carry [`EVIL`]).
+pub fn release_page(state: &str) -> ReleasePage {
+    ReleasePage {
+        layout: layout(Section::Releases),
+        id: 7,
+        name: EVIL.into(),
+        description: EVIL.into(),
+        state: state.into(),
+        changes: vec![ChangeRow {
+            flag: "new-checkout".into(),
+            environment: "production".into(),
+            summary: EVIL.into(),
+        }],
+        preview: Some(vec![EnvironmentPreviewView {
+            environment: "production".into(),
+            next_version: 12,
+            changes: vec![ChangePreviewView {
+                flag: "new-checkout".into(),
+                fields: vec!["enabled".into()],
+                stale: false,
+                diff: line_diff(
+                    "{\n  \"enabled\": false\n}",
+                    &format!("{{\n  \"enabled\": true, \"x\": \"{EVIL}\"\n}}"),
+                ),
+            }],
+            affected_flags: vec!["new-checkout".into()],
+        }]),
+        problems: vec![format!("changes[0].defaultVariant: {EVIL}")],
+        versions: if state == "applied" { vec![("production".into(), 12)] } else { Vec::new() },
+        scheduled_at: None,
+        failure: None,
+        reverts: None,
+        reverted_by: None,
+        flags: vec!["new-checkout".into()],
+        environments: vec!["production".into()],
+    }
+}
+
 /// A ramp panel whose newest plan was rolled back (texts carry [`EVIL`]).
 pub fn ramp_panel() -> RampPanel {
     let step = |label: &str, done, current| StepView { label: label.into(), hold: "1h".into(), done, current };
@@ -312,6 +365,9 @@ pub fn all_pages() -> Vec<(&'static str, String)> {
         ("flags_table", ok(flags_page(3).table.render())),
         ("flag_row", ok(FlagRowFragment { csrf: "tok-123".into(), row: flag_row(2, EVIL), can_edit: true }.render())),
         ("flag", ok(flag_page().render())),
+        ("releases", ok(releases_page().render())),
+        ("release", ok(release_page("draft").render())),
+        ("release_applied", ok(release_page("applied").render())),
         ("rules_editor", ok(editor().render())),
         (
             "test_result",

@@ -7,7 +7,9 @@
 //! `baseRevision` and the current kill switch), so the engine validates it;
 //! its errors come back with paths equal to the field names and are shown
 //! next to the fields, the input kept (422). A stale revision is a 409 shown
-//! the same way. Saving in production needs the `confirm` checkbox.
+//! the same way. Saving in production needs the `confirm` checkbox. With
+//! `scheduleAt`, the change is scheduled instead (a release of one change,
+//! shown on its release page).
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -21,8 +23,9 @@ use super::flag_detail::editor_answer;
 use super::request::{Posted, Signed, authorize, field, is_production, write_value};
 use crate::auth::Role;
 use crate::http::ApiError;
+use crate::http::UiUser;
 use crate::service::Error as DomainError;
-use crate::service::{self, ConfigView, ConfigWrite};
+use crate::service::{self, ConfigView, ConfigWrite, ScheduledChangeInput};
 use crate::state::AppState;
 use crate::store::Backend;
 
@@ -81,6 +84,10 @@ pub(super) async fn save<B: Backend>(
                 .await;
         }
     };
+    let schedule_at = field(&pairs, "scheduleAt").trim().to_owned();
+    if !schedule_at.is_empty() {
+        return schedule(&state, &user, &headers, at, draft, body, schedule_at).await;
+    }
     let (actor, flag, environment) = (user.actor(), key.clone(), env.clone());
     let outcome = write_value(&state, move |tx| {
         Box::pin(async move {
@@ -107,6 +114,67 @@ pub(super) async fn save<B: Backend>(
         Err(DomainError::Conflict(message)) => {
             let errors = vec![FieldError::new("baseRevision", message)];
             editor_answer(&state, &user, &headers, at, StatusCode::CONFLICT, (draft, errors, None)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// "Schedule this change": the editor's configuration (the kill switch
+/// left as it is when the change runs) as a scheduled one-change release
+/// at `at`, based on the revision the editor was loaded at; then the
+/// release's page.
+async fn schedule<B: Backend>(
+    state: &AppState<B>,
+    user: &UiUser,
+    headers: &HeaderMap,
+    (key, env): (&str, &str),
+    draft: ConfigDraft,
+    body: ConfigWrite,
+    at: String,
+) -> Result<Response, UiError> {
+    let (actor, flag, environment) = (user.actor(), key.to_owned(), env.to_owned());
+    let input = ScheduledChangeInput {
+        at,
+        expires_at: None,
+        on_stale: None,
+        enabled: None,
+        off_variant: body.off_variant,
+        default_variant: body.default_variant,
+        prerequisites: body.prerequisites,
+        rules: body.rules,
+        base_revision: body.base_revision,
+    };
+    let outcome = write_value(state, move |tx| {
+        Box::pin(async move { service::schedule_change(tx, &actor, &flag, &environment, input).await })
+    })
+    .await;
+    state.scheduler.wake();
+    match outcome {
+        Ok(r) => {
+            let message = format!(
+                "Scheduled the change of {key} in {env} for {} as release {}.",
+                r.scheduled_at.as_deref().unwrap_or("?"),
+                r.id
+            );
+            Ok(see_other_with(&format!("/releases/{}", r.id), FlashKind::Success, &message))
+        }
+        Err(DomainError::Invalid { errors, .. }) => {
+            let errors = errors
+                .iter()
+                .map(|e| {
+                    let path = match e.path.as_str() {
+                        "at" => "scheduleAt",
+                        p => p.strip_prefix("changes[0].").unwrap_or(p),
+                    };
+                    FieldError::new(path, e.message.clone())
+                })
+                .collect();
+            editor_answer(state, user, headers, (key, env), StatusCode::UNPROCESSABLE_ENTITY, (draft, errors, None))
+                .await
+        }
+        Err(DomainError::Conflict(message)) => {
+            let errors = vec![FieldError::new("baseRevision", message)];
+            editor_answer(state, user, headers, (key, env), StatusCode::CONFLICT, (draft, errors, None)).await
         }
         Err(e) => Err(e.into()),
     }

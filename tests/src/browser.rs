@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::elements::Element;
 use fantoccini::wd::Capabilities;
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 /// Where Debian installs the browser and its driver.
@@ -24,6 +25,29 @@ pub struct Browser {
     /// The WebDriver client.
     pub client: Client,
     driver: Child,
+}
+
+/// The element `selector` finds, waiting up to 10 s for it to appear.
+pub async fn css(c: &Client, selector: &str) -> Element {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(selector))
+        .await
+        .unwrap_or_else(|e| panic!("no element {selector}: {e}"))
+}
+
+/// Signs in on the server at `base` through its login form; the flags list follows.
+pub async fn login(c: &Client, base: &str, user: &str, password: &str) {
+    c.goto(&format!("{base}/login")).await.expect("login page");
+    for (name, value) in [("username", user), ("password", password)] {
+        let field = css(c, &format!("[name=\"{name}\"]")).await;
+        field.clear().await.expect("clear");
+        field.send_keys(value).await.expect("type");
+    }
+    css(c, "form[action=\"/login\"] button[type=submit]").await.click().await.expect("submit");
+    css(c, "nav").await;
+    let url = c.current_url().await.expect("url");
+    assert!(url.path().starts_with("/flags"), "after login: {url}");
 }
 
 /// Whether a missing browser must fail the run instead of skipping.

@@ -8,7 +8,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fantoccini::{Client, Locator};
-use flagyard_tests::{Browser, Server, ServerOptions};
+use flagyard_tests::{Browser, Server, ServerOptions, css, login};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -23,22 +23,6 @@ async fn server() -> Server {
         ..ServerOptions::default()
     })
     .await
-}
-
-async fn css(c: &Client, selector: &str) -> fantoccini::elements::Element {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(selector))
-        .await
-        .unwrap_or_else(|e| panic!("no element {selector}: {e}"))
-}
-
-async fn login(c: &Client, server: &Server) {
-    c.goto(&format!("{}/login", server.base)).await.expect("login page");
-    css(c, "[name=username]").await.send_keys("admin").await.expect("type");
-    css(c, "[name=password]").await.send_keys(PASSWORD).await.expect("type");
-    css(c, "form[action=\"/login\"] button[type=submit]").await.click().await.expect("submit");
-    css(c, "nav").await;
 }
 
 async fn split_flag(server: &Server, key: &str) {
@@ -75,7 +59,7 @@ async fn a_ramp_started_in_the_browser_advances_under_the_test_clock() {
     let server = server().await;
     split_flag(&server, "new-search").await;
     let c = &b.client;
-    login(c, &server).await;
+    login(c, &server.base, "admin", PASSWORD).await;
     c.goto(&format!("{}/flags/new-search?env=production", server.base)).await.expect("flag page");
     css(c, "#ramp summary").await.click().await.expect("open the form");
     let steps = css(c, "#f-ramp-steps").await;
@@ -140,7 +124,7 @@ async fn an_automatic_rollback_shows_on_the_flag_page_and_in_the_list() {
     }
     assert_eq!(state["state"], "rolled_back", "{state}");
     let c = &b.client;
-    login(c, &server).await;
+    login(c, &server.base, "admin", PASSWORD).await;
     c.goto(&format!("{}/flags/pay?env=production", server.base)).await.expect("flag page");
     let banner = css(c, ".flash-error[role=alert]").await.text().await.expect("text");
     assert!(banner.contains("Rolled back automatically") && banner.contains("regressed"), "{banner}");

@@ -4,22 +4,12 @@
 //! in one new version of the environment; then reverts it. Skipped (loudly)
 //! without Chromium unless `FLAGYARD_REQUIRE_BROWSER=1`.
 
-use std::time::Duration;
-
-use fantoccini::{Client, Locator};
-use flagyard_tests::{Browser, Server, ServerOptions};
+use fantoccini::Locator;
+use flagyard_tests::{Browser, Server, ServerOptions, css, login};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
-
-async fn css(c: &Client, selector: &str) -> fantoccini::elements::Element {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(selector))
-        .await
-        .unwrap_or_else(|e| panic!("no element {selector}: {e}"))
-}
 
 async fn version(server: &Server, env: &str) -> i64 {
     let envs: Value = server.admin(Method::GET, "/environments", None, 200).await;
@@ -42,11 +32,7 @@ async fn a_release_of_three_flags_is_previewed_applied_and_reverted_in_the_brows
         server.admin(Method::POST, "/flags", Some(json!({"key": f, "type": "boolean"})), 201).await;
     }
     let c = &b.client;
-    c.goto(&format!("{}/login", server.base)).await.expect("login page");
-    css(c, "[name=username]").await.send_keys("admin").await.expect("type");
-    css(c, "[name=password]").await.send_keys(PASSWORD).await.expect("type");
-    css(c, "form[action=\"/login\"] button[type=submit]").await.click().await.expect("submit");
-    css(c, "nav").await;
+    login(c, &server.base, "admin", PASSWORD).await;
 
     // Draft a release on the Releases page.
     css(c, "nav a[href=\"/releases\"]").await.click().await.expect("releases");

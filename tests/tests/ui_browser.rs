@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
 use flagyard::Context;
-use flagyard_tests::{Browser, Server, ServerOptions};
+use flagyard_tests::{Browser, Server, ServerOptions, css};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -22,14 +22,6 @@ async fn server() -> Server {
         ..ServerOptions::default()
     })
     .await
-}
-
-async fn css(c: &Client, selector: &str) -> fantoccini::elements::Element {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(selector))
-        .await
-        .unwrap_or_else(|e| panic!("no element {selector}: {e}"))
 }
 
 /// Replaces the text of the form control named `name`.
@@ -49,14 +41,7 @@ async fn click(c: &Client, selector: &str) {
 }
 
 async fn login(b: &Browser, server: &Server, user: &str, password: &str) {
-    let c = &b.client;
-    c.goto(&format!("{}/login", server.base)).await.expect("login page");
-    fill(c, "username", user).await;
-    fill(c, "password", password).await;
-    click(c, "form[action=\"/login\"] button[type=submit]").await;
-    css(c, "nav").await;
-    let url = c.current_url().await.expect("url");
-    assert!(url.path().starts_with("/flags"), "after login: {url}");
+    flagyard_tests::login(&b.client, &server.base, user, password).await;
 }
 
 /// Waits for the rules editor after an htmx swap (or a full reload).

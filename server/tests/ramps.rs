@@ -265,3 +265,32 @@ api_test!(a_plan_is_checked_before_it_starts, |app| async move {
     app.get("/api/v1/ramps/999").await.expect(404);
     assert_eq!(app.get("/api/v1/ramps").await.expect(200), json!([]));
 });
+
+api_test!(a_release_that_edits_the_rule_pauses_the_ramp, |app| async move {
+    flag_with_split(app, "feed", 5_000, 0).await;
+    app.post("/api/v1/flags", json!({"key": "other", "type": "boolean"})).await.expect(201);
+    let r = app
+        .post(
+            "/api/v1/ramps",
+            json!({"flag": "feed", "environment": "production", "ruleId": "canary",
+                   "canaryVariant": "on", "controlVariant": "off", "steps": [{"coverage": 100, "hold": "1h"}]}),
+        )
+        .await
+        .expect(201);
+    let id = r["id"].as_i64().unwrap();
+    // A release that leaves the rule alone does not pause it.
+    let untouched = json!({"name": "other", "changes": [{"flag": "other", "environment": "production", "enabled": true},
+                                                        {"flag": "feed", "environment": "production", "defaultVariant": "on"}]});
+    let rel = app.post("/api/v1/releases", untouched).await.expect(201)["id"].as_i64().unwrap();
+    app.post(&format!("/api/v1/releases/{rel}/apply"), json!(null)).await.expect(200);
+    assert_eq!(ramp(app, id).await["state"], "running");
+    // One that rewrites the rule does.
+    let mut rules = app.get("/api/v1/flags/feed/environments/production").await.expect(200)["rules"].clone();
+    rules[0]["serve"]["split"]["coverage"] = json!(2000);
+    let edit = json!({"name": "edit", "changes": [{"flag": "feed", "environment": "production", "rules": rules}]});
+    let rel = app.post("/api/v1/releases", edit).await.expect(201)["id"].as_i64().unwrap();
+    app.post(&format!("/api/v1/releases/{rel}/apply"), json!(null)).await.expect(200);
+    let r = ramp(app, id).await;
+    assert_eq!(r["state"], "paused", "{r}");
+    assert!(r["reason"].as_str().unwrap().contains("edited by token:bootstrap"), "{r}");
+});

@@ -137,6 +137,8 @@ pub struct PlannedPart {
     pub after: FlagConfig,
     /// The base revision was given and no longer matches.
     pub stale: bool,
+    /// A ramp runs on the flag in this environment (an edit may pause it).
+    pub ramp_running: bool,
 }
 
 /// One environment as the release would leave it.
@@ -252,7 +254,8 @@ async fn plan_part<T: Queries>(
             Err(e) => return Err(e),
         }
     }
-    Ok(Some(PlannedPart { index: i, flag: found.flag, current, before, after, stale }))
+    let ramp_running = found.ramp_running;
+    Ok(Some(PlannedPart { index: i, flag: found.flag, current, before, after, stale, ramp_running }))
 }
 
 /// Compiles the environment as the planned parts leave it; problems go to

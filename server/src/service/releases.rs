@@ -345,7 +345,9 @@ pub(super) async fn write_plan<T: Queries>(
                     ..p.current.clone()
                 };
                 tx.put_config(&record).await?;
-                super::ramp_edits::on_edit(tx, actor, &p.flag, &env, &p.after, record.revision).await?;
+                if p.ramp_running {
+                    super::ramp_edits::on_edit(tx, actor, &p.flag, &env, &p.after, record.revision).await?;
+                }
                 record.revision
             };
             outcome.parts.push(PartOutcome {

@@ -43,8 +43,15 @@ api_test!(the_ramp_panel_starts_pauses_resumes_and_aborts, |app| async move {
     let mut bad = form.to_vec();
     bad.push(("steps", "5%"));
     let r = admin.post("/flags/search/environments/production/ramps", &bad).await;
-    assert_eq!(r.status, 303);
-    assert!(flash(&r).contains("not started%3A step 1"), "{}", flash(&r));
+    // The page again, the form as posted, the reason next to it.
+    let html = r.expect(422).to_owned();
+    assert!(html.contains("The ramp was not started: step 1") && html.contains(r#"value="5%""#), "{html}");
+    assert!(html.contains("<details open>"), "the form stays open: {html}");
+    // Refused by the service (the control equals the canary): the same.
+    let mut same = form.to_vec();
+    same[2] = ("control", "on");
+    let r = admin.post("/flags/search/environments/production/ramps", &same).await;
+    assert!(r.expect(422).contains("the control must differ from the canary"));
     assert_eq!(app.get("/api/v1/ramps").await.expect(200), json!([]));
     // Started with the default steps.
     let mut good = form.to_vec();

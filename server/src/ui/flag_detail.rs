@@ -43,6 +43,8 @@ pub(super) struct EnvQuery {
 pub(super) struct Overrides {
     pub editor: Option<(ConfigDraft, Vec<FieldError>, Option<String>)>,
     pub test: TestContextPanel,
+    /// The ramp start form as posted, with why it was refused.
+    pub ramp_form: Option<(flagyard_web::StartRampForm, String)>,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> DomainError {
@@ -93,9 +95,13 @@ pub(super) async fn flag_page<B: Backend>(
     let config = configs.iter().find(|c| c.environment_id == env_id).map(|c| c.config.as_str()).unwrap_or("{}");
     let config: flagyard_eval::FlagConfig = serde_json::from_str(config).map_err(corrupt)?;
     let now = state.scheduler.now_ms();
-    let ramp =
+    let mut ramp =
         super::ramp_pages::panel(&mut tx, user, (flag.id, &flag.key), (env_id, &environment), &config, now).await?;
     drop(tx);
+    if let Some((form, error)) = overrides.ramp_form {
+        ramp.form = form;
+        ramp.error = Some(error);
+    }
     let (kind, variants) = definition(&flag)?;
     let (draft, errors, notice) = overrides.editor.unwrap_or((stored, Vec::new(), None));
     let editor = RulesEditor {
@@ -204,8 +210,10 @@ pub(super) async fn test<B: Backend>(
     if is_htmx(&headers) {
         return Ok(page(&user, &result));
     }
-    let overrides =
-        Overrides { editor: None, test: TestContextPanel { context_json: form.context, result: Some(result) } };
+    let overrides = Overrides {
+        test: TestContextPanel { context_json: form.context, result: Some(result) },
+        ..Overrides::default()
+    };
     let view = flag_page(&state, &user, &headers, &key, &env, overrides).await?;
     Ok(page(&user, &view))
 }
@@ -258,7 +266,7 @@ pub(super) async fn editor_answer<B: Backend>(
     status: StatusCode,
     editor: (ConfigDraft, Vec<FieldError>, Option<String>),
 ) -> Result<Response, UiError> {
-    let overrides = Overrides { editor: Some(editor), test: TestContextPanel::default() };
+    let overrides = Overrides { editor: Some(editor), ..Overrides::default() };
     let view = flag_page(state, user, headers, key, env, overrides).await?;
     let response = if is_htmx(headers) { page(user, &view.editor) } else { page(user, &view) };
     Ok((status, response).into_response())

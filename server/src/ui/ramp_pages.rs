@@ -1,11 +1,12 @@
 //! The ramp panel of the flag page and its forms: start a plan, pause,
 //! resume, abort. Each form posts, then redirects to the flag page's panel
-//! with a flash message (post/redirect/get); it works without JavaScript.
+//! with a flash message (post/redirect/get); a refused start shows the page
+//! again with the form as posted and the reason (422). No JavaScript needed.
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use flagyard_eval::{FlagConfig, Serve};
 use flagyard_web::{
@@ -14,8 +15,9 @@ use flagyard_web::{
 };
 use serde::Deserialize;
 
-use super::answer::done;
+use super::answer::{done, page};
 use super::error::UiError;
+use super::flag_detail::{Overrides, flag_page};
 use super::request::{Posted, Signed, authorize, write_value};
 use crate::auth::Role;
 use crate::http::UiUser;
@@ -176,13 +178,14 @@ async fn start<B: Backend>(
     let back = flag_href(&key, &env);
     let steps = match form.parse_steps() {
         Ok(steps) => steps,
-        Err(e) => return Ok(done(&headers, &back, FlashKind::Error, &format!("The ramp was not started: {e}."))),
+        Err(e) => return refused(&state, &user, &headers, (&key, &env), form, format!("{e}.")).await,
     };
     let weight = form.dimension == "weight";
     let tolerance = if form.tolerance.trim().is_empty() { Ok(0.0) } else { form.tolerance.trim().parse::<f64>() };
     let Ok(tolerance) = tolerance.map(|t| t / 100.0) else {
-        return Ok(done(&headers, &back, FlashKind::Error, "The ramp was not started: the tolerance is not a number."));
+        return refused(&state, &user, &headers, (&key, &env), form, "the tolerance is not a number.".into()).await;
     };
+    let kept = form.clone();
     let input = RampInput {
         flag: key.clone(),
         environment: env.clone(),
@@ -212,13 +215,28 @@ async fn start<B: Backend>(
         write_value(&state, move |tx| Box::pin(async move { service::create_ramp(tx, &actor, input, now).await }))
             .await;
     state.scheduler.wake();
-    Ok(match outcome {
-        Ok(v) => done(&headers, &back, FlashKind::Success, &format!("Ramp {} started in {env}.", v.id)),
+    match outcome {
+        Ok(v) => Ok(done(&headers, &back, FlashKind::Success, &format!("Ramp {} started in {env}.", v.id))),
         Err(DomainError::Invalid { summary, .. } | DomainError::Conflict(summary)) => {
-            done(&headers, &back, FlashKind::Error, &format!("The ramp was not started: {summary}"))
+            refused(&state, &user, &headers, (&key, &env), kept, summary).await
         }
-        Err(e) => return Err(e.into()),
-    })
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The flag page again (422) with the start form as posted and why it was refused.
+async fn refused<B: Backend>(
+    state: &AppState<B>,
+    user: &UiUser,
+    headers: &HeaderMap,
+    (key, env): (&str, &str),
+    form: StartRampForm,
+    why: String,
+) -> Result<Response, UiError> {
+    let overrides =
+        Overrides { ramp_form: Some((form, format!("The ramp was not started: {why}"))), ..Overrides::default() };
+    let view = flag_page(state, user, headers, key, env, overrides).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page(user, &view)).into_response())
 }
 
 /// Fields of the pause, resume and abort forms.

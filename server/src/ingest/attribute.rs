@@ -188,15 +188,21 @@ impl Deltas {
     }
 }
 
-/// Attributes `events` (accepted events of one environment) to `targets`.
+/// Attributes `events` (accepted events of one environment) to `targets`;
+/// the ids of the experiments whose figures moved are added to `touched`.
 pub async fn attribute<T: IngestQueries>(
     tx: &mut T,
     targets: &[Target],
     events: &[&Event],
+    touched: &mut Vec<i64>,
 ) -> Result<Attributed, StoreError> {
     let mut done = Attributed::default();
     for target in targets {
+        let before = done;
         attribute_one(tx, target, events, &mut done).await?;
+        if done != before {
+            touched.push(target.id);
+        }
     }
     Ok(done)
 }

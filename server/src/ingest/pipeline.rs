@@ -12,12 +12,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::attribute::{Kind, Target, TargetMetric, attribute};
 use super::validate::{Batch, Event, Rejected};
 use crate::http::ApiError;
 use crate::service::{SplitSnapshot, now_ms};
+use crate::state::Attributed as Signal;
 use crate::store::{Backend, BatchAnswer, IngestQueries, Queries, StoreError};
 
 /// Most events folded into one transaction.
@@ -59,9 +60,9 @@ pub struct Ingest {
 
 impl Ingest {
     /// Starts the worker on `store`, holding at most `capacity` events
-    /// queued; `attributed` is signalled after each transaction that
-    /// attributed events to experiments (guarded ramps look then).
-    pub fn start<B: Backend>(store: B, capacity: usize, attributed: Arc<Notify>) -> Ingest {
+    /// queued; `attributed` hears, after each transaction, which
+    /// experiments' figures moved (guarded ramps look then).
+    pub fn start<B: Backend>(store: B, capacity: usize, attributed: Arc<Signal>) -> Ingest {
         let (queue, rx) = mpsc::unbounded_channel();
         let capacity = capacity.max(super::validate::MAX_EVENTS);
         tokio::spawn(worker(store, rx, attributed));
@@ -90,7 +91,7 @@ fn stopped() -> ApiError {
     ApiError::Unavailable { detail: "event ingest is stopping; retry later".into(), retry_after_secs: 1 }
 }
 
-async fn worker<B: Backend>(store: B, mut rx: mpsc::UnboundedReceiver<Job>, attributed: Arc<Notify>) {
+async fn worker<B: Backend>(store: B, mut rx: mpsc::UnboundedReceiver<Job>, attributed: Arc<Signal>) {
     let mut last_prune: Option<Instant> = None;
     while let Some(first) = rx.recv().await {
         let mut events = first.batch.events.len();
@@ -115,9 +116,7 @@ async fn worker<B: Backend>(store: B, mut rx: mpsc::UnboundedReceiver<Job>, attr
         let started = Instant::now();
         match run(&store, &jobs, prune).await {
             Ok((answers, touched)) => {
-                if touched {
-                    attributed.notify_one();
-                }
+                attributed.add(touched);
                 if prune {
                     last_prune = Some(Instant::now());
                 }
@@ -140,9 +139,9 @@ async fn worker<B: Backend>(store: B, mut rx: mpsc::UnboundedReceiver<Job>, attr
     }
 }
 
-/// Stores `jobs` in one transaction: their answers, and whether any event
-/// was attributed to an experiment.
-async fn run<B: Backend>(store: &B, jobs: &[Job], prune: bool) -> Result<(Vec<IngestAnswer>, bool), StoreError> {
+/// Stores `jobs` in one transaction: their answers, and the experiments
+/// whose figures moved.
+async fn run<B: Backend>(store: &B, jobs: &[Job], prune: bool) -> Result<(Vec<IngestAnswer>, Vec<i64>), StoreError> {
     let mut tx = store.ingest().await?;
     let now = now_ms();
     if prune {
@@ -151,7 +150,7 @@ async fn run<B: Backend>(store: &B, jobs: &[Job], prune: bool) -> Result<(Vec<In
     }
     let mut answers = Vec::with_capacity(jobs.len());
     let mut fresh: BTreeMap<i64, Vec<&Event>> = BTreeMap::new();
-    let mut touched = false;
+    let mut touched = Vec::new();
     for job in jobs {
         let accepted = i64::try_from(job.batch.events.len()).unwrap_or(i64::MAX);
         let rejected = serde_json::to_string(&job.batch.rejected)
@@ -179,8 +178,7 @@ async fn run<B: Backend>(store: &B, jobs: &[Job], prune: bool) -> Result<(Vec<In
         }
         let targets = targets(&mut tx, environment_id, now).await?;
         if !targets.is_empty() {
-            let done = attribute(&mut tx, &targets, &events).await?;
-            touched |= done.new_units + done.excluded_units + done.metric_events > 0;
+            attribute(&mut tx, &targets, &events, &mut touched).await?;
         }
     }
     B::commit(tx).await?;

@@ -326,16 +326,21 @@ pub(super) fn record_point(r: &mut RampRecord, g: &GuardStatus, now: i64) -> Res
     Ok(())
 }
 
-/// The running guarded ramps that a look at `now` may change (the
+/// The running guarded ramps measured by one of `experiments` (whose
+/// figures ingest just moved) that a look at `now` may change (the
 /// guardrail task's read): a regression or SRM warning, a hold that is over
 /// with what the step waits for, or a history point due. Each evaluation
 /// counts in `flagyard_guard_evaluations_total`.
-pub async fn guarded_ramps_to_look_at<T: Queries + IngestQueries>(tx: &mut T, now: i64) -> Result<Vec<i64>, Error> {
+pub async fn guarded_ramps_to_look_at<T: Queries + IngestQueries>(
+    tx: &mut T,
+    experiments: &std::collections::BTreeSet<i64>,
+    now: i64,
+) -> Result<Vec<i64>, Error> {
     let running = ["running"];
     let filter = RampFilter { states: &running, ..RampFilter::default() };
     let mut out = Vec::new();
     for r in tx.ramps(filter, 1_000).await? {
-        if r.experiment_id.is_none() {
+        if !r.experiment_id.is_some_and(|x| experiments.contains(&x)) {
             continue;
         }
         let g = evaluate(tx, &r, now).await?;

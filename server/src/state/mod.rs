@@ -28,7 +28,7 @@ pub use hub::{EnvRules, Hub, Signal, spawn as spawn_hub};
 pub use login_limit::{Clock, LoginLimiter, LoginLimits, SystemClock};
 #[cfg(debug_assertions)]
 pub use scheduler::run_due as run_due_releases;
-pub use scheduler::{Scheduler, spawn as spawn_scheduler, spawn_guard};
+pub use scheduler::{Attributed, Scheduler, spawn as spawn_scheduler, spawn_guard};
 pub use writer::Writer;
 
 /// What every handler can reach: one shared [`Shared`], so that the

@@ -67,8 +67,33 @@ pub struct Scheduler {
     /// Set when the clock is a test clock that may be moved.
     manual: Option<Arc<ManualClock>>,
     wake: Notify,
-    /// Signalled by ingest after a transaction that attributed events.
-    ingested: Arc<Notify>,
+    /// What ingest attributed since the guardrail task last looked.
+    ingested: Arc<Attributed>,
+}
+
+/// The experiments whose figures ingest moved since the guardrail task last
+/// looked, and its wake-up.
+#[derive(Debug, Default)]
+pub struct Attributed {
+    experiments: std::sync::Mutex<std::collections::BTreeSet<i64>>,
+    wake: Notify,
+}
+
+impl Attributed {
+    /// Ingest: these experiments' figures moved (a committed transaction).
+    pub fn add(&self, experiments: Vec<i64>) {
+        if experiments.is_empty() {
+            return;
+        }
+        // A poisoned lock only means a panic elsewhere: the set is still whole.
+        self.experiments.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(experiments);
+        self.wake.notify_one();
+    }
+
+    /// The guardrail task: the experiments since the last call.
+    fn take(&self) -> std::collections::BTreeSet<i64> {
+        std::mem::take(&mut *self.experiments.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
 }
 
 impl Scheduler {
@@ -99,8 +124,8 @@ impl Scheduler {
         self.wake.notify_one();
     }
 
-    /// What ingest signals after a transaction that attributed events.
-    pub fn ingest_signal(&self) -> Arc<Notify> {
+    /// What ingest tells after each transaction that attributed events.
+    pub fn ingest_signal(&self) -> Arc<Attributed> {
         self.ingested.clone()
     }
 
@@ -206,8 +231,8 @@ pub fn spawn<B: Backend>(state: AppState<B>) {
 }
 
 /// Starts the guardrail task: after ingest transactions that attributed
-/// events (at most every [`GUARD_EVERY`]), every running guarded ramp is
-/// evaluated in a read transaction,
+/// events (at most every [`GUARD_EVERY`]), every running guarded ramp whose
+/// experiment's figures moved is evaluated in a read transaction,
 /// and looked at in a write job only when that may change it (a
 /// regression, an SRM warning, a hold that is over, a history point due).
 pub fn spawn_guard<B: Backend>(state: AppState<B>) {
@@ -216,13 +241,14 @@ pub fn spawn_guard<B: Backend>(state: AppState<B>) {
         let mut stop = state.shutdown.clone();
         loop {
             tokio::select! {
-                () = signal.notified() => {}
+                () = signal.wake.notified() => {}
                 () = stop.recv() => return,
             }
             let started = std::time::Instant::now();
             let now = state.scheduler.now_ms();
+            let experiments = signal.take();
             let due = match state.store.read().await {
-                Ok(mut tx) => service::guarded_ramps_to_look_at(&mut tx, now).await,
+                Ok(mut tx) => service::guarded_ramps_to_look_at(&mut tx, &experiments, now).await,
                 Err(e) => Err(e.into()),
             };
             let ids = match due {

@@ -96,7 +96,7 @@ pub(super) async fn flag_page<B: Backend>(
     let config: flagyard_eval::FlagConfig = serde_json::from_str(config).map_err(corrupt)?;
     let now = state.scheduler.now_ms();
     let mut ramp =
-        super::ramp_pages::panel(&mut tx, user, (flag.id, &flag.key), (env_id, &environment), &config, now).await?;
+        super::ramp_panel::panel(&mut tx, user, (flag.id, &flag.key), (env_id, &environment), &config, now).await?;
     drop(tx);
     if let Some((form, error)) = overrides.ramp_form {
         ramp.form = form;

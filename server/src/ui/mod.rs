@@ -18,6 +18,7 @@ mod flag_rows;
 mod live;
 mod manage_pages;
 mod ramp_pages;
+mod ramp_panel;
 mod release_pages;
 mod request;
 mod rules_pages;

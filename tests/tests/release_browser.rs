@@ -16,6 +16,22 @@ async fn version(server: &Server, env: &str) -> i64 {
     envs.as_array().expect("list").iter().find(|e| e["key"] == env).expect("env")["version"].as_i64().expect("version")
 }
 
+/// Waits (up to 10 s) until the text of `selector` contains `needle`: the
+/// page a form led to has loaded (an element of the old page may still be
+/// found while the browser navigates).
+async fn wait_text(c: &fantoccini::Client, selector: &str, needle: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        if let Ok(e) = c.find(Locator::Css(selector)).await
+            && e.text().await.is_ok_and(|t| t.contains(needle))
+        {
+            return;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "no `{needle}` in {selector}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_of_three_flags_is_previewed_applied_and_reverted_in_the_browser() {
     let Some(b) = Browser::start("a_release_of_three_flags_is_previewed_applied_and_reverted_in_the_browser").await
@@ -38,13 +54,13 @@ async fn a_release_of_three_flags_is_previewed_applied_and_reverted_in_the_brows
     css(c, "nav a[href=\"/releases\"]").await.click().await.expect("releases");
     css(c, "#f-release-name").await.send_keys("Launch week").await.expect("type");
     css(c, "form[action=\"/releases\"] button[type=submit]").await.click().await.expect("create");
-    css(c, "#changes-h").await;
+    wait_text(c, "main", "No changes yet").await;
     for f in flags {
         css(c, "#f-change-flag").await.select_by_value(f).await.expect("flag");
         css(c, "#f-change-env").await.select_by_value("production").await.expect("env");
         css(c, "#f-change-enabled").await.select_by_value("on").await.expect("switch");
         css(c, "form[action$=\"/changes\"] button[type=submit]").await.click().await.expect("add");
-        css(c, "#changes-h").await;
+        wait_text(c, "#preview", f).await;
     }
     // The preview: one diff per flag, nothing applied yet.
     let preview = css(c, "#preview").await.text().await.expect("preview");
@@ -62,7 +78,7 @@ async fn a_release_of_three_flags_is_previewed_applied_and_reverted_in_the_brows
 
     // Apply: every flag on, in one new version.
     css(c, "form[action$=\"/apply\"] button").await.click().await.expect("apply");
-    css(c, "#release-versions").await;
+    wait_text(c, "#release-versions", "production version").await;
     assert_eq!(css(c, "#release-state").await.text().await.expect("state"), "applied");
     assert_eq!(version(&server, "production").await, before + 1, "one version for the whole release");
     for f in flags {
@@ -73,7 +89,7 @@ async fn a_release_of_three_flags_is_previewed_applied_and_reverted_in_the_brows
 
     // Revert: the inverse as a new release, again one version.
     css(c, "form[action$=\"/revert\"] button").await.click().await.expect("revert");
-    css(c, "#release-state").await;
+    wait_text(c, "main", "Reverted by release").await;
     assert_eq!(version(&server, "production").await, before + 2);
     for f in flags {
         let config = server.admin(Method::GET, &format!("/flags/{f}/environments/production"), None, 200).await;

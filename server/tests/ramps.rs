@@ -294,3 +294,79 @@ api_test!(a_release_that_edits_the_rule_pauses_the_ramp, |app| async move {
     assert_eq!(r["state"], "paused", "{r}");
     assert!(r["reason"].as_str().unwrap().contains("edited by token:bootstrap"), "{r}");
 });
+
+/// Sends exposures of `on` and `off` units numbered from `from`, and waits
+/// until the ramp's experiment counts them.
+async fn expose(app: &TestApp, key: &str, from: usize, on: usize, off: usize, expected_total: i64) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let mut events = Vec::new();
+    for i in 0..on + off {
+        // Spread evenly, so every batch has the shares of the whole.
+        let variant = if (i + 1) * on / (on + off) > i * on / (on + off) { "on" } else { "off" };
+        events.push(json!({"kind": "exposure", "at": now, "flag": "w", "variant": variant,
+                           "rule": "canary", "unit": format!("u{}", from + i)}));
+    }
+    for (i, chunk) in events.chunks(500).enumerate() {
+        let body = json!({"batchId": format!("e{from}-{i}"), "events": chunk});
+        app.call(reqwest::Method::POST, "/sdk/v1/events", Some(key), Some(&body)).await.expect(200);
+    }
+    for _ in 0..200 {
+        let r = app.get("/api/v1/experiments/ramp-1/results").await.expect(200);
+        let total: i64 = r["variants"].as_array().unwrap().iter().map(|v| v["units"].as_i64().unwrap()).sum();
+        if total == expected_total {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the experiment never counted {expected_total} units");
+}
+
+/// A ramp that raises the canary's weight: the experiment's SRM check
+/// looks at the units of the current step against its weights (all units
+/// together, 10 % then 50 %, match no single allocation).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weight_ramps_experiment_checks_the_sample_ratio_of_its_step() {
+    let db = support::db::SqliteTestDb::new();
+    let app = clock_app(db.url.clone(), Box::new(db)).await;
+    flag_with_split(&app, "w", 1_000, 10_000).await;
+    app.post(
+        "/api/v1/metrics",
+        json!({"key": "errors", "event": "error", "kind": "conversion", "goodDirection": "decrease"}),
+    )
+    .await
+    .expect(201);
+    let key = sdk_key(&app).await;
+    app.post(
+        "/api/v1/ramps",
+        json!({"flag": "w", "environment": "production", "ruleId": "canary", "canaryVariant": "on",
+               "controlVariant": "off", "guardrails": [{"metric": "errors"}],
+               "steps": [{"weight": 1000, "hold": "1h"}, {"weight": 5000, "hold": "1h"}, {"weight": 10000, "hold": "0s"}]}),
+    )
+    .await
+    .expect(201);
+    // Step 1 at 10 %: 100 / 900.
+    expose(&app, &key, 0, 100, 900, 1_000).await;
+    let r = app.get("/api/v1/experiments/ramp-1/results").await.expect(200);
+    assert_eq!((r["srmScope"]["scope"].clone(), r["srmScope"]["step"].clone()), (json!("rampStep"), json!(0)), "{r}");
+    assert_eq!(r["srm"]["warning"], false, "{r}");
+    // Step 2 at 50 %: 500 / 500. Over all units (600 / 1,400 against the
+    // start's 10 / 90) that would be a mismatch; the step's check is clean.
+    set_clock(&app, 1, 0).await;
+    let st = ramp(&app, 1).await;
+    assert_eq!(st["step"], 1, "{st}");
+    expose(&app, &key, 1_000, 500, 500, 2_000).await;
+    let r = app.get("/api/v1/experiments/ramp-1/results").await.expect(200);
+    assert_eq!(r["srmScope"]["step"], 1, "{r}");
+    assert_eq!(r["srmScope"]["weights"], json!([5000, 5000]), "{r}");
+    assert_eq!(r["srmScope"]["units"], json!([500, 500]), "{r}");
+    assert_eq!(r["srm"]["warning"], false, "{r}");
+    // The page says what the check compares.
+    let admin = support::ui_client::Browser::admin(&app).await;
+    let html = admin.get("/experiments/ramp-1").await.expect(200).to_owned();
+    assert!(html.contains("units first exposed in step 2 of ramp 1"), "{html}");
+    // A real mismatch within the step still warns.
+    expose(&app, &key, 2_000, 300, 0, 2_300).await;
+    let r = app.get("/api/v1/experiments/ramp-1/results").await.expect(200);
+    assert_eq!((r["srmScope"]["units"].clone(), r["srm"]["warning"].clone()), (json!([800, 500]), json!(true)), "{r}");
+    app.stop().await;
+}

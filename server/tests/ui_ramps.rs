@@ -135,3 +135,63 @@ api_test!(an_automatic_rollback_is_shown_on_the_flag_page, |app| async move {
     let list = admin.get("/flags").await.expect(200).to_owned();
     assert!(list.contains("rolled back"), "{list}");
 });
+
+api_test!(the_start_form_takes_several_guardrails_and_what_a_step_waits_for, |app| async move {
+    split_flag(app, "feed").await;
+    for (key, event, direction) in [("errors", "error", "decrease"), ("clicks", "click", "increase")] {
+        app.post(
+            "/api/v1/metrics",
+            json!({"key": key, "event": event, "kind": "conversion", "goodDirection": direction}),
+        )
+        .await
+        .expect(201);
+    }
+    let admin = Browser::admin(app).await;
+    let html = admin.get("/flags/feed?env=production").await.expect(200).to_owned();
+    for id in ["f-ramp-guard", "f-ramp-guard_2", "f-ramp-guard_3", "f-ramp-min-units", "f-ramp-evidence"] {
+        assert!(html.contains(&format!(r#"id="{id}""#)), "{id}: {html}");
+    }
+    let path = "/flags/feed/environments/production/ramps";
+    let base = [("rule", "canary"), ("canary", "on"), ("control", "off"), ("dimension", "coverage")];
+    let with = |extra: &[(&'static str, &'static str)]| base.iter().chain(extra).copied().collect::<Vec<_>>();
+    // Units per arm without a guardrail: refused in words, the input kept.
+    let r = admin.post(path, &with(&[("min_units", "500")])).await;
+    let html = r.expect(422).to_owned();
+    assert!(html.contains("measured by a guardrail") && html.contains(r#"value="500""#), "{html}");
+    // The same metric twice: refused.
+    let twice = with(&[("guardrail", "errors"), ("guardrail_2", "errors")]);
+    assert!(admin.post(path, &twice).await.expect(422).contains("chosen twice"));
+    assert_eq!(app.get("/api/v1/ramps").await.expect(200), json!([]));
+    // Two guardrails, 1,000 units per arm, evidence, a two-day limit.
+    let good = with(&[
+        ("steps", "5%:1h, 100%:0s"),
+        ("guardrail", "errors"),
+        ("tolerance", "2"),
+        ("guardrail_2", "clicks"),
+        ("tolerance_2", "0.5"),
+        ("min_units", "1,000"),
+        ("require_evidence", "yes"),
+        ("max_hold", "2d"),
+    ]);
+    let r = admin.post(path, &good).await;
+    assert!(flash(&r).contains("Ramp 1 started"), "{}", flash(&r));
+    let ramp = app.get("/api/v1/ramps/1").await.expect(200);
+    let guards: Vec<(String, f64)> = ramp["guardrails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["metric"].as_str().unwrap().to_owned(), g["tolerance"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(guards, vec![("errors".to_owned(), 0.02), ("clicks".to_owned(), 0.005)], "{ramp}");
+    for step in ramp["steps"].as_array().unwrap() {
+        assert_eq!(
+            (step["minUnits"].clone(), step["requireEvidence"].clone(), step["maxHoldMs"].clone()),
+            (json!(1000), json!(true), json!(2 * 86_400_000)),
+            "{ramp}"
+        );
+    }
+    // The panel lists both guardrails.
+    let html = admin.get("/flags/feed?env=production").await.expect(200).to_owned();
+    assert!(html.contains("<code>errors</code>") && html.contains("<code>clicks</code>"), "{html}");
+    assert!(html.contains("1h, then 1000 units per arm and every guardrail healthy (at most 2d)"), "{html}");
+});

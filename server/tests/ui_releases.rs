@@ -81,6 +81,10 @@ api_test!(a_change_is_scheduled_from_the_rules_editor, |app| async move {
     let bad = admin.post(path, &form("tomorrow")).await;
     let body = bad.expect(422);
     assert!(body.contains("RFC 3339") && body.contains("f-scheduleAt"), "{body}");
+    // The form comes back as posted: the instant still there (a second
+    // "Save" schedules rather than saves) and the production box ticked.
+    assert!(body.contains(r#"name="scheduleAt" class="mono" value="tomorrow""#), "{body}");
+    assert!(body.contains(r#"name="confirm" value="yes" checked"#), "{body}");
     assert_eq!(app.get("/api/v1/releases").await.expect(200), json!([]));
     // Scheduled: a release of the one change, shown on its page; the flag is unchanged until then.
     let r = admin.post(path, &form("2030-01-01T09:00:00+01:00")).await;

@@ -153,6 +153,9 @@ pub struct ExperimentPage {
     pub allocation: Vec<AllocationRow>,
     /// The SRM check, once computed.
     pub srm: Option<SrmCheck>,
+    /// What the SRM check compares when it is not every unit against the
+    /// weights at start (a ramp that changes the weights checks its step).
+    pub srm_basis: Option<String>,
     /// Sample size progress, when a minimum detectable effect is set.
     pub progress: Option<Progress>,
     /// Results per metric (primary first).

@@ -67,8 +67,8 @@ pub use layout::{CurrentUser, Flash, FlashKind, Layout, NavLink, Role, Section};
 pub use login::{LoginForm, LoginPage};
 pub use operators::{InputKind, OPERATOR_GROUPS, OperatorGroup, OperatorInfo, operator, operators};
 pub use ramp::{
-    AutomaticAction, DEFAULT_STEPS, GuardMetricView, GuardPointView, GuardView, RampCard, RampPanel, RampableRule,
-    StartRampForm, StepView, guard_chart,
+    AdvanceRule, AutomaticAction, DEFAULT_STEPS, GUARD_SLOTS, GuardMetricView, GuardPointView, GuardSlot, GuardView,
+    RampCard, RampPanel, RampableRule, StartRampForm, StepView, guard_chart,
 };
 pub use releases::{
     ChangePreviewView, ChangeRow, EnvironmentPreviewView, NewReleaseForm, ReleaseChangeForm, ReleasePage, ReleaseRow,

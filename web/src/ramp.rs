@@ -211,10 +211,44 @@ pub struct StartRampForm {
     pub dimension: String,
     /// `1%:1h, 5%:1h, 25%:1h, 100%:0s`.
     pub steps: String,
-    /// A metric key, or empty.
+    /// A metric key, or empty (the first of up to [`GUARD_SLOTS`] guardrails).
     pub guardrail: String,
     /// Tolerated degradation in percent, e.g. `2`.
     pub tolerance: String,
+    /// The second and third guardrails.
+    pub guardrail_2: String,
+    pub tolerance_2: String,
+    pub guardrail_3: String,
+    pub tolerance_3: String,
+    /// Units per arm each step needs before the next (guarded plans), or empty.
+    pub min_units: String,
+    /// `yes`: each step advances only once every guardrail is shown healthy.
+    pub require_evidence: String,
+    /// How long a step may wait for units or evidence before the plan
+    /// pauses (`2d`), or empty for the default (its hold plus a day).
+    pub max_hold: String,
+}
+
+/// How many guardrails the start form offers (the API takes up to ten).
+pub const GUARD_SLOTS: usize = 3;
+
+/// One guardrail row of the start form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardSlot {
+    /// 1-based, for labels.
+    pub n: usize,
+    /// The field names' suffix: empty, `_2`, `_3`.
+    pub suffix: &'static str,
+    pub metric: String,
+    pub tolerance: String,
+}
+
+/// What each step of a guarded plan waits for before advancing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdvanceRule {
+    pub min_units: Option<i64>,
+    pub require_evidence: bool,
+    pub max_hold: Option<String>,
 }
 
 /// The default steps of the start form.
@@ -224,6 +258,80 @@ impl StartRampForm {
     /// The steps text, or the default.
     pub fn steps_or_default(&self) -> &str {
         if self.steps.trim().is_empty() { DEFAULT_STEPS } else { &self.steps }
+    }
+
+    /// The guardrail rows, as posted.
+    pub fn guard_slots(&self) -> Vec<GuardSlot> {
+        [("", &self.guardrail, &self.tolerance), ("_2", &self.guardrail_2, &self.tolerance_2)]
+            .into_iter()
+            .chain([("_3", &self.guardrail_3, &self.tolerance_3)])
+            .enumerate()
+            .map(|(i, (suffix, metric, tolerance))| GuardSlot {
+                n: i + 1,
+                suffix,
+                metric: metric.clone(),
+                tolerance: tolerance.clone(),
+            })
+            .collect()
+    }
+
+    /// The chosen guardrails as `(metric, tolerated degradation as a
+    /// fraction)`, or what is wrong, in the form's words.
+    pub fn parse_guardrails(&self) -> Result<Vec<(String, f64)>, String> {
+        let mut out: Vec<(String, f64)> = Vec::new();
+        for slot in self.guard_slots() {
+            let metric = slot.metric.trim();
+            let text = slot.tolerance.trim();
+            if metric.is_empty() {
+                if !text.is_empty() {
+                    return Err(format!("guardrail {}: a tolerance without a metric", slot.n));
+                }
+                continue;
+            }
+            if out.iter().any(|(m, _)| m == metric) {
+                return Err(format!("guardrail {}: `{metric}` is chosen twice", slot.n));
+            }
+            let percent = if text.is_empty() {
+                0.0
+            } else {
+                text.trim_end_matches('%').trim().parse::<f64>().map_err(|_| {
+                    format!("guardrail {}: the tolerated degradation `{text}` is not a percentage", slot.n)
+                })?
+            };
+            if !(percent.is_finite() && (0.0..100.0).contains(&percent)) {
+                return Err(format!("guardrail {}: the tolerated degradation must be from 0 to under 100 %", slot.n));
+            }
+            out.push((metric.to_owned(), percent / 100.0));
+        }
+        Ok(out)
+    }
+
+    /// What each step waits for before advancing, or what is wrong. Units
+    /// and evidence are measured by guardrails: without one, both must be
+    /// left empty.
+    pub fn parse_advance(&self, guarded: bool) -> Result<AdvanceRule, String> {
+        let units = self.min_units.trim().replace([',', '_', ' '], "");
+        let min_units = if units.is_empty() {
+            None
+        } else {
+            match units.parse::<i64>() {
+                Ok(n) if (0..=100_000_000).contains(&n) => Some(n),
+                _ => {
+                    return Err(format!(
+                        "units per arm: `{}` is not a whole number from 0 to 100,000,000",
+                        self.min_units.trim()
+                    ));
+                }
+            }
+        };
+        let require_evidence = self.require_evidence == "yes";
+        if !guarded && (min_units.is_some_and(|n| n > 0) || require_evidence) {
+            return Err(
+                "units per arm and evidence are measured by a guardrail: choose one, or leave them empty".into()
+            );
+        }
+        let max_hold = Some(self.max_hold.trim().to_owned()).filter(|m| !m.is_empty());
+        Ok(AdvanceRule { min_units, require_evidence, max_hold })
     }
 
     /// The steps as `(basis points, hold)`, or what is wrong.
@@ -342,6 +450,39 @@ mod tests {
             let form = StartRampForm { steps: bad.into(), ..StartRampForm::default() };
             assert!(form.parse_steps().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn guardrails_and_advance_rules_parse_from_the_form() {
+        let form = StartRampForm {
+            guardrail: "errors".into(),
+            tolerance: "2".into(),
+            guardrail_3: "latency".into(),
+            tolerance_3: "0.5 %".into(),
+            min_units: "1,000".into(),
+            require_evidence: "yes".into(),
+            max_hold: " 2d ".into(),
+            ..StartRampForm::default()
+        };
+        assert_eq!(form.parse_guardrails().unwrap(), vec![("errors".into(), 0.02), ("latency".into(), 0.005)]);
+        assert_eq!(
+            form.parse_advance(true).unwrap(),
+            AdvanceRule { min_units: Some(1000), require_evidence: true, max_hold: Some("2d".into()) }
+        );
+        assert!(form.parse_advance(false).unwrap_err().contains("measured by a guardrail"));
+        let slots = form.guard_slots();
+        assert_eq!((slots.len(), slots[1].suffix, slots[2].metric.as_str()), (GUARD_SLOTS, "_2", "latency"));
+        for (bad, why) in [
+            (StartRampForm { guardrail: "e".into(), guardrail_2: "e".into(), ..Default::default() }, "twice"),
+            (StartRampForm { tolerance_2: "3".into(), ..Default::default() }, "without a metric"),
+            (StartRampForm { guardrail: "e".into(), tolerance: "x".into(), ..Default::default() }, "not a percentage"),
+            (StartRampForm { guardrail: "e".into(), tolerance: "100".into(), ..Default::default() }, "under 100 %"),
+        ] {
+            assert!(bad.parse_guardrails().unwrap_err().contains(why), "{why}");
+        }
+        let units = StartRampForm { min_units: "-3".into(), ..Default::default() };
+        assert!(units.parse_advance(true).unwrap_err().contains("whole number"));
+        assert_eq!(StartRampForm::default().parse_advance(false).unwrap(), AdvanceRule::default());
     }
 
     #[test]

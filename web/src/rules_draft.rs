@@ -115,4 +115,10 @@ pub struct ConfigDraft {
     pub prerequisites: Vec<PrerequisiteDraft>,
     /// Rules in order.
     pub rules: Vec<RuleDraft>,
+    /// "Apply at" as typed (`scheduleAt`): not part of the configuration,
+    /// kept so a re-rendered form still schedules instead of saving.
+    pub schedule_at: String,
+    /// The production "I am changing …" box as posted, kept across a
+    /// re-render (a failed save, an added rule).
+    pub confirmed: bool,
 }

@@ -246,6 +246,8 @@ impl ConfigDraft {
             default_variant: tree.text("defaultVariant"),
             prerequisites,
             rules,
+            schedule_at: tree.text("scheduleAt").trim().to_owned(),
+            confirmed: tree.text("confirm") == "yes",
         };
         (draft, EditorAction::parse(&tree.text("action")))
     }
@@ -391,6 +393,8 @@ impl ConfigDraft {
             default_variant: str_of(config, "defaultVariant"),
             prerequisites,
             rules,
+            schedule_at: String::new(),
+            confirmed: false,
         }
     }
 }

@@ -46,7 +46,7 @@ pub use experiments::{
 };
 pub use flags::{FlagInput, FlagPatch, FlagQueryParams, create_flag, delete_flag, get_flag, list_flags, update_flag};
 pub use ramp_guard::guarded_ramps_to_look_at;
-pub use ramp_model::RampState;
+pub use ramp_model::{RampState, RampStep};
 pub use ramp_run::{RampAction, RampCommand, act_on_ramp, check_ramp, next_ramp_at, run_due_ramp};
 pub use ramp_view::RampView;
 pub use ramps::{GuardrailInput, RampInput, StepInput, create_ramp, get_ramp, list_ramps};
@@ -59,7 +59,7 @@ pub use releases::{
     ReleaseInput, ReleaseState, ReleaseView, apply_release, create_release, delete_release, get_release, list_releases,
     preview_release, release_flags, revert_release, update_release,
 };
-pub use results::{EventCountsView, ResultsView, event_counts, experiment_results};
+pub use results::{EventCountsView, ResultsView, SrmScope, event_counts, experiment_results};
 pub use results_csv::results_csv;
 pub use segments::{SegmentInput, create_segment, delete_segment, get_segment, list_segments, update_segment};
 pub use sessions::{

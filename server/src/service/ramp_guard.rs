@@ -15,13 +15,12 @@
 
 use std::collections::BTreeMap;
 
-use flagyard_eval::Rule;
-use flagyard_stats::{MetricKind, SrmResult, VariantStats, sequential_relative, srm};
+use flagyard_stats::{MetricKind, SrmResult, VariantStats, sequential_relative};
 use serde::{Deserialize, Serialize};
 
 use super::error::Error;
 use super::ramp_model::{
-    DEFAULT_MIN_UNITS, Guardrail, RampStep, from_json, guardrails_of, split_mut, steps_of, to_json,
+    DEFAULT_MIN_UNITS, Guardrail, RampStep, StepSrm, from_json, guardrails_of, step_srm, steps_of, to_json,
 };
 use super::results::variant_stats;
 use super::rfc3339;
@@ -74,17 +73,6 @@ pub struct GuardMetric {
 pub struct ArmUnits {
     pub canary: i64,
     pub control: i64,
-}
-
-/// The sample-ratio check of the units first exposed during the step.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct StepSrm {
-    pub variants: Vec<String>,
-    pub units: Vec<i64>,
-    pub weights: Vec<u32>,
-    pub p_value: Option<f64>,
-    pub warning: bool,
 }
 
 /// The guardrails of a plan, evaluated.
@@ -271,32 +259,6 @@ pub(super) async fn evaluate<T: Queries + IngestQueries>(
     })
 }
 
-/// The SRM check of the units first exposed since the step began, against
-/// the weights the plan wrote for it.
-fn step_srm(r: &RampRecord, now: &BTreeMap<String, i64>) -> Result<Option<(SrmResult, StepSrm)>, Error> {
-    let mut rule: Rule = from_json("rule", &r.rule)?;
-    let Some(split) = split_mut(&mut rule) else { return Ok(None) };
-    let before: BTreeMap<String, i64> = from_json("baseline", &r.baseline)?;
-    let live: Vec<_> = split.variants.iter().filter(|v| v.weight > 0).collect();
-    if live.len() < 2 {
-        return Ok(None);
-    }
-    let units: Vec<i64> = live
-        .iter()
-        .map(|v| (now.get(&v.variant).copied().unwrap_or(0) - before.get(&v.variant).copied().unwrap_or(0)).max(0))
-        .collect();
-    let weights: Vec<f64> = live.iter().map(|v| f64::from(v.weight)).collect();
-    let Ok(result) = srm(&units, &weights) else { return Ok(None) };
-    let view = StepSrm {
-        variants: live.iter().map(|v| v.variant.clone()).collect(),
-        units,
-        weights: live.iter().map(|v| v.weight).collect(),
-        p_value: None,
-        warning: false,
-    };
-    Ok(Some((result, view)))
-}
-
 /// Appends `g` to the plan's history when a point is due (a minute of
 /// scheduler time since the last, or another verdict); the caller saves.
 pub(super) fn record_point(r: &mut RampRecord, g: &GuardStatus, now: i64) -> Result<(), Error> {
@@ -424,7 +386,7 @@ mod tests {
     #[test]
     fn an_srm_warning_pauses_before_any_verdict() {
         let g = guard("decrease", 0.0);
-        let bad = srm(&[1_000, 1_300], &[5_000.0, 5_000.0]).unwrap();
+        let bad = flagyard_stats::srm(&[1_000, 1_300], &[5_000.0, 5_000.0]).unwrap();
         assert!(bad.warning);
         let data = one(&g, (20_000, 2_000), (20_000, 2_600));
         assert_eq!(judge(&data, arms(20_000, 20_000), 100, Some(&bad), 0.05).0, Verdict::Srm);

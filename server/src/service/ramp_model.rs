@@ -1,7 +1,10 @@
 //! The ramp model shared by the ramp modules: states, steps, guardrails,
 //! the stored JSON, the rule a step writes, and the plan's actor.
 
+use std::collections::BTreeMap;
+
 use flagyard_eval::{FlagConfig, Rule, Split};
+use flagyard_stats::{SrmResult, srm};
 use serde::{Deserialize, Serialize};
 
 use super::error::Error;
@@ -137,4 +140,41 @@ pub(super) fn stepped_rule(r: &RampRecord, rule: &Rule, step: &RampStep) -> Resu
         }
     }
     Ok(out)
+}
+
+/// The sample-ratio check of the units first exposed during a step.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepSrm {
+    pub variants: Vec<String>,
+    pub units: Vec<i64>,
+    pub weights: Vec<u32>,
+    pub p_value: Option<f64>,
+    pub warning: bool,
+}
+
+/// The SRM check of the units first exposed since the step began, against
+/// the weights the plan wrote for it.
+pub(super) fn step_srm(r: &RampRecord, now: &BTreeMap<String, i64>) -> Result<Option<(SrmResult, StepSrm)>, Error> {
+    let mut rule: Rule = from_json("rule", &r.rule)?;
+    let Some(split) = split_mut(&mut rule) else { return Ok(None) };
+    let before: BTreeMap<String, i64> = from_json("baseline", &r.baseline)?;
+    let live: Vec<_> = split.variants.iter().filter(|v| v.weight > 0).collect();
+    if live.len() < 2 {
+        return Ok(None);
+    }
+    let units: Vec<i64> = live
+        .iter()
+        .map(|v| (now.get(&v.variant).copied().unwrap_or(0) - before.get(&v.variant).copied().unwrap_or(0)).max(0))
+        .collect();
+    let weights: Vec<f64> = live.iter().map(|v| f64::from(v.weight)).collect();
+    let Ok(result) = srm(&units, &weights) else { return Ok(None) };
+    let view = StepSrm {
+        variants: live.iter().map(|v| v.variant.clone()).collect(),
+        units,
+        weights: live.iter().map(|v| v.weight).collect(),
+        p_value: None,
+        warning: false,
+    };
+    Ok(Some((result, view)))
 }

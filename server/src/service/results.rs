@@ -37,16 +37,65 @@ pub struct ResultsView {
     pub variants: Vec<VariantUnits>,
     /// Units exposed to more than one variant, left out of every figure.
     pub excluded_units: i64,
-    /// Sample-ratio-mismatch check of the units against the weights at start
-    /// (`warning` when p < 0.001).
+    /// Sample-ratio-mismatch check (`warning` when p < 0.001): every unit
+    /// against the weights at start, or, for the experiment of a ramp whose
+    /// steps change the weights, see `srmScope`.
     #[schema(value_type = Object)]
     pub srm: SrmResult,
+    /// What `srm` compares: `experiment` (every unit against the weights at
+    /// start) or `rampStep` (a ramp that changes the weights: the units first
+    /// exposed in its current step against that step's weights; pooled over
+    /// steps, the shares would not match any one allocation).
+    pub srm_scope: SrmScope,
     /// Comparisons in the Holm / Benjamini–Hochberg family (treatments × metrics).
     pub family_size: usize,
     /// Primary metric first, then secondary, then guardrail metrics.
     pub metrics: Vec<MetricResults>,
     /// Sample size for the minimum detectable effect on the primary metric.
     pub power: Option<Power>,
+}
+
+/// What an SRM check compares (see [`ResultsView::srm_scope`]).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", tag = "scope")]
+pub enum SrmScope {
+    Experiment,
+    #[serde(rename_all = "camelCase")]
+    RampStep {
+        ramp: i64,
+        /// 0-based index of the ramp's current (or last) step.
+        step: i64,
+        /// The step's live variants, their weights (basis points) and the
+        /// units first exposed since the step began.
+        variants: Vec<String>,
+        weights: Vec<u32>,
+        units: Vec<i64>,
+    },
+}
+
+/// The check of a ramp's experiment whose steps set the canary's weight:
+/// the units first exposed in the current step against its weights.
+async fn ramp_step_srm<T: Queries>(
+    tx: &mut T,
+    x: &ExperimentRecord,
+    units: &HashMap<String, (i64, i64)>,
+) -> Result<Option<(SrmResult, SrmScope)>, Error> {
+    let Some(id) = x.key.strip_prefix("ramp-").and_then(|n| n.parse::<i64>().ok()) else { return Ok(None) };
+    let Some(r) = tx.ramp(id).await?.filter(|r| r.experiment_id == Some(x.id)) else { return Ok(None) };
+    if !super::ramp_model::steps_of(&r)?.iter().any(|s| s.weight.is_some()) {
+        return Ok(None);
+    }
+    let now = units.iter().map(|(v, (kept, excluded))| (v.clone(), kept + excluded)).collect();
+    Ok(super::ramp_model::step_srm(&r, &now)?.map(|(result, view)| {
+        let scope = SrmScope::RampStep {
+            ramp: r.id,
+            step: r.step,
+            variants: view.variants,
+            weights: view.weights,
+            units: view.units,
+        };
+        (result, scope)
+    }))
 }
 
 /// One variant's allocation and units.
@@ -235,6 +284,10 @@ pub async fn experiment_results<T: Queries + IngestQueries>(tx: &mut T, key: &st
         });
     }
     let power = x.minimum_detectable_effect.zip(data.first()).map(|(mde, primary)| power(&x, mde, primary, &units));
+    let (srm, srm_scope) = match ramp_step_srm(tx, &x, &stored).await? {
+        Some(step) => step,
+        None => (analysed.srm, SrmScope::Experiment),
+    };
     Ok(ResultsView {
         experiment: x.key.clone(),
         flag: x.flag_key.clone(),
@@ -248,7 +301,8 @@ pub async fn experiment_results<T: Queries + IngestQueries>(tx: &mut T, key: &st
         control: x.control_variant.clone(),
         excluded_units: variants.iter().map(|v| v.excluded).sum(),
         variants,
-        srm: analysed.srm,
+        srm,
+        srm_scope,
         family_size: analysed.family_size,
         metrics: out,
         power,

@@ -190,9 +190,9 @@ async fn show<B: Backend>(
         (f.allocation.clone(), x.split.as_ref().map_or(10_000, |s| s.coverage), Some((f, results.computed_at)))
     };
     drop(tx);
-    let (srm, progress, metrics, computed_at) = match results {
-        Some((f, at)) => (f.srm, f.progress, f.metrics, Some(at)),
-        None => (None, None, Vec::new(), None),
+    let (srm, srm_basis, progress, metrics, computed_at) = match results {
+        Some((f, at)) => (f.srm, f.srm_basis, f.progress, f.metrics, Some(at)),
+        None => (None, None, None, Vec::new(), None),
     };
     let title = if x.name.is_empty() { x.key.clone() } else { x.name.clone() };
     let view = ExperimentPage {
@@ -211,6 +211,7 @@ async fn show<B: Backend>(
         coverage_bp,
         allocation,
         srm,
+        srm_basis,
         progress,
         metrics,
         computed_at,

@@ -9,7 +9,7 @@ use flagyard_eval::WeightedVariant;
 use flagyard_stats::Comparison;
 use flagyard_web::{AllocationRow, Analysis, GoodDirection, Interval, MetricResult, Progress, SrmCheck, VariantResult};
 
-use crate::service::{ExperimentView, ResultsView};
+use crate::service::{self, ExperimentView, ResultsView};
 
 /// The analysis named `name` (frequentist when unknown).
 pub fn analysis(name: &str) -> Analysis {
@@ -70,6 +70,8 @@ pub fn draft_allocation(x: &ExperimentView, split: &[WeightedVariant]) -> Vec<Al
 pub struct Figures {
     pub allocation: Vec<AllocationRow>,
     pub srm: Option<SrmCheck>,
+    /// What the SRM check compares, when not the whole experiment.
+    pub srm_basis: Option<String>,
     pub progress: Option<Progress>,
     pub metrics: Vec<MetricResult>,
 }
@@ -89,6 +91,19 @@ pub fn figures(r: &ResultsView) -> Figures {
         })
         .collect();
     let srm = r.srm.p_value.map(|p_value| SrmCheck { p_value, tripped: r.srm.warning });
+    let srm_basis = match &r.srm_scope {
+        service::SrmScope::Experiment => None,
+        service::SrmScope::RampStep { ramp, step, variants, weights, .. } => {
+            let shares: Vec<String> =
+                variants.iter().zip(weights).map(|(v, w)| format!("{v} {} %", f64::from(*w) / 100.0)).collect();
+            Some(format!(
+                "units first exposed in step {} of ramp {ramp}, against its weights ({}): the ramp changes the weights, \
+                 so all units together match no single allocation",
+                step + 1,
+                shares.join(", ")
+            ))
+        }
+    };
     let smallest = r.variants.iter().map(|v| units(v.units)).min().unwrap_or(0);
     let progress =
         r.power.as_ref().and_then(|p| p.units_per_variant).map(|required| Progress { units: smallest, required });
@@ -133,5 +148,5 @@ pub fn figures(r: &ResultsView) -> Figures {
             }
         })
         .collect();
-    Figures { allocation, srm, progress, metrics }
+    Figures { allocation, srm, srm_basis, progress, metrics }
 }

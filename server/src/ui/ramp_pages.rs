@@ -46,9 +46,13 @@ async fn start<B: Backend>(
         Err(e) => return refused(&state, &user, &headers, (&key, &env), form, format!("{e}.")).await,
     };
     let weight = form.dimension == "weight";
-    let tolerance = if form.tolerance.trim().is_empty() { Ok(0.0) } else { form.tolerance.trim().parse::<f64>() };
-    let Ok(tolerance) = tolerance.map(|t| t / 100.0) else {
-        return refused(&state, &user, &headers, (&key, &env), form, "the tolerance is not a number.".into()).await;
+    let parsed = form.parse_guardrails().and_then(|g| {
+        let advance = form.parse_advance(!g.is_empty())?;
+        Ok((g, advance))
+    });
+    let (guardrails, advance) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => return refused(&state, &user, &headers, (&key, &env), form, format!("{e}.")).await,
     };
     let kept = form.clone();
     let input = RampInput {
@@ -63,16 +67,12 @@ async fn start<B: Backend>(
                 coverage: (!weight).then_some(bp),
                 weight: weight.then_some(bp),
                 hold,
-                max_hold: None,
-                min_units: None,
-                require_evidence: false,
+                max_hold: advance.max_hold.clone(),
+                min_units: advance.min_units,
+                require_evidence: advance.require_evidence,
             })
             .collect(),
-        guardrails: if form.guardrail.is_empty() {
-            Vec::new()
-        } else {
-            vec![GuardrailInput { metric: form.guardrail.clone(), tolerance }]
-        },
+        guardrails: guardrails.into_iter().map(|(metric, tolerance)| GuardrailInput { metric, tolerance }).collect(),
         alpha: None,
     };
     let (actor, now) = (user.actor(), state.scheduler.now_ms());

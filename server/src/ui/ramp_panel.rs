@@ -29,6 +29,23 @@ fn hold(ms: i64) -> String {
     }
 }
 
+/// A step's hold and what it waits for besides: `1h`, `1h, then 1000
+/// units per arm and every guardrail healthy (at most 2d)`.
+fn waits(s: &service::RampStep) -> String {
+    let mut out = hold(s.hold_ms);
+    let mut then = Vec::new();
+    if s.min_units > 0 {
+        then.push(format!("{} units per arm", s.min_units));
+    }
+    if s.require_evidence {
+        then.push("every guardrail healthy".to_owned());
+    }
+    if !then.is_empty() {
+        out.push_str(&format!(", then {} (at most {})", then.join(" and "), hold(s.max_hold_ms)));
+    }
+    out
+}
+
 /// The card of plan `v`.
 fn card(v: &RampView) -> RampCard {
     let steps = v
@@ -43,7 +60,7 @@ fn card(v: &RampView) -> RampCard {
             };
             let i = i64::try_from(i).unwrap_or(i64::MAX);
             let finished = v.state == service::RampState::Completed;
-            StepView { label, hold: hold(s.hold_ms), done: i < v.step || finished, current: i == v.step && !finished }
+            StepView { label, hold: waits(s), done: i < v.step || finished, current: i == v.step && !finished }
         })
         .collect();
     let first = v.guardrails.first();

@@ -84,7 +84,7 @@ pub(super) async fn save<B: Backend>(
                 .await;
         }
     };
-    let schedule_at = field(&pairs, "scheduleAt").trim().to_owned();
+    let schedule_at = draft.schedule_at.clone();
     if !schedule_at.is_empty() {
         return schedule(&state, &user, &headers, at, draft, body, schedule_at).await;
     }

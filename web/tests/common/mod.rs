@@ -312,6 +312,7 @@ pub fn experiment_page() -> ExperimentPage {
             AllocationRow { variant: "treatment".into(), weight_bp: 5000, control: false, units: 10_000, excluded: 4 },
         ],
         srm: Some(SrmCheck { p_value: 0.0001, tripped: true }),
+        srm_basis: None,
         progress: Some(Progress { units: 20_000, required: 31_000 }),
         metrics: vec![
             metric("conversion", "conversion", GoodDirection::Increase),

@@ -26,6 +26,8 @@
 #   BENCH_FLAGS=100      flags per release
 #   BENCH_BACKENDS="sqlite postgres"
 #   BENCH_SKIP_BUILD=1   use the binaries already built
+#   BENCH_FULL_PATCHES=1 streams ask for whole flags in every patch (no
+#                        `?patch=configs`), as SDKs before 2026-12-04 did
 #
 # Needs curl. About 2 x BENCH_ROUNDS x (connect + BENCH_CHANGES x ~0.2 s) per
 # backend. Exit status 0 when every run completed (a missed target is
@@ -69,11 +71,12 @@ started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
 # `run BACKEND ROUND KIND`: one sse run, its figures appended to $results.
 run() {
-    local backend="$1" r="$2" kind="$3" release=0 line rc=0
+    local backend="$1" r="$2" kind="$3" release=0 line rc=0 full=()
     [[ $kind == single ]] || release="$flags"
+    [[ "${BENCH_FULL_PATCHES:-}" != 1 ]] || full=(--full-patches)
     log "$backend round $r: $kind (load: $(loadavg))"
     run_load 900 sse --base "$base" --token "$token" --sdk-key "$sdk_key" --flag live --env production \
-        --clients "$clients" --changes "$changes" --release "$release" --server-pid "$server_pid" || rc=$?
+        --clients "$clients" --changes "$changes" --release "$release" "${full[@]}" --server-pid "$server_pid" || rc=$?
     line="$(grep '^summary bench=sse ' "$work/load.out" || true)"
     if [[ -z $line || $(value missed "$line") != 0 || $(value version_ok "$line") != true ]]; then
         log "$backend round $r $kind failed (exit $rc):"
@@ -108,7 +111,7 @@ echo
 echo "Releases of $flags flags, $started to $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores"
 echo "tree: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(
     [[ -n "$(git -C "$root" status --porcelain -- server tools 2>/dev/null)" ]] && echo ' + uncommitted changes')"
-echo "command: BENCH_ROUNDS=$rounds BENCH_CHANGES=$changes BENCH_CLIENTS=$clients BENCH_FLAGS=$flags BENCH_BACKENDS=\"$backends\" scripts/bench-release.sh"
+echo "command: BENCH_ROUNDS=$rounds BENCH_CHANGES=$changes BENCH_CLIENTS=$clients BENCH_FLAGS=$flags BENCH_BACKENDS=\"$backends\" BENCH_FULL_PATCHES=${BENCH_FULL_PATCHES:-0} scripts/bench-release.sh"
 echo
 awk -F'\t' '
     { k = $1 SUBSEP $2; a50[k, $3] = $4; a99[k, $3] = $5; p99[k, $3] = $6; load[k] = $7; seen[$1]++; if ($2 > n[$1]) n[$1] = $2 }

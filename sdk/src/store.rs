@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use arc_swap::ArcSwapOption;
-use flagyard_eval::{CompileErrors, Flag, Ruleset, Segment, Serve, Snapshot};
+use flagyard_eval::{CompileErrors, Flag, FlagConfig, Ruleset, Segment, Serve, Snapshot};
 use serde::Deserialize;
 use tokio::sync::{broadcast, watch};
 
@@ -61,12 +61,16 @@ pub struct FlagChange {
 }
 
 /// A `patch` event's data (protocol.md): the full state of each named entry,
-/// `null` for deleted.
+/// `null` for deleted; `configs` (asked for with `?patch=configs`) names
+/// flags whose type and variants did not change, with only their new
+/// configuration in the environment.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Patch {
     pub(crate) version: u64,
     #[serde(default)]
     pub(crate) flags: BTreeMap<String, Option<Flag>>,
+    #[serde(default)]
+    pub(crate) configs: BTreeMap<String, FlagConfig>,
     #[serde(default)]
     pub(crate) segments: BTreeMap<String, Option<Segment>>,
 }
@@ -122,6 +126,8 @@ pub(crate) enum PatchError {
     NoBase,
     #[error("the patched rules do not compile: {0}")]
     Compile(CompileErrors),
+    #[error("the patch changes the configuration of flag `{0}`, which these rules do not have")]
+    UnknownFlag(String),
 }
 
 thread_local! {
@@ -254,8 +260,14 @@ impl Store {
         }
         let mut snapshot = old.snapshot.clone();
         snapshot.version = patch.version;
-        let flags: Vec<String> = patch.flags.keys().cloned().collect();
+        let mut flags: Vec<String> = patch.flags.keys().chain(patch.configs.keys()).cloned().collect();
+        flags.sort_unstable();
+        flags.dedup();
         let segments: Vec<String> = patch.segments.keys().cloned().collect();
+        for (key, config) in patch.configs {
+            let flag = snapshot.flags.get_mut(&key).ok_or_else(|| PatchError::UnknownFlag(key.clone()))?;
+            flag.environments.insert(snapshot.environment.clone(), config);
+        }
         for (key, flag) in patch.flags {
             match flag {
                 Some(f) => snapshot.flags.insert(key, f),
@@ -310,7 +322,12 @@ mod tests {
         let store = Store::new(ClientState::Initializing);
         let mut rx = store.subscribe();
         assert!(matches!(
-            store.patch(Patch { version: 1, flags: BTreeMap::new(), segments: BTreeMap::new() }),
+            store.patch(Patch {
+                version: 1,
+                flags: BTreeMap::new(),
+                configs: BTreeMap::new(),
+                segments: BTreeMap::new()
+            }),
             Err(PatchError::NoBase)
         ));
         assert!(matches!(store.put(snap(3, true), false).unwrap(), Applied::Changed(_)));
@@ -319,15 +336,60 @@ mod tests {
         assert_eq!(store.server_version(), Some(3));
         assert_eq!(rx.try_recv().unwrap().flags, vec!["f"]);
         let f = snap(4, false).flags.remove("f");
-        let stale = Patch { version: 3, flags: [("f".to_owned(), f.clone())].into(), segments: BTreeMap::new() };
+        let stale = Patch {
+            version: 3,
+            flags: [("f".to_owned(), f.clone())].into(),
+            configs: BTreeMap::new(),
+            segments: BTreeMap::new(),
+        };
         assert!(matches!(store.patch(stale).unwrap(), Applied::Stale));
-        let gap = Patch { version: 7, flags: [("f".to_owned(), f)].into(), segments: BTreeMap::new() };
+        let gap = Patch {
+            version: 7,
+            flags: [("f".to_owned(), f)].into(),
+            configs: BTreeMap::new(),
+            segments: BTreeMap::new(),
+        };
         assert!(matches!(store.patch(gap).unwrap(), Applied::Changed(_)));
         assert_eq!(store.server_version(), Some(7));
         assert_eq!(rx.try_recv().unwrap(), FlagChange { version: 7, flags: vec!["f".into()], segments: vec![] });
-        let del = Patch { version: 8, flags: [("f".to_owned(), None)].into(), segments: BTreeMap::new() };
+        let del = Patch {
+            version: 8,
+            flags: [("f".to_owned(), None)].into(),
+            configs: BTreeMap::new(),
+            segments: BTreeMap::new(),
+        };
         store.patch(del).unwrap();
         assert!(store.load_full().unwrap().snapshot.flags.is_empty());
+    }
+
+    #[test]
+    fn a_configs_patch_replaces_the_environments_configuration_only() {
+        let store = Store::new(ClientState::Initializing);
+        store.put(snap(3, true), true).unwrap();
+        let config: FlagConfig =
+            serde_json::from_str(r#"{"enabled": false, "offVariant": "v", "defaultVariant": "v"}"#).unwrap();
+        let patch = Patch {
+            version: 4,
+            flags: BTreeMap::new(),
+            configs: [("f".to_owned(), config.clone())].into(),
+            segments: BTreeMap::new(),
+        };
+        assert!(matches!(store.patch(patch).unwrap(), Applied::Changed(_)));
+        let loaded = store.load_full().unwrap();
+        let flag = &loaded.snapshot.flags["f"];
+        assert_eq!(flag.environments["e"], config);
+        assert_eq!(flag.variants, snap(3, true).flags["f"].variants, "the definition is kept");
+        assert_eq!(loaded.snapshot.version, 4);
+        // A configuration for a flag these rules do not have: refused, so
+        // the source fetches the whole snapshot; nothing applied.
+        let unknown = Patch {
+            version: 5,
+            flags: BTreeMap::new(),
+            configs: [("g".to_owned(), config)].into(),
+            segments: BTreeMap::new(),
+        };
+        assert!(matches!(store.patch(unknown), Err(PatchError::UnknownFlag(k)) if k == "g"));
+        assert_eq!(store.load_full().unwrap().snapshot.version, 4);
     }
 
     #[test]

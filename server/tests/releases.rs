@@ -59,6 +59,8 @@ api_test!(a_release_applies_in_one_version_and_one_patch, |app| async move {
     let (prod, staging) = (version(app, "production").await, version(app, "staging").await);
     let mut stream = SseReader::open(&app.base, &key, None).await;
     assert_eq!(stream.next_event(SOON).await.unwrap().event, "put");
+    let mut compact = SseReader::open_query(&app.base, "?patch=configs", &key, None).await;
+    assert_eq!(compact.next_event(SOON).await.unwrap().event, "put");
     let id = release(
         app,
         "Launch",
@@ -100,11 +102,25 @@ api_test!(a_release_applies_in_one_version_and_one_patch, |app| async move {
     let flags = patch.json()["flags"].as_object().unwrap().clone();
     assert_eq!(flags.keys().collect::<Vec<_>>(), ["a", "b", "c", "d", "e"]);
     assert!(flags.values().all(|f| f["environments"]["production"]["enabled"] == true));
+    // A stream that asked for `configs` entries gets the same patch with
+    // each flag's configuration only (a release leaves definitions alone).
+    let small = compact.next_event(SOON).await.unwrap();
+    assert_eq!((small.event.as_str(), small.id), ("patch", Some(prod + 1)));
+    let body = small.json();
+    assert!(body.get("flags").is_some_and(|f| f.as_object().unwrap().is_empty()), "{body}");
+    let configs = body["configs"].as_object().unwrap();
+    assert_eq!(configs.keys().collect::<Vec<_>>(), ["a", "b", "c", "d", "e"]);
+    assert!(configs.values().all(|c| c["enabled"] == true && c.get("environments").is_none()), "{body}");
+    assert_eq!(configs["a"], flags["a"]["environments"]["production"], "the same configuration as the full patch's");
+    assert!(small.data.len() < patch.data.len(), "{} vs {} bytes", small.data.len(), patch.data.len());
     // A stream resuming from before the release gets the same one patch.
     let mut resumed = SseReader::open(&app.base, &key, Some(prod)).await;
     let again = resumed.next_event(SOON).await.unwrap();
     assert_eq!((again.event.as_str(), again.id), ("patch", Some(prod + 1)));
     assert_eq!(again.json()["flags"].as_object().unwrap().len(), 5);
+    let mut resumed = SseReader::open_query(&app.base, "?patch=configs", &key, Some(prod)).await;
+    let again = resumed.next_event(SOON).await.unwrap();
+    assert_eq!(again.json()["configs"].as_object().unwrap().len(), 5, "resumed with `configs` too");
     // OFREP answers the new state.
     let ofrep = app
         .call(

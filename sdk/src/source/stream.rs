@@ -34,7 +34,9 @@ pub(crate) enum StreamEnd {
 pub(crate) async fn run_once(ctx: &SourceCtx, retry: &mut Duration) -> StreamEnd {
     let mut req = ctx
         .http
-        .get(format!("{}/sdk/v1/stream", ctx.base))
+        // `patch=configs`: a patch that changes only configurations (a
+        // release) sends each flag's configuration, not its whole definition.
+        .get(format!("{}/sdk/v1/stream?patch=configs", ctx.base))
         .header(AUTHORIZATION, ctx.auth.clone())
         .header(ACCEPT, "text/event-stream")
         .header(CACHE_CONTROL, "no-cache");
@@ -114,7 +116,7 @@ async fn handle(ctx: &SourceCtx, ev: SseEvent) -> Option<StreamEnd> {
                     None
                 }
                 Err(PatchError::NoBase) => Some("a patch arrived before any snapshot".into()),
-                Err(e @ PatchError::Compile(_)) => Some(e.to_string()),
+                Err(e @ (PatchError::Compile(_) | PatchError::UnknownFlag(_))) => Some(e.to_string()),
             },
             Err(e) => Some(format!("invalid patch: {e}")),
         },

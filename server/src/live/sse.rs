@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
@@ -75,6 +75,8 @@ struct Conn<B: Backend> {
     heartbeat: tokio::time::Interval,
     pending: VecDeque<Bytes>,
     version: i64,
+    /// Asked for `configs` patch entries (`?patch=configs`).
+    configs: bool,
 }
 
 impl<B: Backend> Drop for Conn<B> {
@@ -106,7 +108,7 @@ impl<B: Backend> Conn<B> {
                 signal = self.signals.next() => match signal {
                     Some(Ok(Signal::Patch(f))) if f.version > self.version => {
                         self.version = f.version;
-                        self.pending.push_back(f.bytes);
+                        self.pending.push_back(f.for_stream(self.configs));
                     }
                     Some(Ok(Signal::Patch(_))) => {}
                     Some(Ok(Signal::Reset(v))) if v <= self.version => {}
@@ -125,12 +127,20 @@ impl<B: Backend> Conn<B> {
     }
 }
 
+/// Whether the query asks for `configs` patch entries: `patch=configs`
+/// (other values and parameters are ignored, for clients of later versions).
+fn wants_configs(uri: &Uri) -> bool {
+    uri.query().is_some_and(|q| q.split('&').any(|p| p == "patch=configs"))
+}
+
 /// `GET /sdk/v1/stream`.
 pub async fn stream<B: Backend>(
     State(state): State<AppState<B>>,
     caller: SdkCaller,
     headers: HeaderMap,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
+    let configs = wants_configs(&uri);
     let last_event_id =
         headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
     // Subscribe before reading: nothing committed after the read is missed.
@@ -148,7 +158,7 @@ pub async fn stream<B: Backend>(
             let mut frames = Vec::with_capacity(changes.len());
             for change in &changes {
                 match patch_frame(&mut tx, &env, change).await? {
-                    Some(f) => frames.push(f.bytes),
+                    Some(f) => frames.push(f.for_stream(configs)),
                     None => break,
                 }
             }
@@ -168,6 +178,7 @@ pub async fn stream<B: Backend>(
         heartbeat: tokio::time::interval_at(tokio::time::Instant::now() + heartbeat_every, heartbeat_every),
         pending,
         version: env.version,
+        configs,
     };
     metrics::gauge!("flagyard_stream_connections").increment(1.0);
     if !resumed {
@@ -227,6 +238,7 @@ mod tests {
             heartbeat: tokio::time::interval(std::time::Duration::from_secs(15)),
             pending: VecDeque::new(),
             version: 0,
+            configs: true,
         };
         let next_size = std::mem::size_of_val(&conn.next());
         eprintln!("ended: {ended_size} bytes, next: {next_size} bytes");

@@ -2,7 +2,7 @@
 //! by every subscriber as `Bytes` (a clone is a reference count, not a copy).
 
 use axum::body::Bytes;
-use flagyard_eval::Flag;
+use flagyard_eval::{Flag, FlagConfig};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -20,13 +20,31 @@ pub const RETRY: &[u8] = b"retry: 1000\n\n";
 pub struct Frame {
     pub version: i64,
     pub bytes: Bytes,
+    /// The same patch for streams that asked for `configs` entries
+    /// (`?patch=configs`, docs/protocol.md): a release's flags with only
+    /// their configuration, not their type and variants. `None`: the same
+    /// as `bytes`.
+    pub configs: Option<Bytes>,
+}
+
+impl Frame {
+    /// The bytes a stream sends: `configs` ones if it asked for them.
+    pub fn for_stream(&self, configs: bool) -> Bytes {
+        match (&self.configs, configs) {
+            (Some(b), true) => b.clone(),
+            _ => self.bytes.clone(),
+        }
+    }
+}
+
+fn event_bytes(event: &str, version: i64, json: &str) -> Bytes {
+    Bytes::from(format!("event: {event}\nid: {version}\ndata: {json}\n\n"))
 }
 
 /// `event: <event>\nid: <version>\ndata: <json>\n\n`. The JSON is compact
 /// (no newlines), so it is one `data:` line.
 pub fn frame(event: &str, version: i64, json: &str) -> Frame {
-    let bytes = format!("event: {event}\nid: {version}\ndata: {json}\n\n");
-    Frame { version, bytes: Bytes::from(bytes) }
+    Frame { version, bytes: event_bytes(event, version, json), configs: None }
 }
 
 /// The environment's whole snapshot as JSON, read in the caller's transaction.
@@ -39,7 +57,38 @@ pub async fn snapshot_json<T: Queries>(tx: &mut T, env: &Environment) -> Result<
 struct Patch {
     version: i64,
     flags: BTreeMap<String, Option<Flag>>,
+    /// Flags whose definition is unchanged: their configuration only.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    configs: BTreeMap<String, FlagConfig>,
     segments: BTreeMap<String, Option<flagyard_eval::Segment>>,
+}
+
+impl Patch {
+    /// The same patch with every flag that still exists as a `configs`
+    /// entry (a release changes configurations, never definitions).
+    fn as_configs(&self, env: &str) -> Patch {
+        let mut out = Patch {
+            version: self.version,
+            flags: BTreeMap::new(),
+            configs: BTreeMap::new(),
+            segments: self.segments.clone(),
+        };
+        for (key, flag) in &self.flags {
+            match flag.as_ref().and_then(|f| f.environments.get(env)) {
+                Some(config) => {
+                    out.configs.insert(key.clone(), config.clone());
+                }
+                None => {
+                    out.flags.insert(key.clone(), flag.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<String, DomainError> {
+    serde_json::to_string(v).map_err(|e| DomainError::Store(crate::store::StoreError::Corrupt(e.to_string())))
 }
 
 /// Up to this many flags, a release's patch reads each flag on its own;
@@ -53,7 +102,8 @@ pub async fn patch_frame<T: Queries>(
     env: &Environment,
     change: &ChangeRecord,
 ) -> Result<Option<Frame>, DomainError> {
-    let mut patch = Patch { version: change.version, flags: BTreeMap::new(), segments: BTreeMap::new() };
+    let mut patch =
+        Patch { version: change.version, flags: BTreeMap::new(), configs: BTreeMap::new(), segments: BTreeMap::new() };
     match change.entity.as_str() {
         "flag" => {
             patch.flags.insert(change.key.clone(), flag_state(tx, env, &change.key).await?);
@@ -84,12 +134,17 @@ pub async fn patch_frame<T: Queries>(
                     patch.flags.insert(key, model);
                 }
             }
+            let configs = to_json(&patch.as_configs(&env.key))?;
+            let bytes = event_bytes("patch", change.version, &to_json(&patch)?);
+            return Ok(Some(Frame {
+                version: change.version,
+                bytes,
+                configs: Some(event_bytes("patch", change.version, &configs)),
+            }));
         }
         _ => return Ok(None),
     }
-    let json = serde_json::to_string(&patch)
-        .map_err(|e| DomainError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
-    Ok(Some(frame("patch", change.version, &json)))
+    Ok(Some(frame("patch", change.version, &to_json(&patch)?)))
 }
 
 /// Flag `key` as configured in `env` now; `None` when it is gone.

@@ -29,8 +29,13 @@ pub struct SseReader {
 impl SseReader {
     /// Opens `base/sdk/v1/stream` with `key` and an optional `Last-Event-ID`.
     pub async fn open(base: &str, key: &str, last_event_id: Option<i64>) -> SseReader {
+        SseReader::open_query(base, "", key, last_event_id).await
+    }
+
+    /// [`SseReader::open`] with a query string (`?patch=configs`, or empty).
+    pub async fn open_query(base: &str, query: &str, key: &str, last_event_id: Option<i64>) -> SseReader {
         let client = reqwest::Client::new();
-        let mut req = client.get(format!("{base}/sdk/v1/stream")).bearer_auth(key);
+        let mut req = client.get(format!("{base}/sdk/v1/stream{query}")).bearer_auth(key);
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id.to_string());
         }

@@ -153,6 +153,10 @@ enum Command {
         /// missing), applied with POST /api/v1/releases/{id}/apply; 0: a PATCH of --flag
         #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1000))]
         release: u64,
+        /// ask for whole flags in every patch (no `?patch=configs`, as an SDK
+        /// before 2026-12-04 did)
+        #[arg(long)]
+        full_patches: bool,
         #[command(flatten)]
         pid: ServerPid,
     },
@@ -426,6 +430,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             settle_secs,
             threads,
             release,
+            full_patches,
             pid,
         } => {
             let options = sse::Options {
@@ -442,6 +447,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 settle: Duration::from_secs(settle_secs),
                 server_pid: pid.server_pid,
                 release: release as usize,
+                full_patches,
             };
             print!("{}", runtime(threads as usize)?.block_on(sse::run(options))?);
             Ok(0)

@@ -162,9 +162,10 @@ impl Chunked {
 /// What an SSE line scanner reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SseItem {
-    /// An `id:` line, with the `event:` seen since the last blank line.
+    /// An event with an `id:` was dispatched (its blank line was read: an
+    /// SSE client has the whole event only then), with its `event:` type.
     Id { id: i64, event: Event },
-    /// An `id:` line whose value is not a whole number.
+    /// An event whose `id:` value is not a whole number was dispatched.
     BadId,
 }
 
@@ -184,13 +185,19 @@ pub struct SseLines {
     line: [u8; 32],
     len: usize,
     event: Event,
+    /// The current event's `id:` (`Some(None)`: not a number), reported at
+    /// the blank line that ends the event.
+    id: Option<Option<i64>>,
 }
 
 impl SseLines {
-    /// Scans `data`, calling `on` for every `id:` line.
+    /// Scans `data`, calling `on` for every event with an `id:` line when
+    /// the event ends (the blank line after its `data:`).
     pub fn feed(&mut self, mut data: &[u8], mut on: impl FnMut(SseItem)) {
         while !data.is_empty() {
-            match data.iter().position(|&b| b == b'\n') {
+            // memchr: a 20 KB `data:` line is scanned a word at a time, not
+            // a byte (1,000 clients share the server's two cores).
+            match memchr::memchr(b'\n', data) {
                 Some(nl) => {
                     self.push(&data[..nl]);
                     self.line_done(&mut on);
@@ -220,6 +227,11 @@ impl SseLines {
             line = stripped;
         }
         if line.is_empty() {
+            match self.id.take() {
+                Some(Some(id)) => on(SseItem::Id { id, event: self.event }),
+                Some(None) => on(SseItem::BadId),
+                None => {}
+            }
             self.event = Event::Other;
         } else if let Some(v) = field(line, b"event") {
             self.event = match v {
@@ -228,8 +240,7 @@ impl SseLines {
                 _ => Event::Other,
             };
         } else if let Some(v) = field(line, b"id") {
-            let parsed = std::str::from_utf8(v).ok().and_then(|s| s.parse::<i64>().ok());
-            on(parsed.map_or(SseItem::BadId, |id| SseItem::Id { id, event: self.event }));
+            self.id = Some(std::str::from_utf8(v).ok().and_then(|s| s.parse::<i64>().ok()));
         }
         self.len = 0;
     }
@@ -486,5 +497,17 @@ mod tests {
                 "split {split}"
             );
         }
+    }
+
+    #[test]
+    fn an_event_counts_once_its_data_is_read() {
+        let mut lines = SseLines::default();
+        let mut got = Vec::new();
+        lines.feed(b"event: patch\nid: 8\ndata: {\"flags\":", |i| got.push(i));
+        assert!(got.is_empty(), "reported before the data: {got:?}");
+        lines.feed(b"{}}\n", |i| got.push(i));
+        assert!(got.is_empty(), "reported before the blank line: {got:?}");
+        lines.feed(b"\n", |i| got.push(i));
+        assert_eq!(got, vec![SseItem::Id { id: 8, event: Event::Patch }]);
     }
 }

@@ -129,25 +129,44 @@ api_test!(flags_list_toggles_and_roles, |app| async move {
     assert!(enabled(app, "checkout", "development").await);
     let audit = app.get("/api/v1/audit?limit=1").await.expect(200);
     assert_eq!(audit[0]["actor"], "user:admin", "{audit}");
-    // The same request again changes nothing (idempotent), a stale one is refused.
-    admin.post(path, &[("enabled", "true"), ("baseRevision", "1")]).await.expect(303);
-    let stale = admin.post(path, &[("enabled", "false"), ("baseRevision", "1")]).await;
-    assert!(cookie_value(&stale.headers, "flagyard_flash").is_some_and(|v| v.starts_with('e')), "an error message");
-    assert!(enabled(app, "checkout", "development").await);
-    let stale = admin.post_htmx(path, &[("enabled", "false"), ("baseRevision", "1")], "flag-checkout").await;
-    assert!(stale.expect(409).contains(r#"<tr id="flag-checkout""#));
+    // The same request again changes nothing (idempotent).
+    admin.post(path, &[("enabled", "true")]).await.expect(303);
+    assert_eq!(app.get("/api/v1/flags/checkout/environments/development").await.expect(200)["revision"], 2);
+    // The kill switch always wins: rules saved since the page loaded (a new
+    // revision) do not refuse it; a base revision posted by an old page is
+    // ignored. Only `enabled` changes.
+    let rules = json!({"rules": [{"id": "vip", "conditions": [{"attribute": "plan", "op": "in", "values": ["vip"]}],
+                                  "serve": {"variant": "on"}}]});
+    app.patch("/api/v1/flags/checkout/environments/development", rules).await.expect(200);
+    let old_page = admin.post(path, &[("enabled", "false"), ("baseRevision", "1")]).await;
+    assert!(cookie_value(&old_page.headers, "flagyard_flash").is_some_and(|v| v.starts_with('s')), "a success");
+    let config = app.get("/api/v1/flags/checkout/environments/development").await.expect(200);
+    assert_eq!((config["enabled"].clone(), config["rules"][0]["id"].clone()), (json!(false), json!("vip")));
     // htmx: the row, in place.
-    let row = admin.post_htmx(path, &[("enabled", "false"), ("baseRevision", "2")], "flag-checkout").await;
+    let row = admin.post_htmx(path, &[("enabled", "true")], "flag-checkout").await;
     assert!(row.expect(200).trim_start().starts_with(r#"<tr id="flag-checkout""#));
+    assert!(enabled(app, "checkout", "development").await);
+    let row = admin.post_htmx(path, &[("enabled", "false")], "flag-checkout").await;
+    assert!(row.expect(200).contains(r#"<tr id="flag-checkout""#));
     assert!(!enabled(app, "checkout", "development").await);
 
     // Production asks first.
     let prod = "/flags/checkout/environments/production/toggle";
-    let ask = admin.post(prod, &[("enabled", "true"), ("baseRevision", "1")]).await;
+    let ask = admin.post(prod, &[("enabled", "true")]).await;
     assert!(ask.expect(200).contains(r#"name="confirm" value="yes""#) && ask.body.contains("production"));
+    // The confirmation page carries where to go afterwards: never its own
+    // address, which answers only POST (a no-JS browser ended on a 405).
+    // (No `Referer` here: the list.)
+    assert!(ask.body.contains(r#"name="return" value="/flags""#), "{}", ask.body);
     assert!(!enabled(app, "checkout", "production").await);
-    admin.post(prod, &[("enabled", "true"), ("baseRevision", "1"), ("confirm", "yes")]).await.expect(303);
+    let back = "/flags/checkout?env=production";
+    let yes = admin.post(prod, &[("enabled", "true"), ("confirm", "yes"), ("return", back)]).await;
+    assert_eq!((yes.status.as_u16(), yes.location()), (303, back));
     assert!(enabled(app, "checkout", "production").await);
+    for (asked, went) in [(prod, back), ("https://evil.example/", "/flags")] {
+        let r = admin.post(prod, &[("enabled", "true"), ("confirm", "yes"), ("return", asked)]).await;
+        assert_eq!((r.status.as_u16(), r.location()), (303, went), "{asked}");
+    }
 
     // The table fragment, filtered, with the list's version.
     let rows = admin.get("/flags/rows?q=CHECK&env=production&state=on").await;

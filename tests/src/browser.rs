@@ -68,6 +68,16 @@ impl Browser {
     /// Starts chromedriver and a browser session, or `None` (skipped, said
     /// on stderr) when Chromium is not installed and not required.
     pub async fn start(test: &str) -> Option<Browser> {
+        Browser::launch(test, true).await
+    }
+
+    /// [`Browser::start`] with JavaScript turned off: what a person with
+    /// scripts blocked sees (every form must still work and end on a page).
+    pub async fn start_without_js(test: &str) -> Option<Browser> {
+        Browser::launch(test, false).await
+    }
+
+    async fn launch(test: &str, javascript: bool) -> Option<Browser> {
         if !(Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists()) {
             assert!(
                 !required(),
@@ -95,7 +105,7 @@ impl Browser {
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--no-first-run", "--window-size=1280,1000"
-            ]}),
+            ], "prefs": {"profile.managed_default_content_settings.javascript": if javascript { 1 } else { 2 }}}),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let started = Instant::now();

@@ -328,3 +328,87 @@ async fn stale_forms_and_viewers_are_refused() {
     assert_eq!(config["enabled"], false);
     b.close().await;
 }
+
+/// The text of the element at `selector`.
+async fn text(c: &Client, selector: &str) -> String {
+    css(c, selector).await.text().await.unwrap_or_else(|e| panic!("text of {selector}: {e}"))
+}
+
+/// Waits until the flag's `enabled` in `env` is `want` (the API's view).
+async fn wait_enabled(server: &Server, flag: &str, env: &str, want: bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let config = server.admin(Method::GET, &format!("/flags/{flag}/environments/{env}"), None, 200).await;
+        if config["enabled"] == want {
+            return config;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{flag} in {env} never became enabled={want}: {config}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Issue 15, defect 2: after saving rules, the kill switch works at once
+/// (on, then off again), and the page shows the new revision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kill_switch_works_right_after_saving_rules() {
+    let Some(b) = Browser::start("the_kill_switch_works_right_after_saving_rules").await else { return };
+    let server = server().await;
+    server.admin(Method::POST, "/flags", Some(json!({"key": "kill", "type": "boolean"})), 201).await;
+    let c = &b.client;
+    login(&b, &server, "admin", PASSWORD).await;
+    c.goto(&format!("{}/flags/kill?env=staging", server.base)).await.expect("flag page");
+    assert_eq!(text(c, "#env-revision").await, "Revision 1");
+    click(c, "button[name=action][value=add_rule]").await;
+    settle(c).await;
+    fill(c, "rules[0].id", "everyone").await;
+    pick(c, "rules[0].serve.variant", "on").await;
+    click(c, "#rules-editor .toolbar button[name=action][value=save]").await;
+    settle(c).await;
+    let config = server.admin(Method::GET, "/flags/kill/environments/staging", None, 200).await;
+    assert_eq!((config["revision"].clone(), config["rules"][0]["id"].clone()), (json!(2), json!("everyone")));
+    assert_eq!(text(c, "#env-revision").await, "Revision 2", "the page shows the saved revision");
+    let toggle = "form[action=\"/flags/kill/environments/staging/toggle\"] button";
+    click(c, toggle).await;
+    wait_enabled(&server, "kill", "staging", true).await;
+    // The page came back with the switch on; off again at once.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    click(c, toggle).await;
+    let config = wait_enabled(&server, "kill", "staging", false).await;
+    assert_eq!(config["rules"][0]["id"], "everyone", "the toggle changed nothing else");
+    b.close().await;
+}
+
+/// Issue 15, defect 4: with JavaScript off, a production toggle asks on a
+/// page of its own, then ends on the flag's page (HTML), done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_javascript_a_production_toggle_confirms_and_ends_on_the_flag_page() {
+    let test = "without_javascript_a_production_toggle_confirms_and_ends_on_the_flag_page";
+    let Some(b) = Browser::start_without_js(test).await else { return };
+    let server = server().await;
+    server.admin(Method::POST, "/flags", Some(json!({"key": "nojs", "type": "boolean"})), 201).await;
+    let c = &b.client;
+    login(&b, &server, "admin", PASSWORD).await;
+    let page = format!("{}/flags/nojs?env=production", server.base);
+    c.goto(&page).await.expect("flag page");
+    click(c, "form[action=\"/flags/nojs/environments/production/toggle\"] button").await;
+    // The confirmation page, not a dialog.
+    let question = text(c, "section.confirm h1").await;
+    assert_eq!(question, "Turn nojs on in production?");
+    assert!(
+        !server.admin(Method::GET, "/flags/nojs/environments/production", None, 200).await["enabled"]
+            .as_bool()
+            .unwrap()
+    );
+    b.screenshot("confirm-nojs").await;
+    click(c, "section.confirm button[type=submit]").await;
+    wait_enabled(&server, "nojs", "production", true).await;
+    // Back on the flag's page, with the message; not a JSON error.
+    let started = Instant::now();
+    while c.current_url().await.expect("url").as_str() != page {
+        assert!(started.elapsed() < Duration::from_secs(5), "ended on {}", c.current_url().await.expect("url"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let body = text(c, "main").await;
+    assert!(body.contains("Turned nojs on in production"), "{body}");
+    b.close().await;
+}

@@ -214,13 +214,17 @@ pub struct ToggleForm {
     #[serde(default)]
     pub csrf: String,
     /// The state asked for: `true` or `false` (idempotent on double submit).
+    /// The kill switch always wins: it carries no base revision, since it
+    /// changes nothing but `enabled` and says which state it wants, so a
+    /// rules edit saved since the page loaded never refuses it.
     pub enabled: bool,
-    /// Revision the user saw (optional).
-    #[serde(default, rename = "baseRevision")]
-    pub base_revision: Option<u64>,
     /// `yes` once confirmed (needed in production: answer a [`crate::ConfirmPage`] otherwise).
     #[serde(default)]
     pub confirm: String,
+    /// Where to go afterwards (a local path), carried through the
+    /// confirmation page; empty: the page the form was posted from.
+    #[serde(default, rename = "return")]
+    pub return_to: String,
 }
 
 /// The flags list page.

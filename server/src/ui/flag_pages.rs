@@ -26,7 +26,7 @@ use flagyard_web::{
 use super::answer::{done, frame, is_htmx, page, see_other_with};
 use super::catalog_cache::{self, CatalogCache};
 use super::error::UiError;
-use super::request::{Params, Posted, Signed, authorize, is_production, referer_path, write_value};
+use super::request::{Params, Posted, Signed, authorize, is_production, local_path, referer_path, write_value};
 use super::{flag_detail, flag_rows, rules_pages};
 use crate::auth::Role;
 use crate::http::UiUser;
@@ -208,19 +208,30 @@ pub(super) fn back(headers: &HeaderMap) -> String {
 /// A "turn on / off?" page for a production toggle posted without `confirm=yes`.
 fn confirm_toggle(user: &UiUser, headers: &HeaderMap, key: &str, env: &str, form: &ToggleForm) -> Response {
     let verb = if form.enabled { "on" } else { "off" };
-    let mut fields = vec![("enabled".to_owned(), form.enabled.to_string())];
-    if let Some(rev) = form.base_revision {
-        fields.push(("baseRevision".to_owned(), rev.to_string()));
-    }
+    let back_to = toggle_return(headers, key, env, form);
+    let fields = vec![("enabled".to_owned(), form.enabled.to_string()), ("return".to_owned(), back_to.clone())];
     let view = ConfirmPage {
         layout: frame(user, headers, "Confirm", Section::Flags),
         question: format!("Turn {key} {verb} in {env}?"),
         action: format!("/flags/{key}/environments/{env}/toggle"),
         fields,
         confirm_label: format!("Turn {verb} in {env}"),
-        cancel_href: back(headers),
+        cancel_href: back_to,
     };
     page(user, &view)
+}
+
+/// Where a toggle goes back to: the `return` field (a local path), else the
+/// page it was posted from, unless that is a form's address (the
+/// confirmation page is shown at `…/toggle`, which answers only POST):
+/// then the flag's page.
+fn toggle_return(headers: &HeaderMap, key: &str, env: &str, form: &ToggleForm) -> String {
+    let from = if form.return_to.is_empty() { back(headers) } else { local_path(&form.return_to).to_owned() };
+    if from.split(['?', '#']).next().is_some_and(|p| p.ends_with("/toggle")) {
+        format!("/flags/{key}?env={}", super::answer::encode(env))
+    } else {
+        from
+    }
 }
 
 async fn toggle<B: Backend>(
@@ -235,14 +246,15 @@ async fn toggle<B: Backend>(
         return Ok(confirm_toggle(&user, &headers, &key, &env, &form));
     }
     let (actor, flag, environment, wanted) = (user.actor(), key.clone(), env.clone(), form.enabled);
-    let base = form.base_revision.map(|r| i64::try_from(r).unwrap_or(i64::MAX));
     let outcome = write_value(&state, move |tx| {
         Box::pin(async move {
             let current = service::get_config(tx, &flag, &environment).await?;
             if current.config.enabled == wanted {
                 return Ok(false);
             }
-            let patch = ConfigWrite { enabled: Some(wanted), base_revision: base, ..ConfigWrite::default() };
+            // No base revision: the kill switch wins over edits saved since
+            // the page loaded (it changes only `enabled`, to the state asked for).
+            let patch = ConfigWrite { enabled: Some(wanted), ..ConfigWrite::default() };
             service::patch_config(tx, &actor, &flag, &environment, patch).await?;
             Ok(true)
         })
@@ -270,7 +282,7 @@ async fn toggle<B: Backend>(
         let fragment = FlagRowFragment { csrf: user.csrf.clone(), row, can_edit: true };
         return Ok((status, page(&user, &fragment)).into_response());
     }
-    Ok(done(&headers, &back(&headers), kind, &message))
+    Ok(done(&headers, &toggle_return(&headers, &key, &env, &form), kind, &message))
 }
 
 #[cfg(test)]

@@ -165,7 +165,12 @@ api_test!(sdk_keys_and_tokens_show_their_secret_once, |app| async move {
     assert!(unknown.contains("field-error"));
 
     let id = app.get("/api/v1/sdk-keys").await.expect(200)[0]["id"].as_i64().unwrap();
-    let revoked = admin.post(&format!("/sdk-keys/{id}/revoke"), &[]).await;
+    // Asked first, on a page of its own (no JavaScript needed); nothing revoked yet.
+    let ask = admin.post(&format!("/sdk-keys/{id}/revoke"), &[]).await;
+    let html = ask.expect(200);
+    assert!(html.contains("Revoke this SDK key?") && html.contains(r#"name="confirm" value="yes""#), "{html}");
+    assert!(app.get("/api/v1/sdk-keys").await.expect(200)[0]["revokedAt"].is_null());
+    let revoked = admin.post(&format!("/sdk-keys/{id}/revoke"), &[("confirm", "yes")]).await;
     assert_eq!((revoked.status.as_u16(), revoked.location()), (303, "/environments"));
     assert!(app.get("/api/v1/sdk-keys").await.expect(200)[0]["revokedAt"].is_string());
     assert_eq!(app.call(Method::GET, "/sdk/v1/snapshot", Some(&secret), None).await.status, 401);
@@ -179,7 +184,9 @@ api_test!(sdk_keys_and_tokens_show_their_secret_once, |app| async move {
     admin.post("/tokens", &[("name", "x"), ("role", "root")]).await.expect(422);
     let tokens = app.get("/api/v1/tokens").await.expect(200);
     let id = tokens.as_array().unwrap().iter().find(|t| t["name"] == "ci").unwrap()["id"].as_i64().unwrap();
-    admin.post(&format!("/tokens/{id}/revoke"), &[]).await.expect(303);
+    assert!(admin.post(&format!("/tokens/{id}/revoke"), &[]).await.expect(200).contains("Revoke this API token?"));
+    assert_eq!(app.call(Method::GET, "/api/v1/flags", Some(&token), None).await.status, 200, "not yet");
+    admin.post(&format!("/tokens/{id}/revoke"), &[("confirm", "yes")]).await.expect(303);
     assert_eq!(app.call(Method::GET, "/api/v1/flags", Some(&token), None).await.status, 401);
 });
 
@@ -228,7 +235,12 @@ api_test!(audit_shows_diffs_and_rolls_back, |app| async move {
     assert!(!html.contains(&format!(r#"action="/audit/{latest}/rollback""#)), "the current revision");
     assert!(html.contains("Restore revision 2 of checkout in production"));
 
-    let restored = editor.post(&format!("/audit/{earlier}/rollback"), &[]).await;
+    // Asked first, with what it restores; nothing changes until confirmed.
+    let ask = editor.post(&format!("/audit/{earlier}/rollback"), &[]).await;
+    let html = ask.expect(200);
+    assert!(html.contains("Restore revision 2 of checkout in production?") && html.contains("This is production."));
+    assert_eq!(app.get(path).await.expect(200)["revision"], 3);
+    let restored = editor.post(&format!("/audit/{earlier}/rollback"), &[("confirm", "yes")]).await;
     assert_eq!((restored.status.as_u16(), restored.location()), (303, "/audit?flag=checkout"));
     let now = app.get(path).await.expect(200);
     assert_eq!(now["revision"], 4);
@@ -241,6 +253,8 @@ api_test!(audit_shows_diffs_and_rolls_back, |app| async move {
     // Entries that record no configuration have nothing to restore.
     let created = ids.last().unwrap();
     let refused = editor.post(&format!("/audit/{created}/rollback"), &[]).await;
+    assert_eq!(refused.status, 303, "refused at once, not asked");
+    let refused = editor.post(&format!("/audit/{created}/rollback"), &[("confirm", "yes")]).await;
     assert_eq!(refused.status, 303);
     assert_eq!(app.get(path).await.expect(200)["revision"], 4);
 });
@@ -360,9 +374,12 @@ api_test!(experiment_page_matches_the_results_api, |app| async move {
     assert_eq!(body.lines().next(), reference.lines().next());
     assert_eq!(body.lines().count(), reference.lines().count());
 
-    editor.post("/experiments/exp/stop", &[]).await.expect(303);
+    let ask = editor.post("/experiments/exp/stop", &[]).await;
+    assert!(ask.expect(200).contains("cannot be started again"), "asked first");
+    assert_eq!(app.get("/api/v1/experiments/exp").await.expect(200)["state"], "running");
+    editor.post("/experiments/exp/stop", &[("confirm", "yes")]).await.expect(303);
     assert_eq!(app.get("/api/v1/experiments/exp").await.expect(200)["state"], "stopped");
-    let again = editor.post("/experiments/exp/stop", &[]).await;
+    let again = editor.post("/experiments/exp/stop", &[("confirm", "yes")]).await;
     assert!(cookie_value(&again.headers, "flagyard_flash").is_some_and(|f| f.starts_with('e')));
 });
 

@@ -412,3 +412,109 @@ async fn without_javascript_a_production_toggle_confirms_and_ends_on_the_flag_pa
     assert!(body.contains("Turned nojs on in production"), "{body}");
     b.close().await;
 }
+
+/// A running experiment `exp` on flag `f` (split rule `split`), and two
+/// revisions of `f` in production (the audit log has one to restore).
+async fn restorable_and_stoppable(server: &Server) {
+    server.admin(Method::POST, "/flags", Some(json!({"key": "f", "type": "boolean"})), 201).await;
+    let split = json!({"enabled": true, "offVariant": "off", "defaultVariant": "off", "rules": [
+        {"id": "split", "serve": {"split": {"variants": [{"variant": "on", "weight": 5000}, {"variant": "off", "weight": 5000}]}}}
+    ]});
+    server.admin(Method::PUT, "/flags/f/environments/production", Some(split), 200).await;
+    server.admin(Method::PATCH, "/flags/f/environments/production", Some(json!({"defaultVariant": "on"})), 200).await;
+    server
+        .admin(Method::POST, "/metrics", Some(json!({"key": "buy", "event": "buy", "kind": "conversion"})), 201)
+        .await;
+    let experiment = json!({"key": "exp", "flag": "f", "environment": "production", "ruleId": "split",
+                            "controlVariant": "off", "primaryMetric": "buy", "hypothesis": "h"});
+    server.admin(Method::POST, "/experiments", Some(experiment), 201).await;
+    server.admin(Method::POST, "/experiments/exp/start", None, 200).await;
+}
+
+async fn revision(server: &Server) -> i64 {
+    server.admin(Method::GET, "/flags/f/environments/production", None, 200).await["revision"].as_i64().unwrap()
+}
+
+async fn experiment_state(server: &Server) -> String {
+    server.admin(Method::GET, "/experiments/exp", None, 200).await["state"].as_str().unwrap().to_owned()
+}
+
+/// Polls `check` for up to 5 s.
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < Duration::from_secs(5), "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Issue 15, defect 1, with JavaScript: "Restore this version" and "Stop"
+/// ask in a dialog; dismissed, nothing happens; accepted, it is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_and_stop_ask_first_in_a_dialog() {
+    let Some(b) = Browser::start("restore_and_stop_ask_first_in_a_dialog").await else { return };
+    let server = server().await;
+    restorable_and_stoppable(&server).await;
+    let c = &b.client;
+    login(&b, &server, "admin", PASSWORD).await;
+    c.goto(&format!("{}/audit?flag=f", server.base)).await.expect("audit page");
+    let restore = "form[action$=\"/rollback\"] button";
+    click(c, restore).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let question = c.get_alert_text().await.expect("a confirmation dialog");
+    assert!(question.starts_with("Restore revision 2 of f in production?"), "{question}");
+    c.dismiss_alert().await.expect("dismiss");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(revision(&server).await, 3, "dismissed: nothing restored");
+    click(c, restore).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    c.accept_alert().await.expect("accept");
+    eventually("restored", || async { revision(&server).await == 4 }).await;
+
+    c.goto(&format!("{}/experiments/exp", server.base)).await.expect("experiment page");
+    let stop = "form[action=\"/experiments/exp/stop\"] button";
+    click(c, stop).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(c.get_alert_text().await.expect("a dialog").contains("cannot be started again"));
+    c.dismiss_alert().await.expect("dismiss");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(experiment_state(&server).await, "running");
+    click(c, stop).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    c.accept_alert().await.expect("accept");
+    eventually("stopped", || async { experiment_state(&server).await == "stopped" }).await;
+    b.close().await;
+}
+
+/// Issue 15, defect 1, without JavaScript: the same two actions ask on a
+/// page of their own; "Cancel" leaves things as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_javascript_restore_and_stop_ask_on_a_page() {
+    let Some(b) = Browser::start_without_js("without_javascript_restore_and_stop_ask_on_a_page").await else {
+        return;
+    };
+    let server = server().await;
+    restorable_and_stoppable(&server).await;
+    let c = &b.client;
+    login(&b, &server, "admin", PASSWORD).await;
+    c.goto(&format!("{}/audit?flag=f", server.base)).await.expect("audit page");
+    click(c, "form[action$=\"/rollback\"] button").await;
+    assert_eq!(text(c, "section.confirm h1").await, "Restore revision 2 of f in production?");
+    click(c, "section.confirm a.button").await;
+    eventually("back on the audit log", || async { c.current_url().await.expect("url").path() == "/audit" }).await;
+    assert_eq!(revision(&server).await, 3, "cancelled: nothing restored");
+    click(c, "form[action$=\"/rollback\"] button").await;
+    click(c, "section.confirm button[type=submit]").await;
+    eventually("restored", || async { revision(&server).await == 4 }).await;
+
+    c.goto(&format!("{}/experiments/exp", server.base)).await.expect("experiment page");
+    click(c, "form[action=\"/experiments/exp/stop\"] button").await;
+    assert_eq!(text(c, "section.confirm h1").await, "Stop exp?");
+    assert_eq!(experiment_state(&server).await, "running");
+    b.screenshot("confirm-stop-nojs").await;
+    click(c, "section.confirm button[type=submit]").await;
+    eventually("stopped", || async { experiment_state(&server).await == "stopped" }).await;
+    eventually("back on the experiment", || async { c.current_url().await.expect("url").path() == "/experiments/exp" })
+        .await;
+    b.close().await;
+}

@@ -84,6 +84,8 @@ pub struct ConfirmPage {
     pub layout: Layout,
     /// The question, e.g. "Turn new-checkout off in production?".
     pub question: String,
+    /// What follows from it, in a sentence or two (empty: nothing more).
+    pub detail: String,
     /// Where to post.
     pub action: String,
     /// Fields to re-post as hidden inputs (name, value), without `csrf`.

@@ -18,9 +18,9 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use flagyard_web::{AuditEntry, AuditFilter, AuditPage, FlashKind, RollbackTarget, Section};
 
-use super::answer::{done, encode, frame, page, when};
+use super::answer::{Ask, confirm_page, confirmed, done, encode, frame, page, when};
 use super::error::UiError;
-use super::request::{Pairs, Params, Posted, Signed, authorize, field, write_value};
+use super::request::{Pairs, Params, Posted, Signed, authorize, field, is_production, write_value};
 use crate::auth::Role;
 use crate::service;
 use crate::service::Error as DomainError;
@@ -157,7 +157,8 @@ struct Restored {
     revision: i64,
 }
 
-async fn restore<T: Queries>(tx: &mut T, actor: &str, id: i64) -> Result<Restored, DomainError> {
+/// The flag, environment and revision audit entry `id` recorded.
+async fn restorable<T: Queries + AuditQueries>(tx: &mut T, id: i64) -> Result<(String, String, i64), DomainError> {
     let query = AuditQuery { before_id: id.checked_add(1), limit: 1, ..AuditQuery::default() };
     let entry = tx.audit(&query).await?.into_iter().find(|a| a.id == id);
     let entry = entry.ok_or_else(|| DomainError::NotFound(format!("audit entry {id}")))?;
@@ -168,6 +169,11 @@ async fn restore<T: Queries>(tx: &mut T, actor: &str, id: i64) -> Result<Restore
     let revision = history.get(&(flag.clone(), env.clone())).and_then(|h| revision_of(&entry, h)).ok_or_else(|| {
         DomainError::NotFound(format!("the revision entry {id} recorded of flag `{flag}` in `{env}`"))
     })?;
+    Ok((flag, env, revision))
+}
+
+async fn restore<T: Queries>(tx: &mut T, actor: &str, id: i64) -> Result<Restored, DomainError> {
+    let (flag, env, revision) = restorable(tx, id).await?;
     let view = service::rollback_config(tx, actor, &flag, &env, revision, None).await?;
     Ok(Restored { flag, environment: env, from: revision, revision: view.revision })
 }
@@ -181,6 +187,30 @@ async fn rollback<B: Backend>(
 ) -> Result<Response, UiError> {
     authorize(&user, &headers, field(&pairs, "csrf"), Role::Editor)?;
     let id: i64 = id.parse().map_err(|_| DomainError::NotFound(format!("audit entry `{id}`")))?;
+    if !confirmed(&pairs) {
+        let mut tx = s.store.read().await?;
+        let found = restorable(&mut tx, id).await;
+        drop(tx);
+        let (flag, env, revision) = match found {
+            Ok(found) => found,
+            Err(e @ (DomainError::Conflict(_) | DomainError::NotFound(_))) => {
+                return Ok(done(&headers, "/audit", FlashKind::Error, &format!("Nothing was restored: {e}")));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let production = if is_production(&env) { " This is production." } else { "" };
+        let ask = Ask {
+            question: format!("Restore revision {revision} of {flag} in {env}?"),
+            detail: format!(
+                "Its configuration becomes a new revision, in force at once for every SDK in {env}; \
+                 the current one stays in the history.{production}"
+            ),
+            action: format!("/audit/{id}/rollback"),
+            confirm_label: format!("Restore revision {revision}"),
+            cancel_href: format!("/audit?flag={}", encode(&flag)),
+        };
+        return Ok(confirm_page(&user, &headers, Section::Audit, ask));
+    }
     let actor = user.actor();
     match write_value(&s, move |tx| Box::pin(async move { restore(tx, &actor, id).await })).await {
         Ok(r) => {

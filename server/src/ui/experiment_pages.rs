@@ -16,7 +16,7 @@ use flagyard_web::{
     Section,
 };
 
-use super::answer::{done, frame, page, when, with_status};
+use super::answer::{Ask, confirm_page, confirmed, done, frame, page, when, with_status};
 use super::error::{UiError, form_errors};
 use super::experiment_view::{analysis, draft_allocation, figures};
 use super::request::{Pairs, Posted, Signed, authorize, field, write_value};
@@ -228,6 +228,18 @@ async fn transition<B: Backend>(
     start: bool,
 ) -> Result<Response, UiError> {
     authorize(&user, &headers, field(&pairs, "csrf"), Role::Editor)?;
+    if !start && !confirmed(&pairs) {
+        let ask = Ask {
+            question: format!("Stop {key}?"),
+            detail: "Exposures and events are no longer counted, and a stopped experiment cannot be started \
+                     again; its results stay readable."
+                .into(),
+            action: format!("/experiments/{key}/stop"),
+            confirm_label: "Stop the experiment".into(),
+            cancel_href: format!("/experiments/{key}"),
+        };
+        return Ok(confirm_page(&user, &headers, Section::Experiments, ask));
+    }
     let (actor, path) = (user.actor(), format!("/experiments/{key}"));
     let changed = write_value(&s, move |tx| {
         Box::pin(async move { service::transition_experiment(tx, &actor, &key, start).await })

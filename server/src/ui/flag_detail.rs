@@ -231,6 +231,7 @@ pub(super) async fn copy<B: Backend>(
         let view = ConfirmPage {
             layout: frame(&user, &headers, "Confirm", Section::Flags),
             question: format!("Copy the rules of {key} from {} over those in {}?", form.from, form.to),
+            detail: format!("The rules in {} are replaced and in force at once.", form.to),
             action: format!("/flags/{key}/copy"),
             fields: vec![("from".to_owned(), form.from.clone()), ("to".to_owned(), form.to.clone())],
             confirm_label: format!("Copy into {}", form.to),

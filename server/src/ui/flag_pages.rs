@@ -213,6 +213,7 @@ fn confirm_toggle(user: &UiUser, headers: &HeaderMap, key: &str, env: &str, form
     let view = ConfirmPage {
         layout: frame(user, headers, "Confirm", Section::Flags),
         question: format!("Turn {key} {verb} in {env}?"),
+        detail: format!("Every SDK and OFREP client in {env} serves the {verb} state at once."),
         action: format!("/flags/{key}/environments/{env}/toggle"),
         fields,
         confirm_label: format!("Turn {verb} in {env}"),

@@ -16,7 +16,7 @@ use flagyard_web::{
     NewTokenForm, NewUserForm, SdkKeyRow, Section, TokenRow, TokensPage, UserRow, UsersPage,
 };
 
-use super::answer::{done, frame, no_store, page, web_role, with_status};
+use super::answer::{Ask, confirm_page, confirmed, done, frame, no_store, page, web_role, with_status};
 use super::error::{UiError, form_errors, onto_field};
 use super::request::{Pairs, Posted, Signed, authorize, field, is_production, trimmed, write_value};
 use crate::auth::{ADMIN_TOKEN_PREFIX, Role, SDK_KEY_PREFIX};
@@ -174,6 +174,18 @@ async fn revoke_sdk_key<B: Backend>(
 ) -> Result<Response, UiError> {
     authorize(&user, &headers, field(&pairs, "csrf"), Role::Admin)?;
     let id = parse_id(&id)?;
+    if !confirmed(&pairs) {
+        let ask = Ask {
+            question: "Revoke this SDK key?".into(),
+            detail: "Every SDK using it is refused at once and stops receiving updates (it keeps serving the rules \
+                     it has); a revoked key cannot be restored."
+                .into(),
+            action: format!("/sdk-keys/{id}/revoke"),
+            confirm_label: "Revoke the key".into(),
+            cancel_href: "/environments".into(),
+        };
+        return Ok(confirm_page(&user, &headers, Section::Environments, ask));
+    }
     let actor = user.actor();
     let revoked = write_value(&s, move |tx| Box::pin(async move { service::revoke_sdk_key(tx, &actor, id).await }));
     after_revoke(&s, &headers, revoked.await, "/environments", "SDK key revoked.")
@@ -271,6 +283,16 @@ async fn revoke_token<B: Backend>(
 ) -> Result<Response, UiError> {
     authorize(&user, &headers, field(&pairs, "csrf"), Role::Admin)?;
     let id = parse_id(&id)?;
+    if !confirmed(&pairs) {
+        let ask = Ask {
+            question: "Revoke this API token?".into(),
+            detail: "Every script or service using it is refused at once; a revoked token cannot be restored.".into(),
+            action: format!("/tokens/{id}/revoke"),
+            confirm_label: "Revoke the token".into(),
+            cancel_href: "/tokens".into(),
+        };
+        return Ok(confirm_page(&user, &headers, Section::Tokens, ask));
+    }
     let actor = user.actor();
     let revoked = write_value(&s, move |tx| Box::pin(async move { service::revoke_token(tx, &actor, id).await }));
     after_revoke(&s, &headers, revoked.await, "/tokens", "Token revoked.")

@@ -355,6 +355,7 @@ pub fn all_pages() -> Vec<(&'static str, String)> {
             ok(ConfirmPage {
                 layout: layout(Section::Flags),
                 question: "Turn new-checkout off in production?".into(),
+                detail: "Every SDK serves the off state at once.".into(),
                 action: "/flags/new-checkout/environments/production/toggle".into(),
                 fields: vec![("enabled".into(), "false".into())],
                 confirm_label: "Turn off".into(),

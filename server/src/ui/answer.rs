@@ -173,7 +173,7 @@ pub struct Ask {
 /// Whether an irreversible action's form was confirmed (`confirm=yes`):
 /// posted from a dialog (JavaScript) or from [`confirm_page`].
 pub fn confirmed(pairs: &[(String, String)]) -> bool {
-    super::request::field(pairs, "confirm") == "yes"
+    pairs.iter().find(|(name, _)| name == "confirm").is_some_and(|(_, value)| value == "yes")
 }
 
 /// The page that asks before an irreversible action posted without

@@ -142,6 +142,8 @@ async fn serve_with<B: Backend>(
     state::spawn_scheduler(state.clone());
     // Guarded ramps, looked at after every ingest transaction that attributed events.
     state::spawn_guard(state.clone());
+    // When tokens and keys were last used (at most about once a minute each).
+    state::spawn_usage(state.clone());
     // Any revocation, here or on another replica, empties the credential caches.
     let keys = state.credentials.clone();
     let mut revoked = hub.subscribe_keys();

@@ -425,3 +425,40 @@ api_test!(pages_stay_fast_with_a_thousand_flags, |app| async move {
         assert!(took < Duration::from_millis(400), "{path} took {took:?}");
     }
 });
+
+api_test!(tokens_and_keys_show_when_they_were_last_used, |app| async move {
+    let admin = Browser::with_role(app, "root", "admin").await;
+    let key = app.post("/api/v1/environments/production/sdk-keys", json!({"name": "svc"})).await.expect(201);
+    let secret = key["secret"].as_str().unwrap().to_owned();
+    let token = app.post("/api/v1/tokens", json!({"name": "ci", "role": "viewer"})).await.expect(201);
+    let token_secret = token["secret"].as_str().unwrap().to_owned();
+    assert!(app.get("/api/v1/sdk-keys").await.expect(200)[0].get("lastUsedAt").is_none(), "not used yet");
+    let html = admin.get("/environments").await.expect(200).to_owned();
+    assert!(html.contains("never"), "{html}");
+    // Used, many times: recorded within a couple of seconds, once.
+    for _ in 0..20 {
+        assert_eq!(app.call(Method::GET, "/sdk/v1/snapshot", Some(&secret), None).await.status, 200);
+        assert_eq!(app.call(Method::GET, "/api/v1/flags", Some(&token_secret), None).await.status, 200);
+    }
+    let mut key_used = Value::Null;
+    let mut token_used = Value::Null;
+    for _ in 0..100 {
+        key_used = app.get("/api/v1/sdk-keys").await.expect(200)[0]["lastUsedAt"].clone();
+        let tokens = app.get("/api/v1/tokens").await.expect(200);
+        token_used = tokens.as_array().unwrap().iter().find(|t| t["name"] == "ci").unwrap()["lastUsedAt"].clone();
+        if key_used.is_string() && token_used.is_string() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(key_used.is_string() && token_used.is_string(), "{key_used} {token_used}");
+    let html = admin.get("/environments").await.expect(200).to_owned();
+    assert!(!html.contains("never") && html.contains(key_used.as_str().unwrap()), "{html}");
+    let html = admin.get("/tokens").await.expect(200).to_owned();
+    assert!(html.contains(token_used.as_str().unwrap()), "{html}");
+    // Used again within the minute: the stored time does not move.
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    app.call(Method::GET, "/sdk/v1/snapshot", Some(&secret), None).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    assert_eq!(app.get("/api/v1/sdk-keys").await.expect(200)[0]["lastUsedAt"], key_used);
+});

@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use crate::auth::{ADMIN_TOKEN_PREFIX, Role, SDK_KEY_PREFIX, hash_secret};
-use crate::state::AppState;
+use crate::state::{AppState, CredentialKind};
 pub use crate::state::{Caller, SdkCaller};
 use crate::store::{Backend, CredentialQueries};
 
@@ -64,6 +64,7 @@ async fn authenticate<B: Backend>(parts: &Parts, state: &AppState<B>) -> Result<
     let token = token.filter(|t| t.revoked_at.is_none() && constant_time_eq(&t.hash, &hash)).ok_or(invalid)?;
     let role = Role::parse(&token.role).ok_or(ApiError::Unauthorized("invalid or revoked admin token"))?;
     let caller = Caller { actor: format!("token:{}", token.name), role };
+    state.credentials.usage.note(CredentialKind::Token, token.id, token.last_used_at, crate::service::now_ms());
     state.credentials.admin_tokens.put(secret, &caller, generation);
     Ok(caller)
 }
@@ -87,6 +88,7 @@ impl<B: Backend> FromRequestParts<AppState<B>> for SdkCaller {
         drop(tx);
         let key = key.filter(|k| k.revoked_at.is_none() && constant_time_eq(&k.hash, &hash));
         let key = key.ok_or(ApiError::Unauthorized("invalid or revoked SDK key"))?;
+        state.credentials.usage.note(CredentialKind::SdkKey, key.id, key.last_used_at, crate::service::now_ms());
         let caller = SdkCaller {
             key_id: key.id,
             environment_id: key.environment_id,

@@ -193,6 +193,9 @@ pub struct TokenView {
     pub role: String,
     pub created_at: String,
     pub revoked_at: Option<String>,
+    /// When it was last used, to about a minute; absent until first used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
@@ -205,6 +208,7 @@ impl From<TokenRecord> for TokenView {
             role: t.role,
             created_at: rfc3339(t.created_at),
             revoked_at: t.revoked_at.map(rfc3339),
+            last_used_at: t.last_used_at.map(rfc3339),
             secret: None,
         }
     }
@@ -219,6 +223,9 @@ pub struct SdkKeyView {
     pub name: String,
     pub created_at: String,
     pub revoked_at: Option<String>,
+    /// When it was last used, to about a minute; absent until first used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
@@ -231,6 +238,7 @@ impl From<SdkKeyRecord> for SdkKeyView {
             name: k.name,
             created_at: rfc3339(k.created_at),
             revoked_at: k.revoked_at.map(rfc3339),
+            last_used_at: k.last_used_at.map(rfc3339),
             secret: None,
         }
     }

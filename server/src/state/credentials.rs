@@ -209,6 +209,8 @@ pub struct Credentials {
     pub sdk_keys: CredentialCache<SdkCaller>,
     /// Failed UI logins per username and address (this replica's).
     pub logins: LoginLimiter,
+    /// When tokens and keys were used, to be written (coarsely).
+    pub usage: super::UsageLog,
 }
 
 impl Credentials {

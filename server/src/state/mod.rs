@@ -9,6 +9,7 @@ mod frames;
 mod hub;
 mod login_limit;
 mod scheduler;
+mod usage;
 mod writer;
 
 use std::future::Future;
@@ -29,6 +30,7 @@ pub use login_limit::{Clock, LoginLimiter, LoginLimits, SystemClock};
 #[cfg(debug_assertions)]
 pub use scheduler::run_due as run_due_releases;
 pub use scheduler::{Attributed, Scheduler, spawn as spawn_scheduler, spawn_guard};
+pub use usage::{CredentialKind, UsageLog, spawn_usage};
 pub use writer::Writer;
 
 /// What every handler can reach: one shared [`Shared`], so that the

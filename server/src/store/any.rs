@@ -246,6 +246,7 @@ delegate! {
         fn sdk_key_by_hash(&mut self, hash: &str) -> Result<Option<SdkKeyRecord>>;
         fn sdk_keys(&mut self, environment_id: Option<i64>) -> Result<Vec<SdkKeyRecord>>;
         fn revoke_sdk_key(&mut self, id: i64, at: i64) -> Result<bool>;
+        fn touch_credentials(&mut self, tokens: &[i64], keys: &[i64], at: i64, every_ms: i64) -> Result<()>;
     }
     ReleaseQueries {
         fn releases(&mut self, state: Option<&str>, limit: i64) -> Result<Vec<ReleaseRecord>>;

@@ -17,6 +17,8 @@ row! {
         pub hash: String,
         pub created_at: i64,
         pub revoked_at: Option<i64>,
+        /// Epoch ms, coarse (see `state/usage.rs`); `None` until first used.
+        pub last_used_at: Option<i64>,
     }
 }
 
@@ -32,6 +34,8 @@ row! {
         pub hash: String,
         pub created_at: i64,
         pub revoked_at: Option<i64>,
+        /// Epoch ms, coarse (see `state/usage.rs`); `None` until first used.
+        pub last_used_at: Option<i64>,
     }
 }
 
@@ -62,4 +66,13 @@ pub trait CredentialQueries: Send {
     /// Keys of one environment, or of all.
     fn sdk_keys(&mut self, environment_id: Option<i64>) -> impl Future<Output = Result<Vec<SdkKeyRecord>>> + Send;
     fn revoke_sdk_key(&mut self, id: i64, at: i64) -> impl Future<Output = Result<bool>> + Send;
+    /// Records that these tokens and keys were used at `at`, for each one
+    /// whose stored time is `every_ms` old or more (or unset).
+    fn touch_credentials(
+        &mut self,
+        tokens: &[i64],
+        keys: &[i64],
+        at: i64,
+        every_ms: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
 }

@@ -48,6 +48,7 @@ macro_rules! in_dir {
             "0007_units_without_fk",
             "0008_releases",
             "0009_ramps",
+            "0010_last_used",
         )
     };
 }

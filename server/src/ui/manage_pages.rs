@@ -75,7 +75,7 @@ async fn environments_page<B: Backend>(
             environment: k.environment,
             prefix: SDK_KEY_PREFIX.to_owned(),
             created: k.created_at,
-            last_used: None,
+            last_used: k.last_used_at,
             revoked: k.revoked_at.is_some(),
         })
         .collect();
@@ -228,7 +228,7 @@ async fn tokens_page<B: Backend>(
             name: t.name,
             prefix: ADMIN_TOKEN_PREFIX.to_owned(),
             created: t.created_at,
-            last_used: None,
+            last_used: t.last_used_at,
             revoked: t.revoked_at.is_some(),
         })
         .collect();

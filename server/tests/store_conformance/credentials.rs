@@ -70,3 +70,31 @@ conformance_test!(sdk_keys_insert_lookup_list_revoke, |b| async move {
     assert_eq!(tx.sdk_key_by_hash("sdk-1").await.unwrap(), Some(revoked.clone()), "revoked keys are still found");
     assert_eq!(tx.sdk_keys(Some(prod.id)).await.unwrap(), vec![revoked, web]);
 });
+
+conformance_test!(last_use_is_recorded_at_most_once_per_period, |b| async move {
+    let prod = create_env(&b, "prod").await;
+    let mut tx = b.write().await.unwrap();
+    let token = tx.insert_token("ci", "admin", "hash-ci", 100).await.unwrap();
+    let key = tx.insert_sdk_key(prod.id, "server", "sdk-1", 100).await.unwrap();
+    let other = tx.insert_sdk_key(prod.id, "web", "sdk-2", 100).await.unwrap();
+    assert_eq!((token.last_used_at, key.last_used_at), (None, None), "unused");
+    tx.touch_credentials(&[token.id], &[key.id], 10_000, 60_000).await.unwrap();
+    B::commit(tx).await.unwrap();
+    let used = |b: B| async move {
+        let mut tx = b.read().await.unwrap();
+        let t = tx.token_by_hash("hash-ci").await.unwrap().unwrap().last_used_at;
+        let k = tx.sdk_key_by_hash("sdk-1").await.unwrap().unwrap().last_used_at;
+        let o = tx.sdk_keys(None).await.unwrap()[1].last_used_at;
+        (t, k, o)
+    };
+    assert_eq!(used(b.clone()).await, (Some(10_000), Some(10_000), None));
+    // Within the period: unchanged; past it: moved; unknown ids: nothing.
+    let mut tx = b.write().await.unwrap();
+    tx.touch_credentials(&[token.id], &[key.id, other.id, i64::MAX], 69_999, 60_000).await.unwrap();
+    B::commit(tx).await.unwrap();
+    assert_eq!(used(b.clone()).await, (Some(10_000), Some(10_000), Some(69_999)));
+    let mut tx = b.write().await.unwrap();
+    tx.touch_credentials(&[token.id], &[key.id], 70_000, 60_000).await.unwrap();
+    B::commit(tx).await.unwrap();
+    assert_eq!(used(b.clone()).await, (Some(70_000), Some(70_000), Some(69_999)));
+});

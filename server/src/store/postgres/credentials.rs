@@ -7,7 +7,7 @@ use super::PgTx;
 /// The columns of `SdkKeyRecord`, from `sdk_keys k JOIN environments e`.
 macro_rules! sdk_key_columns {
     () => {
-        "k.id, k.environment_id, e.key AS environment_key, k.name, k.key_hash AS hash, k.created_at, k.revoked_at"
+        "k.id, k.environment_id, e.key AS environment_key, k.name, k.key_hash AS hash, k.created_at, k.revoked_at, k.last_used_at"
     };
 }
 
@@ -15,7 +15,7 @@ impl CredentialQueries for PgTx {
     async fn insert_token(&mut self, name: &str, role: &str, hash: &str, at: i64) -> Result<TokenRecord> {
         Ok(sqlx::query_as(
             "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4)
-             RETURNING id, name, role, token_hash AS hash, created_at, revoked_at",
+             RETURNING id, name, role, token_hash AS hash, created_at, revoked_at, last_used_at",
         )
         .bind(name)
         .bind(role)
@@ -27,7 +27,7 @@ impl CredentialQueries for PgTx {
 
     async fn token_by_hash(&mut self, hash: &str) -> Result<Option<TokenRecord>> {
         Ok(sqlx::query_as(
-            "SELECT id, name, role, token_hash AS hash, created_at, revoked_at FROM api_tokens WHERE token_hash = $1",
+            "SELECT id, name, role, token_hash AS hash, created_at, revoked_at, last_used_at FROM api_tokens WHERE token_hash = $1",
         )
         .bind(hash)
         .fetch_optional(&mut *self.0)
@@ -36,7 +36,7 @@ impl CredentialQueries for PgTx {
 
     async fn tokens(&mut self) -> Result<Vec<TokenRecord>> {
         Ok(sqlx::query_as(
-            "SELECT id, name, role, token_hash AS hash, created_at, revoked_at FROM api_tokens ORDER BY id",
+            "SELECT id, name, role, token_hash AS hash, created_at, revoked_at, last_used_at FROM api_tokens ORDER BY id",
         )
         .fetch_all(&mut *self.0)
         .await?)
@@ -59,7 +59,7 @@ impl CredentialQueries for PgTx {
         Ok(sqlx::query_as(concat!(
             "WITH k AS (
                  INSERT INTO sdk_keys (environment_id, name, key_hash, created_at) VALUES ($1, $2, $3, $4)
-                 RETURNING id, environment_id, name, key_hash, created_at, revoked_at
+                 RETURNING id, environment_id, name, key_hash, created_at, revoked_at, last_used_at
              )
              SELECT ",
             sdk_key_columns!(),
@@ -103,5 +103,29 @@ impl CredentialQueries for PgTx {
             .execute(&mut *self.0)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn touch_credentials(&mut self, tokens: &[i64], keys: &[i64], at: i64, every_ms: i64) -> Result<()> {
+        for id in tokens {
+            sqlx::query(
+                "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)",
+            )
+            .bind(id)
+            .bind(at)
+            .bind(at - every_ms)
+            .execute(&mut *self.0)
+            .await?;
+        }
+        for id in keys {
+            sqlx::query(
+                "UPDATE sdk_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)",
+            )
+            .bind(id)
+            .bind(at)
+            .bind(at - every_ms)
+            .execute(&mut *self.0)
+            .await?;
+        }
+        Ok(())
     }
 }

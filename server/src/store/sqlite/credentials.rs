@@ -8,7 +8,7 @@ impl CredentialQueries for SqliteTx {
     async fn insert_token(&mut self, name: &str, role: &str, hash: &str, at: i64) -> Result<TokenRecord> {
         Ok(sqlx::query_as(
             "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)
-             RETURNING id, name, role, token_hash AS hash, created_at, revoked_at",
+             RETURNING id, name, role, token_hash AS hash, created_at, revoked_at, last_used_at",
         )
         .bind(name)
         .bind(role)
@@ -20,7 +20,7 @@ impl CredentialQueries for SqliteTx {
 
     async fn token_by_hash(&mut self, hash: &str) -> Result<Option<TokenRecord>> {
         Ok(sqlx::query_as(
-            "SELECT id, name, role, token_hash AS hash, created_at, revoked_at FROM api_tokens WHERE token_hash = ?1",
+            "SELECT id, name, role, token_hash AS hash, created_at, revoked_at, last_used_at FROM api_tokens WHERE token_hash = ?1",
         )
         .bind(hash)
         .fetch_optional(&mut *self.0)
@@ -29,7 +29,7 @@ impl CredentialQueries for SqliteTx {
 
     async fn tokens(&mut self) -> Result<Vec<TokenRecord>> {
         Ok(sqlx::query_as(
-            "SELECT id, name, role, token_hash AS hash, created_at, revoked_at FROM api_tokens ORDER BY id",
+            "SELECT id, name, role, token_hash AS hash, created_at, revoked_at, last_used_at FROM api_tokens ORDER BY id",
         )
         .fetch_all(&mut *self.0)
         .await?)
@@ -59,7 +59,7 @@ impl CredentialQueries for SqliteTx {
         .fetch_one(&mut *self.0)
         .await?;
         Ok(sqlx::query_as(
-            "SELECT k.id, k.environment_id, e.key AS environment_key, k.name, k.key_hash AS hash, k.created_at, k.revoked_at
+            "SELECT k.id, k.environment_id, e.key AS environment_key, k.name, k.key_hash AS hash, k.created_at, k.revoked_at, k.last_used_at
              FROM sdk_keys k JOIN environments e ON e.id = k.environment_id WHERE k.id = ?1",
         )
         .bind(id)
@@ -69,7 +69,7 @@ impl CredentialQueries for SqliteTx {
 
     async fn sdk_key_by_hash(&mut self, hash: &str) -> Result<Option<SdkKeyRecord>> {
         Ok(sqlx::query_as(
-            "SELECT k.id, k.environment_id, e.key AS environment_key, k.name, k.key_hash AS hash, k.created_at, k.revoked_at
+            "SELECT k.id, k.environment_id, e.key AS environment_key, k.name, k.key_hash AS hash, k.created_at, k.revoked_at, k.last_used_at
              FROM sdk_keys k JOIN environments e ON e.id = k.environment_id WHERE k.key_hash = ?1",
         )
         .bind(hash)
@@ -79,7 +79,7 @@ impl CredentialQueries for SqliteTx {
 
     async fn sdk_keys(&mut self, environment_id: Option<i64>) -> Result<Vec<SdkKeyRecord>> {
         Ok(sqlx::query_as(
-            "SELECT k.id, k.environment_id, e.key AS environment_key, k.name, k.key_hash AS hash, k.created_at, k.revoked_at
+            "SELECT k.id, k.environment_id, e.key AS environment_key, k.name, k.key_hash AS hash, k.created_at, k.revoked_at, k.last_used_at
              FROM sdk_keys k JOIN environments e ON e.id = k.environment_id
              WHERE ?1 IS NULL OR k.environment_id = ?1 ORDER BY k.id",
         )
@@ -95,5 +95,29 @@ impl CredentialQueries for SqliteTx {
             .execute(&mut *self.0)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn touch_credentials(&mut self, tokens: &[i64], keys: &[i64], at: i64, every_ms: i64) -> Result<()> {
+        for id in tokens {
+            sqlx::query(
+                "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?3)",
+            )
+            .bind(id)
+            .bind(at)
+            .bind(at - every_ms)
+            .execute(&mut *self.0)
+            .await?;
+        }
+        for id in keys {
+            sqlx::query(
+                "UPDATE sdk_keys SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?3)",
+            )
+            .bind(id)
+            .bind(at)
+            .bind(at - every_ms)
+            .execute(&mut *self.0)
+            .await?;
+        }
+        Ok(())
     }
 }

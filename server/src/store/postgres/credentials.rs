@@ -106,25 +106,14 @@ impl CredentialQueries for PgTx {
     }
 
     async fn touch_credentials(&mut self, tokens: &[i64], keys: &[i64], at: i64, every_ms: i64) -> Result<()> {
-        for id in tokens {
-            sqlx::query(
-                "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)",
-            )
-            .bind(id)
-            .bind(at)
-            .bind(at - every_ms)
-            .execute(&mut *self.0)
-            .await?;
-        }
-        for id in keys {
-            sqlx::query(
-                "UPDATE sdk_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)",
-            )
-            .bind(id)
-            .bind(at)
-            .bind(at - every_ms)
-            .execute(&mut *self.0)
-            .await?;
+        const TOKEN: &str =
+            "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)";
+        const KEY: &str =
+            "UPDATE sdk_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)";
+        for (sql, ids) in [(TOKEN, tokens), (KEY, keys)] {
+            for id in ids {
+                sqlx::query(sql).bind(id).bind(at).bind(at - every_ms).execute(&mut *self.0).await?;
+            }
         }
         Ok(())
     }

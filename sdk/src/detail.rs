@@ -96,13 +96,12 @@ impl EvaluationReason {
 
 impl fmt::Display for EvaluationReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rule = |f: &mut fmt::Formatter<'_>, rule: usize, id: &Option<String>| match id {
-            Some(id) => write!(f, "rule {rule} (`{id}`)"),
-            None => write!(f, "rule {rule}"),
+        let rule = |f: &mut fmt::Formatter<'_>, index: usize, id: &Option<String>| {
+            write!(f, "{}", flagyard_eval::RuleLabel { index, id: id.as_deref() })
         };
         match self {
             EvaluationReason::Off => f.write_str("the flag is off"),
-            EvaluationReason::PrerequisiteFailed { flag } => write!(f, "prerequisite `{flag}` failed"),
+            EvaluationReason::PrerequisiteFailed { flag } => write!(f, "prerequisite \"{flag}\" failed"),
             EvaluationReason::RuleMatch { rule: r, id } => {
                 rule(f, *r, id)?;
                 f.write_str(" matched")

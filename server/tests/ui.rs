@@ -256,7 +256,12 @@ api_test!(rules_editor_and_test_panel, |app| async move {
         body.contains("field-error") && body.contains("pro-plan-typed") && body.contains(r#"value="40""#),
         "{body}"
     );
-    assert!(body.contains("rules[0].serve.split"), "the error names the split: {body}");
+    // The error list names the place as the editor does (the rule by its name), not by a path.
+    assert!(
+        body.contains("Rule &#34;pro-users&#34;, split") || body.contains("Rule &quot;pro-users&quot;, split"),
+        "the error names the split: {body}"
+    );
+    assert!(!body.contains(">rules[0]"), "{body}");
     assert_eq!(app.get("/api/v1/flags/banner/environments/development").await.expect(200)["revision"], 1);
     // htmx gets the editor fragment alone.
     let frag = admin.post_htmx(path, &rule_fields("1", "x", ["40", "50"]), "rules-editor").await;
@@ -290,6 +295,12 @@ api_test!(rules_editor_and_test_panel, |app| async move {
     let split = admin.post_htmx(test, &[("context", ctx)], "test-result").await;
     let body = split.expect(200);
     assert!(body.contains("of 10000") && body.contains("split"), "{body}");
+    // The rule as the editor calls it (its name; the editor's "Rule 1"), never a 0-based "rule 0".
+    assert!(
+        body.contains("rule &#34;pro-users&#34; matched") || body.contains("rule &quot;pro-users&quot; matched"),
+        "{body}"
+    );
+    assert!(!body.contains('`'), "no code quotes: {body}");
     assert!(body.contains("&#34;blue&#34;") || body.contains("&#34;green&#34;"), "{body}");
     let other = admin.post_htmx(test, &[("context", r#"{"targetingKey": "u", "plan": "free"}"#)], "test-result").await;
     assert!(other.expect(200).contains("default"), "{}", other.body);

@@ -20,9 +20,20 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    /// A problem at `path`.
+    /// A problem at `path`; code quotes in `message` (`x`, from the engine
+    /// and the service) become quotation marks for people.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError { path: path.into(), message: message.into() }
+        FieldError { path: path.into(), message: plain_quotes(&message.into()) }
+    }
+
+    /// Where the problem is, for people ([`path_label`] without rule names).
+    pub fn place(&self) -> String {
+        path_label(&self.path, &[])
+    }
+
+    /// Where the problem is, in the rules editor's words (see [`path_label`]).
+    pub fn label(&self, rule_names: &[String]) -> String {
+        path_label(&self.path, rule_names)
     }
 
     /// The element id of the field named `path` (`f-rules-2-conditions-0-values`),
@@ -30,6 +41,69 @@ impl FieldError {
     pub fn anchor(&self) -> String {
         field_id(&self.path)
     }
+}
+
+/// `message` with code quotes (`` `x` ``) as quotation marks (“x”).
+pub fn plain_quotes(message: &str) -> String {
+    let mut out = String::with_capacity(message.len() + 8);
+    let mut open = true;
+    for c in message.chars() {
+        if c == '`' {
+            out.push(if open { '“' } else { '”' });
+            open = !open;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A field path in the rules editor's words: `rules[2].serve.split.variants[1].weight`
+/// → "Rule 3, split, variant 2, weight"; a rule with a name (`rule_names`,
+/// by position) is called by it, as evaluation reasons do: `Rule "canary"`.
+/// Empty: "The form".
+pub fn path_label(path: &str, rule_names: &[String]) -> String {
+    if path.is_empty() {
+        return "The form".into();
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for step in path.split('.') {
+        let (name, index) = match step.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (step, None),
+        };
+        let word = match (name, index.is_some()) {
+            ("rules", true) => "Rule",
+            ("conditions", true) => "condition",
+            ("prerequisites", true) => "Prerequisite",
+            ("variants", true) => "variant",
+            _ => name,
+        };
+        let word = match word {
+            "serve" => continue,
+            "offVariant" => "Off variant",
+            "defaultVariant" => "Default variant",
+            "op" => "operator",
+            "bucketBy" => "bucket by",
+            "id" => "name",
+            "baseRevision" => "revision",
+            "scheduleAt" => "Apply at",
+            other => other,
+        };
+        parts.push(match (name, index) {
+            ("rules", Some(i)) => match rule_names.get(i).map(|n| n.trim()).filter(|n| !n.is_empty()) {
+                Some(n) => format!("Rule \"{n}\""),
+                None => format!("Rule {}", i + 1),
+            },
+            (_, Some(i)) => format!("{word} {}", i + 1),
+            (_, None) => word.to_owned(),
+        });
+    }
+    let mut label = parts.join(", ");
+    if let Some(first) = label.get(..1) {
+        label = first.to_uppercase() + &label[1..];
+    }
+    label
 }
 
 /// The `id` attribute for a field named `name`: `rules[0].id` → `f-rules-0-id`.
@@ -99,6 +173,20 @@ pub struct ConfirmPage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_read_as_the_editor_numbers_them() {
+        let names = vec![String::new(), "canary".to_owned()];
+        assert_eq!(path_label("rules[0].serve.split.variants[1].weight", &names), "Rule 1, split, variant 2, weight");
+        assert_eq!(path_label("rules[1].conditions[0].op", &names), "Rule \"canary\", condition 1, operator");
+        assert_eq!(path_label("rules[4]", &names), "Rule 5");
+        assert_eq!(path_label("rules[1].serve.split.variants", &names), "Rule \"canary\", split, variants");
+        assert_eq!(path_label("prerequisites[0].flag", &names), "Prerequisite 1, flag");
+        assert_eq!(path_label("offVariant", &names), "Off variant");
+        assert_eq!(path_label("", &names), "The form");
+        assert_eq!(FieldError::new("x", "no variant `on` in `f`").message, "no variant “on” in “f”");
+        assert_eq!(plain_quotes("a ` b"), "a “ b");
+    }
 
     #[test]
     fn field_ids() {

@@ -230,6 +230,12 @@ impl RulesEditor {
         format!("/flags/{}/environments/{}/rules", self.flag_key, self.environment)
     }
 
+    /// Where error `e` is, in the editor's words ("Rule 3, condition 1, values").
+    pub fn error_label(&self, e: &FieldError) -> String {
+        let names: Vec<String> = self.draft.rules.iter().map(|r| r.id.clone()).collect();
+        e.label(&names)
+    }
+
     /// Error on a top-level field (`offVariant`, `defaultVariant`, `prerequisites`, `rules`).
     pub fn error(&self, path: &str) -> Option<String> {
         message_for(&self.errors, path)

@@ -104,15 +104,34 @@ impl<'s> Detail<'s> {
     }
 }
 
+/// How people are told which rule: its id (name) when it has one, else its
+/// 1-based position, as the rules editor numbers them: `rule "canary"`,
+/// `rule 3`. Every message about a rule (reasons here and in the SDK, the
+/// UI's error lists) uses it.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleLabel<'a> {
+    /// 0-based index.
+    pub index: usize,
+    /// The rule's id, when it has one.
+    pub id: Option<&'a str>,
+}
+
+impl fmt::Display for RuleLabel<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.id {
+            Some(id) => write!(f, "rule \"{id}\""),
+            None => write!(f, "rule {}", self.index + 1),
+        }
+    }
+}
+
 impl fmt::Display for Reason<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rule = |f: &mut fmt::Formatter<'_>, rule: usize, id: Option<&str>| match id {
-            Some(id) => write!(f, "rule {rule} (`{id}`)"),
-            None => write!(f, "rule {rule}"),
-        };
+        let rule =
+            |f: &mut fmt::Formatter<'_>, index: usize, id: Option<&str>| write!(f, "{}", RuleLabel { index, id });
         match self {
             Reason::Off => f.write_str("the flag is off"),
-            Reason::PrerequisiteFailed { flag } => write!(f, "prerequisite `{flag}` failed"),
+            Reason::PrerequisiteFailed { flag } => write!(f, "prerequisite \"{flag}\" failed"),
             Reason::RuleMatch { rule: r, id } => {
                 rule(f, *r, *id)?;
                 f.write_str(" matched")
@@ -134,10 +153,11 @@ impl fmt::Display for Detail<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.reason)?;
         if let (Reason::Split { .. }, Some(v)) = (self.reason, self.variant) {
-            write!(f, " -> `{v}`")?;
+            write!(f, " -> \"{v}\"")?;
         }
         if let Some(u) = self.unbucketed {
-            write!(f, " (the split of rule {} was skipped: the context has no bucketable `{}`)", u.rule, u.attribute)?;
+            let rule = RuleLabel { index: u.rule, id: None };
+            write!(f, " (the split of {rule} was skipped: the context has no bucketable \"{}\")", u.attribute)?;
         }
         Ok(())
     }

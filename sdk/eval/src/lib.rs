@@ -60,7 +60,7 @@ pub use bucket::{BUCKETS, bucket, split_ranges};
 pub use compile::{MAX_PATTERN_BYTES, MAX_PATTERNS, is_valid_key, parse_snapshot, pattern_totals};
 pub use context::{Context, ContextError, Value};
 pub use error::{CompileError, CompileErrorKind, CompileErrors};
-pub use eval::{Detail, EvalError, Reason, Unbucketed, evaluate, evaluate_typed};
+pub use eval::{Detail, EvalError, Reason, RuleLabel, Unbucketed, evaluate, evaluate_typed};
 pub use model::{
     Condition, Flag, FlagConfig, FlagType, Operator, Prerequisite, Rule, Segment, Serve, Snapshot, Split, Variant,
     WeightedVariant,

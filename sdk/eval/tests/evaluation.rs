@@ -44,7 +44,11 @@ fn rule_match_and_split_reasons() {
     assert_eq!(d.value, Some(&json!({"pct": 20})));
     // The split on `company` was skipped for lack of the attribute, and the detail says so.
     assert_eq!(d.unbucketed.map(|u| (u.rule, u.attribute)), Some((0, "company")));
-    assert!(d.to_string().contains("no bucketable `company`"), "{d}");
+    assert!(d.to_string().contains("no bucketable \"company\""), "{d}");
+    // Rules are named as the editor shows them: by name, else by 1-based position.
+    assert!(d.to_string().starts_with("rule \"staff\" matched"), "{d}");
+    assert!(d.to_string().contains("the split of rule 1 was skipped"), "{d}");
+    assert_eq!(flagyard_eval::RuleLabel { index: 2, id: None }.to_string(), "rule 3");
 
     let d = r.evaluate("banner", &Context::new("u").with("company", "acme"));
     assert_eq!(

@@ -231,5 +231,5 @@ fn prerequisites_as_conditions_and_flag_level() {
     let free = rules.evaluate("dependent", &Context::new("u").with("plan", "free"));
     assert_eq!(free.variant, Some("off"));
     assert_eq!(free.reason, Reason::PrerequisiteFailed { flag: "base" });
-    assert_eq!(free.to_string(), "prerequisite `base` failed");
+    assert_eq!(free.to_string(), "prerequisite \"base\" failed");
 }

@@ -101,6 +101,12 @@ pub fn experiment_key(id: i64) -> String {
     format!("ramp-{id}")
 }
 
+/// The plan an [`experiment_key`] names (a person may also have named an
+/// experiment so: callers check the plan's `experiment_id`).
+pub(super) fn plan_of_experiment_key(key: &str) -> Option<i64> {
+    key.strip_prefix("ramp-")?.parse().ok()
+}
+
 /// The split served by `rule`.
 pub(super) fn split_mut(rule: &mut Rule) -> Option<&mut Split> {
     match &mut rule.serve {

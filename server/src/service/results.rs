@@ -80,7 +80,7 @@ async fn ramp_step_srm<T: Queries>(
     x: &ExperimentRecord,
     units: &HashMap<String, (i64, i64)>,
 ) -> Result<Option<(SrmResult, SrmScope)>, Error> {
-    let Some(id) = x.key.strip_prefix("ramp-").and_then(|n| n.parse::<i64>().ok()) else { return Ok(None) };
+    let Some(id) = super::ramp_model::plan_of_experiment_key(&x.key) else { return Ok(None) };
     let Some(r) = tx.ramp(id).await?.filter(|r| r.experiment_id == Some(x.id)) else { return Ok(None) };
     if !super::ramp_model::steps_of(&r)?.iter().any(|s| s.weight.is_some()) {
         return Ok(None);

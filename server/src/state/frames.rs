@@ -50,7 +50,7 @@ pub fn frame(event: &str, version: i64, json: &str) -> Frame {
 /// The environment's whole snapshot as JSON, read in the caller's transaction.
 pub async fn snapshot_json<T: Queries>(tx: &mut T, env: &Environment) -> Result<String, DomainError> {
     let snap = rules::snapshot(tx, env, &Edits::default(), Reach::All).await?;
-    serde_json::to_string(&snap).map_err(|e| DomainError::Store(crate::store::StoreError::Corrupt(e.to_string())))
+    to_json(&snap)
 }
 
 #[derive(Serialize)]

@@ -160,37 +160,6 @@ pub fn is_htmx(headers: &HeaderMap) -> bool {
     headers.get("hx-request").is_some_and(|v| v.as_bytes() == b"true")
 }
 
-/// What a confirmation page asks and where it leads (see [`confirm_page`]).
-pub struct Ask {
-    pub question: String,
-    pub detail: String,
-    /// The form's action, posted again with `confirm=yes`.
-    pub action: String,
-    pub confirm_label: String,
-    pub cancel_href: String,
-}
-
-/// Whether an irreversible action's form was confirmed (`confirm=yes`):
-/// posted from a dialog (JavaScript) or from [`confirm_page`].
-pub fn confirmed(pairs: &[(String, String)]) -> bool {
-    pairs.iter().find(|(name, _)| name == "confirm").is_some_and(|(_, value)| value == "yes")
-}
-
-/// The page that asks before an irreversible action posted without
-/// `confirm=yes`: the same form again with it. Works without JavaScript.
-pub fn confirm_page(user: &UiUser, headers: &HeaderMap, section: Section, ask: Ask) -> Response {
-    let view = flagyard_web::ConfirmPage {
-        layout: frame(user, headers, "Confirm", section),
-        question: ask.question,
-        detail: ask.detail,
-        action: ask.action,
-        fields: Vec::new(),
-        confirm_label: ask.confirm_label,
-        cancel_href: ask.cancel_href,
-    };
-    page(user, &view)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,11 +16,11 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
-use flagyard_web::{AuditEntry, AuditFilter, AuditPage, FlashKind, RollbackTarget, Section};
+use flagyard_web::{AuditEntry, AuditFilter, AuditPage, ConfirmPage, FlashKind, RollbackTarget, Section};
 
-use super::answer::{Ask, confirm_page, confirmed, done, encode, frame, page, when};
+use super::answer::{done, encode, frame, page, when};
 use super::error::UiError;
-use super::request::{Pairs, Params, Posted, Signed, authorize, field, is_production, write_value};
+use super::request::{Pairs, Params, Posted, Signed, authorize, confirmed, field, is_production, write_value};
 use crate::auth::Role;
 use crate::service;
 use crate::service::Error as DomainError;
@@ -199,7 +199,8 @@ async fn rollback<B: Backend>(
             Err(e) => return Err(e.into()),
         };
         let production = if is_production(&env) { " This is production." } else { "" };
-        let ask = Ask {
+        let view = ConfirmPage {
+            layout: frame(&user, &headers, "Confirm", Section::Audit),
             question: format!("Restore revision {revision} of {flag} in {env}?"),
             detail: format!(
                 "Its configuration becomes a new revision, in force at once for every SDK in {env}; \
@@ -208,8 +209,9 @@ async fn rollback<B: Backend>(
             action: format!("/audit/{id}/rollback"),
             confirm_label: format!("Restore revision {revision}"),
             cancel_href: format!("/audit?flag={}", encode(&flag)),
+            fields: Vec::new(),
         };
-        return Ok(confirm_page(&user, &headers, Section::Audit, ask));
+        return Ok(page(&user, &view));
     }
     let actor = user.actor();
     match write_value(&s, move |tx| Box::pin(async move { restore(tx, &actor, id).await })).await {

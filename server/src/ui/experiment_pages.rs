@@ -12,14 +12,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use flagyard_eval::{FlagConfig, Serve};
 use flagyard_web::{
-    ExperimentPage, ExperimentRow, ExperimentsPage, FieldError, FlashKind, NewExperimentForm, NewExperimentPage,
-    Section,
+    ConfirmPage, ExperimentPage, ExperimentRow, ExperimentsPage, FieldError, FlashKind, NewExperimentForm,
+    NewExperimentPage, Section,
 };
 
-use super::answer::{Ask, confirm_page, confirmed, done, frame, page, when, with_status};
+use super::answer::{done, frame, page, when, with_status};
 use super::error::{UiError, form_errors};
 use super::experiment_view::{analysis, draft_allocation, figures};
-use super::request::{Pairs, Posted, Signed, authorize, field, write_value};
+use super::request::{Pairs, Posted, Signed, authorize, confirmed, field, write_value};
 use crate::auth::Role;
 use crate::http::UiUser;
 use crate::service::Error as DomainError;
@@ -229,7 +229,8 @@ async fn transition<B: Backend>(
 ) -> Result<Response, UiError> {
     authorize(&user, &headers, field(&pairs, "csrf"), Role::Editor)?;
     if !start && !confirmed(&pairs) {
-        let ask = Ask {
+        let view = ConfirmPage {
+            layout: frame(&user, &headers, "Confirm", Section::Experiments),
             question: format!("Stop {key}?"),
             detail: "Exposures and events are no longer counted, and a stopped experiment cannot be started \
                      again; its results stay readable."
@@ -237,8 +238,9 @@ async fn transition<B: Backend>(
             action: format!("/experiments/{key}/stop"),
             confirm_label: "Stop the experiment".into(),
             cancel_href: format!("/experiments/{key}"),
+            fields: Vec::new(),
         };
-        return Ok(confirm_page(&user, &headers, Section::Experiments, ask));
+        return Ok(page(&user, &view));
     }
     let (actor, path) = (user.actor(), format!("/experiments/{key}"));
     let changed = write_value(&s, move |tx| {

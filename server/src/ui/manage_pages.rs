@@ -12,13 +12,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use flagyard_web::{
-    CreatedSecret, EnvironmentRow, EnvironmentsPage, FieldError, FlashKind, NewEnvironmentForm, NewSdkKeyForm,
-    NewTokenForm, NewUserForm, SdkKeyRow, Section, TokenRow, TokensPage, UserRow, UsersPage,
+    ConfirmPage, CreatedSecret, EnvironmentRow, EnvironmentsPage, FieldError, FlashKind, NewEnvironmentForm,
+    NewSdkKeyForm, NewTokenForm, NewUserForm, SdkKeyRow, Section, TokenRow, TokensPage, UserRow, UsersPage,
 };
 
-use super::answer::{Ask, confirm_page, confirmed, done, frame, no_store, page, web_role, with_status};
+use super::answer::{done, frame, no_store, page, web_role, with_status};
 use super::error::{UiError, form_errors, onto_field};
-use super::request::{Pairs, Posted, Signed, authorize, field, is_production, trimmed, write_value};
+use super::request::{Pairs, Posted, Signed, authorize, confirmed, field, is_production, trimmed, write_value};
 use crate::auth::{ADMIN_TOKEN_PREFIX, Role, SDK_KEY_PREFIX};
 use crate::http::UiUser;
 use crate::service::Error as DomainError;
@@ -175,7 +175,8 @@ async fn revoke_sdk_key<B: Backend>(
     authorize(&user, &headers, field(&pairs, "csrf"), Role::Admin)?;
     let id = parse_id(&id)?;
     if !confirmed(&pairs) {
-        let ask = Ask {
+        let view = ConfirmPage {
+            layout: frame(&user, &headers, "Confirm", Section::Environments),
             question: "Revoke this SDK key?".into(),
             detail: "Every SDK using it is refused at once and stops receiving updates (it keeps serving the rules \
                      it has); a revoked key cannot be restored."
@@ -183,8 +184,9 @@ async fn revoke_sdk_key<B: Backend>(
             action: format!("/sdk-keys/{id}/revoke"),
             confirm_label: "Revoke the key".into(),
             cancel_href: "/environments".into(),
+            fields: Vec::new(),
         };
-        return Ok(confirm_page(&user, &headers, Section::Environments, ask));
+        return Ok(page(&user, &view));
     }
     let actor = user.actor();
     let revoked = write_value(&s, move |tx| Box::pin(async move { service::revoke_sdk_key(tx, &actor, id).await }));
@@ -284,14 +286,16 @@ async fn revoke_token<B: Backend>(
     authorize(&user, &headers, field(&pairs, "csrf"), Role::Admin)?;
     let id = parse_id(&id)?;
     if !confirmed(&pairs) {
-        let ask = Ask {
+        let view = ConfirmPage {
+            layout: frame(&user, &headers, "Confirm", Section::Tokens),
             question: "Revoke this API token?".into(),
             detail: "Every script or service using it is refused at once; a revoked token cannot be restored.".into(),
             action: format!("/tokens/{id}/revoke"),
             confirm_label: "Revoke the token".into(),
             cancel_href: "/tokens".into(),
+            fields: Vec::new(),
         };
-        return Ok(confirm_page(&user, &headers, Section::Tokens, ask));
+        return Ok(page(&user, &view));
     }
     let actor = user.actor();
     let revoked = write_value(&s, move |tx| Box::pin(async move { service::revoke_token(tx, &actor, id).await }));

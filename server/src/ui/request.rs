@@ -150,6 +150,12 @@ pub fn referer_path(headers: &HeaderMap, prefix: &str) -> Option<String> {
     (path.starts_with(prefix) && local_path(path) == path).then(|| path.to_owned())
 }
 
+/// Whether an irreversible action's form was confirmed (`confirm=yes`):
+/// posted from a dialog (JavaScript) or from a `ConfirmPage`.
+pub fn confirmed(pairs: &[(String, String)]) -> bool {
+    field(pairs, "confirm") == "yes"
+}
+
 /// The first value of `name` among `pairs`, trimmed.
 pub fn trimmed<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
     field(pairs, name).trim()

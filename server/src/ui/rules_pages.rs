@@ -73,7 +73,7 @@ pub(super) async fn save<B: Backend>(
         errors = e;
         Value::Null
     });
-    if is_production(&env) && field(&pairs, "confirm") != "yes" {
+    if is_production(&env) && !draft.confirmed {
         errors.push(FieldError::new("confirm", format!("tick the box to confirm saving in {env}")));
     }
     let body = if errors.is_empty() { write_body(json) } else { Err(errors) };

@@ -16,7 +16,7 @@ use crate::live;
 use crate::service;
 use crate::shutdown;
 use crate::state::{self, AppState, Credentials, Hub, Writer};
-use crate::store::{Backend, Database, Topic, TxMarks, TxQueries};
+use crate::store::{Backend, Database, TxQueries};
 
 /// The whole application as one service: the router, whose one route layer
 /// is [`http::ObserveLayer`] (query bound, request id, security headers, log
@@ -118,22 +118,7 @@ async fn serve_with<B: Backend>(
         config: Arc::new(config),
         metrics: crate::telemetry::metrics_handle(),
         shutdown,
-        writer: Arc::new(Writer::start(store.clone(), {
-            let hub = hub.clone();
-            let credentials = credentials.clone();
-            move |marks: &TxMarks| {
-                // Before the writes are answered: what they changed is in
-                // force for the next request to this replica.
-                for &(environment_id, version) in marks.versions() {
-                    hub.committed(environment_id, version);
-                }
-                if marks.notified(Topic::Keys) {
-                    credentials.clear();
-                    hub.keys_changed();
-                }
-                hub.poke();
-            }
-        })),
+        writer: Arc::new(Writer::start(store.clone(), state::after_commit(hub.clone(), credentials.clone()))),
         hub: hub.clone(),
         credentials,
         scheduler: Arc::new(state::Scheduler::new(test_clock)),

@@ -13,6 +13,7 @@ mod experiment_guards;
 mod experiment_metrics;
 mod experiments;
 mod flags;
+pub mod patches;
 mod ramp_edits;
 mod ramp_guard;
 mod ramp_model;

@@ -2,11 +2,11 @@
 //! by every subscriber as `Bytes` (a clone is a reference count, not a copy).
 
 use axum::body::Bytes;
-use flagyard_eval::{Flag, FlagConfig};
-use serde::Serialize;
+use flagyard_eval::Flag;
 use std::collections::BTreeMap;
 
 use crate::service::Error as DomainError;
+use crate::service::patches::{Patch, to_json};
 use crate::service::rules::{self, Edits, Reach};
 use crate::store::{ChangeRecord, Environment, Queries};
 
@@ -53,44 +53,6 @@ pub async fn snapshot_json<T: Queries>(tx: &mut T, env: &Environment) -> Result<
     to_json(&snap)
 }
 
-#[derive(Serialize)]
-struct Patch {
-    version: i64,
-    flags: BTreeMap<String, Option<Flag>>,
-    /// Flags whose definition is unchanged: their configuration only.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    configs: BTreeMap<String, FlagConfig>,
-    segments: BTreeMap<String, Option<flagyard_eval::Segment>>,
-}
-
-impl Patch {
-    /// The same patch with every flag that still exists as a `configs`
-    /// entry (a release changes configurations, never definitions).
-    fn as_configs(&self, env: &str) -> Patch {
-        let mut out = Patch {
-            version: self.version,
-            flags: BTreeMap::new(),
-            configs: BTreeMap::new(),
-            segments: self.segments.clone(),
-        };
-        for (key, flag) in &self.flags {
-            match flag.as_ref().and_then(|f| f.environments.get(env)) {
-                Some(config) => {
-                    out.configs.insert(key.clone(), config.clone());
-                }
-                None => {
-                    out.flags.insert(key.clone(), flag.clone());
-                }
-            }
-        }
-        out
-    }
-}
-
-fn to_json<T: Serialize>(v: &T) -> Result<String, DomainError> {
-    serde_json::to_string(v).map_err(|e| DomainError::Store(crate::store::StoreError::Corrupt(e.to_string())))
-}
-
 /// Up to this many flags, a release's patch reads each flag on its own;
 /// more, and it reads the environment's flags in one statement.
 const FEW: usize = 4;
@@ -102,8 +64,7 @@ pub async fn patch_frame<T: Queries>(
     env: &Environment,
     change: &ChangeRecord,
 ) -> Result<Option<Frame>, DomainError> {
-    let mut patch =
-        Patch { version: change.version, flags: BTreeMap::new(), configs: BTreeMap::new(), segments: BTreeMap::new() };
+    let mut patch = Patch::new(change.version);
     match change.entity.as_str() {
         "flag" => {
             patch.flags.insert(change.key.clone(), flag_state(tx, env, &change.key).await?);

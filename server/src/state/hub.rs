@@ -5,6 +5,11 @@
 //! once, and broadcasts it. It wakes on a local poke (after a commit here),
 //! on a Postgres `NOTIFY` from another replica, and every few seconds in case
 //! a hint was lost: hints say "look", the change log says what.
+//!
+//! A write that built its version's patch itself (a flag's configuration)
+//! has it broadcast at commit instead ([`Hub::publish`]), before it is
+//! answered, when that version is the next one owed: the order of versions
+//! is kept by the same check the fan-out uses, and anything else is left to it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -43,6 +48,16 @@ struct EnvChannel {
     last_sent: Option<i64>,
     /// The compiled rules for server-side evaluation (OFREP), while current.
     rules: Option<Arc<EnvRules>>,
+}
+
+impl EnvChannel {
+    /// Sends `version`'s signal; the cached rules are now stale.
+    fn broadcast(&mut self, version: i64, signal: Signal) {
+        self.last_sent = Some(version);
+        self.rules = None;
+        let _ = self.tx.send(signal);
+        metrics::counter!("flagyard_stream_versions_broadcast_total").increment(1);
+    }
 }
 
 /// An environment's rules compiled at one version, and OFREP's answers for
@@ -205,14 +220,28 @@ impl Hub {
         envs.iter().filter_map(|(id, e)| Some((*id, e.last_sent?))).collect()
     }
 
-    fn send(&self, environment_id: i64, version: i64, signal: Signal) {
+    pub(super) fn send(&self, environment_id: i64, version: i64, signal: Signal) {
         if let Some(env) = lock(&self.envs).get_mut(&environment_id)
             && env.last_sent.is_some_and(|v| version > v)
         {
-            env.last_sent = Some(version);
-            env.rules = None;
-            let _ = env.tx.send(signal);
-            metrics::counter!("flagyard_stream_versions_broadcast_total").increment(1);
+            env.broadcast(version, signal);
+        }
+    }
+
+    /// Broadcasts the patch a write of this process built for `version`
+    /// (called at commit, before the write is answered) when it is the
+    /// next version the environment's streams are owed; returns whether it
+    /// did. When it did not (no stream listens, or versions committed
+    /// elsewhere come first), the fan-out reads the change log as for any
+    /// other change.
+    pub fn publish(&self, environment_id: i64, version: i64, frame: impl FnOnce() -> Frame) -> bool {
+        let mut envs = lock(&self.envs);
+        match envs.get_mut(&environment_id) {
+            Some(env) if env.last_sent == Some(version - 1) => {
+                env.broadcast(version, Signal::Patch(frame()));
+                true
+            }
+            _ => false,
         }
     }
 

@@ -8,6 +8,8 @@ mod credentials;
 mod frames;
 mod hub;
 mod login_limit;
+#[cfg(test)]
+mod publish_tests;
 mod scheduler;
 mod usage;
 mod writer;
@@ -21,7 +23,7 @@ use tokio::sync::oneshot;
 
 use crate::config::Config;
 use crate::shutdown::Shutdown;
-use crate::store::{Backend, StoreError, Undo};
+use crate::store::{Backend, StoreError, Topic, TxMarks, Undo};
 
 pub use credentials::{Caller, Credentials, SdkCaller};
 pub use frames::{HEARTBEAT, RETRY, frame, patch_frame, snapshot_json};
@@ -124,6 +126,33 @@ impl<B: Backend> Shared<B> {
             (Ok(Ok(value)), Ok(())) => Ok(value),
             (_, Err(e)) => Err(e.into()),
             (Err(_), Ok(())) => Err(StoreError::Corrupt("a committed write lost its result".into()).into()),
+        }
+    }
+}
+
+/// What the writer does after every commit, before any of the batch's
+/// writes is answered: what they changed is in force for the next request
+/// to this replica (read-your-writes), the patches the writes built are on
+/// this replica's streams, and revoked credentials are forgotten.
+pub fn after_commit(hub: Arc<Hub>, credentials: Arc<Credentials>) -> impl Fn(&TxMarks) + Send + Sync + 'static {
+    move |marks: &TxMarks| {
+        for &(environment_id, version) in marks.versions() {
+            hub.committed(environment_id, version);
+        }
+        let mut published = 0;
+        for a in marks.announced() {
+            if hub.publish(a.environment_id, a.version, || frame("patch", a.version, &a.json)) {
+                published += 1;
+            }
+        }
+        if marks.notified(Topic::Keys) {
+            credentials.clear();
+            hub.keys_changed();
+        }
+        // The fan-out reads whatever was not published (nothing to read
+        // when every version created was).
+        if published < marks.versions().len() {
+            hub.poke();
         }
     }
 }

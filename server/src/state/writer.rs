@@ -165,7 +165,7 @@ async fn run_batch<B: Backend>(store: &B, health: &Health, after_commit: &impl F
         }
         done.push(reply);
     }
-    let marks = tx.marks().clone();
+    let marks = tx.marks_mut().take();
     match B::commit(tx).await {
         Ok(()) => {
             health.committed();

@@ -171,6 +171,12 @@ impl TxQueries for DatabaseTx {
             DatabaseTx::Postgres(tx) => tx.marks(),
         }
     }
+    fn marks_mut(&mut self) -> &mut TxMarks {
+        match self {
+            DatabaseTx::Sqlite(tx) => tx.marks_mut(),
+            DatabaseTx::Postgres(tx) => tx.marks_mut(),
+        }
+    }
 }
 
 delegate! {

@@ -49,7 +49,7 @@ pub use ramps::{RampFilter, RampQueries, RampRecord};
 pub use releases::{ReleaseQueries, ReleaseRecord};
 pub use segments::{SegmentQueries, SegmentRecord};
 pub use sqlite::SqliteBackend;
-pub use tx::{Topic, TxMarks, TxQueries, Undo};
+pub use tx::{Announced, Topic, TxMarks, TxQueries, Undo};
 pub use users::{NewUser, SessionRecord, SessionUser, UserQueries, UserRecord};
 
 /// A storage failure.

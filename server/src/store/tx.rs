@@ -12,7 +12,8 @@ use super::Result;
 pub struct TxMarks {
     pub(crate) notified: [bool; 2],
     bumped: Vec<(i64, i64)>,
-    at_job_start: ([bool; 2], usize),
+    announced: Vec<Announced>,
+    at_job_start: ([bool; 2], usize, usize),
     /// Whether the savepoint `job` is open (set by an earlier job's
     /// [`Undo::Savepoint`]).
     pub(super) savepoint_open: bool,
@@ -33,14 +34,48 @@ impl TxMarks {
         self.bumped.push((environment_id, version));
     }
 
+    /// The stream patches writes built for the versions they created, in
+    /// the order they were announced.
+    pub fn announced(&self) -> &[Announced] {
+        &self.announced
+    }
+
+    /// Hands this process's streams the patch of a version this
+    /// transaction created: broadcast at commit (before the write is
+    /// answered) instead of read back from the change log after it.
+    pub fn announce(&mut self, patch: Announced) {
+        self.announced.push(patch);
+    }
+
+    /// What the transaction did so far, leaving it marked as having done
+    /// nothing (its savepoint bookkeeping stays): taken once, at commit.
+    pub fn take(&mut self) -> TxMarks {
+        let open = self.savepoint_open;
+        let out = std::mem::take(self);
+        self.savepoint_open = open;
+        out
+    }
+
     pub(super) fn begin_job(&mut self) {
-        self.at_job_start = (self.notified, self.bumped.len());
+        self.at_job_start = (self.notified, self.bumped.len(), self.announced.len());
     }
 
     pub(super) fn abort_job(&mut self) {
         self.notified = self.at_job_start.0;
         self.bumped.truncate(self.at_job_start.1);
+        self.announced.truncate(self.at_job_start.2);
     }
+}
+
+/// A version's stream patch as the write that created the version built it
+/// (`service::patches`): the JSON of the patch, which the state layer
+/// frames and broadcasts once committed.
+#[derive(Debug, Clone)]
+pub struct Announced {
+    pub environment_id: i64,
+    pub version: i64,
+    /// The patch's compact JSON.
+    pub json: String,
 }
 
 /// How a refused write of a batch is undone.
@@ -99,4 +134,6 @@ pub trait TxQueries: Send {
     /// What this transaction did that this process acts on right after
     /// commit, without a round trip through the database.
     fn marks(&self) -> &TxMarks;
+    /// The same, to add to (see [`TxMarks::announce`]) or take at commit.
+    fn marks_mut(&mut self) -> &mut TxMarks;
 }

@@ -49,4 +49,8 @@ impl TxQueries for PgTx {
     fn marks(&self) -> &TxMarks {
         &self.1
     }
+
+    fn marks_mut(&mut self) -> &mut TxMarks {
+        &mut self.1
+    }
 }

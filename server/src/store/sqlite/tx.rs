@@ -37,4 +37,8 @@ impl TxQueries for SqliteTx {
     fn marks(&self) -> &TxMarks {
         &self.1
     }
+
+    fn marks_mut(&mut self) -> &mut TxMarks {
+        &mut self.1
+    }
 }

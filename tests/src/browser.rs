@@ -36,6 +36,37 @@ pub async fn css(c: &Client, selector: &str) -> Element {
         .unwrap_or_else(|e| panic!("no element {selector}: {e}"))
 }
 
+/// Replaces the text of the form control named `name`.
+pub async fn fill(c: &Client, name: &str, value: &str) {
+    let e = css(c, &format!("[name=\"{name}\"]")).await;
+    e.clear().await.expect("clear");
+    e.send_keys(value).await.expect("type");
+}
+
+/// Picks `value` in the select named `name`.
+pub async fn pick(c: &Client, name: &str, value: &str) {
+    css(c, &format!("select[name=\"{name}\"]")).await.select_by_value(value).await.expect("select");
+}
+
+/// Clicks the element at `selector`.
+pub async fn click(c: &Client, selector: &str) {
+    css(c, selector).await.click().await.unwrap_or_else(|e| panic!("click {selector}: {e}"));
+}
+
+/// The text of the element at `selector`.
+pub async fn text(c: &Client, selector: &str) -> String {
+    css(c, selector).await.text().await.unwrap_or_else(|e| panic!("text of {selector}: {e}"))
+}
+
+/// Polls `check` for up to 5 s; fails with `what` if it never holds.
+pub async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < Duration::from_secs(5), "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Signs in on the server at `base` through its login form; the flags list follows.
 pub async fn login(c: &Client, base: &str, user: &str, password: &str) {
     c.goto(&format!("{base}/login")).await.expect("login page");

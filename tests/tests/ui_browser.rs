@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
 use flagyard::Context;
-use flagyard_tests::{Browser, Server, ServerOptions, css};
+use flagyard_tests::{Browser, Server, ServerOptions, click, css, eventually, fill, pick, text};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -22,22 +22,6 @@ async fn server() -> Server {
         ..ServerOptions::default()
     })
     .await
-}
-
-/// Replaces the text of the form control named `name`.
-async fn fill(c: &Client, name: &str, value: &str) {
-    let e = css(c, &format!("[name=\"{name}\"]")).await;
-    e.clear().await.expect("clear");
-    e.send_keys(value).await.expect("type");
-}
-
-/// Picks `value` in the select named `name`.
-async fn pick(c: &Client, name: &str, value: &str) {
-    css(c, &format!("select[name=\"{name}\"]")).await.select_by_value(value).await.expect("select");
-}
-
-async fn click(c: &Client, selector: &str) {
-    css(c, selector).await.click().await.unwrap_or_else(|e| panic!("click {selector}: {e}"));
 }
 
 async fn login(b: &Browser, server: &Server, user: &str, password: &str) {
@@ -329,11 +313,6 @@ async fn stale_forms_and_viewers_are_refused() {
     b.close().await;
 }
 
-/// The text of the element at `selector`.
-async fn text(c: &Client, selector: &str) -> String {
-    css(c, selector).await.text().await.unwrap_or_else(|e| panic!("text of {selector}: {e}"))
-}
-
 /// Waits until the flag's `enabled` in `env` is `want` (the API's view).
 async fn wait_enabled(server: &Server, flag: &str, env: &str, want: bool) -> Value {
     let started = Instant::now();
@@ -437,15 +416,6 @@ async fn revision(server: &Server) -> i64 {
 
 async fn experiment_state(server: &Server) -> String {
     server.admin(Method::GET, "/experiments/exp", None, 200).await["state"].as_str().unwrap().to_owned()
-}
-
-/// Polls `check` for up to 5 s.
-async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < Duration::from_secs(5), "{what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Issue 15, defect 1, with JavaScript: "Restore this version" and "Stop"

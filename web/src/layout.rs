@@ -85,6 +85,8 @@ pub enum Section {
     Segments,
     /// Experiments.
     Experiments,
+    /// Metrics (what experiments measure).
+    Metrics,
     /// Releases (changes to many flags at once).
     Releases,
     /// Environments and SDK keys.
@@ -144,10 +146,11 @@ impl Layout {
         if self.user.is_none() {
             return Vec::new();
         }
-        let all: [(&'static str, &'static str, Section, bool); 8] = [
+        let all: [(&'static str, &'static str, Section, bool); 9] = [
             ("/flags", "Flags", Section::Flags, false),
             ("/segments", "Segments", Section::Segments, false),
             ("/experiments", "Experiments", Section::Experiments, false),
+            ("/experiment-metrics", "Metrics", Section::Metrics, false),
             ("/releases", "Releases", Section::Releases, false),
             ("/environments", "Environments", Section::Environments, false),
             ("/tokens", "Tokens", Section::Tokens, true),

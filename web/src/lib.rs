@@ -32,6 +32,7 @@ mod form_tree;
 mod format;
 mod layout;
 mod login;
+mod metrics;
 mod operators;
 mod ramp;
 mod releases;
@@ -54,9 +55,11 @@ pub use charts::{ForestRow, MIN_WIDTH as FOREST_MIN_WIDTH, forest_plot};
 pub use csrf_form::CsrfForm;
 pub use diff::{DiffKind, DiffLine, line_diff};
 pub use environments::{EnvironmentRow, EnvironmentsPage, NewEnvironmentForm, NewSdkKeyForm, SdkKeyRow};
-pub use errors::{ConfirmPage, ErrorPage, FieldError, field_id};
+pub use errors::{ConfirmPage, ErrorPage, FieldError, field_id, plain_quotes};
 pub use experiment::{AllocationRow, ExperimentPage, MetricResult, Progress, ResultRowView, SrmCheck, VariantResult};
-pub use experiments::{ExperimentRow, ExperimentsPage, NewExperimentForm, NewExperimentPage};
+pub use experiments::{
+    Estimate, ExperimentRow, ExperimentsPage, MetricChoice, NewExperimentForm, NewExperimentPage, RuleChoice, thousands,
+};
 pub use flag_detail::{CopyConfigForm, EnvTab, FlagExperimentLink, FlagPage, VariantView};
 pub use flags::{
     EnvColumn, EnvState, FlagRow, FlagRowFragment, FlagsFilter, FlagsPage, FlagsTable, NewFlagForm, NewFlagView,
@@ -65,6 +68,7 @@ pub use flags::{
 pub use form_tree::{FormLimitError, MAX_FORM_DEPTH, MAX_FORM_FIELDS, MAX_NAME_BYTES, check_form_limits};
 pub use layout::{CurrentUser, Flash, FlashKind, Layout, NavLink, Role, Section};
 pub use login::{LoginForm, LoginPage};
+pub use metrics::{METRIC_KINDS, MetricForm, MetricPage, MetricRow, MetricsPage};
 pub use operators::{InputKind, OPERATOR_GROUPS, OperatorGroup, OperatorInfo, operator, operators};
 pub use ramp::{
     AdvanceRule, AutomaticAction, DEFAULT_STEPS, GUARD_SLOTS, GuardMetricView, GuardPointView, GuardSlot, GuardView,

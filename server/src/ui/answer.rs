@@ -76,7 +76,8 @@ pub fn flashes(headers: &HeaderMap) -> Vec<Flash> {
         b'e' => FlashKind::Error,
         _ => FlashKind::Info,
     };
-    vec![Flash { kind, message: decode(&raw[1..]) }]
+    // Domain messages quote names as code (`x`); the UI shows quotation marks.
+    vec![Flash { kind, message: flagyard_web::plain_quotes(&decode(&raw[1..])) }]
 }
 
 fn decode(s: &str) -> String {

@@ -7,30 +7,28 @@
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use flagyard_eval::{FlagConfig, Serve};
-use flagyard_web::{
-    ConfirmPage, ExperimentPage, ExperimentRow, ExperimentsPage, FieldError, FlashKind, NewExperimentForm,
-    NewExperimentPage, Section,
-};
+use flagyard_web::{ConfirmPage, ExperimentPage, ExperimentRow, ExperimentsPage, FlashKind, Section};
 
-use super::answer::{done, frame, page, when, with_status};
-use super::error::{UiError, form_errors};
+use super::answer::{done, frame, page, when};
+use super::error::UiError;
+use super::experiment_form;
 use super::experiment_view::{analysis, draft_allocation, figures};
 use super::request::{Pairs, Posted, Signed, authorize, confirmed, field, write_value};
 use crate::auth::Role;
 use crate::http::UiUser;
+use crate::service;
 use crate::service::Error as DomainError;
-use crate::service::{self, ExperimentInput};
 use crate::state::AppState;
-use crate::store::{Backend, EnvironmentQueries, ExperimentQueries, FlagQueries, FlagQuery, MetricQueries};
+use crate::store::{Backend, ExperimentQueries};
 
 pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
     Router::new()
-        .route("/experiments", get(list::<B>).post(create::<B>))
-        .route("/experiments/new", get(new::<B>))
+        .route("/experiments", get(list::<B>).post(experiment_form::create::<B>))
+        .route("/experiments/new", get(experiment_form::new::<B>).post(experiment_form::refresh::<B>))
         .route("/experiments/{key}", get(show::<B>))
         .route("/experiments/{key}/start", post(start::<B>))
         .route("/experiments/{key}/stop", post(stop::<B>))
@@ -59,107 +57,6 @@ async fn list<B: Backend>(
         .collect();
     let layout = frame(&user, &headers, "Experiments", Section::Experiments);
     Ok(page(&user, &ExperimentsPage { layout, experiments }))
-}
-
-async fn new_page<B: Backend>(
-    s: &AppState<B>,
-    user: &UiUser,
-    headers: &HeaderMap,
-    form: NewExperimentForm,
-    errors: Vec<FieldError>,
-) -> Result<NewExperimentPage, UiError> {
-    let mut tx = s.store.read().await?;
-    let all = FlagQuery { limit: i64::MAX, archived: Some(false), ..FlagQuery::default() };
-    let flags = tx.flags(&all).await?.0.into_iter().map(|f| f.key).collect();
-    let environments = tx.environments().await?.into_iter().map(|e| e.key).collect();
-    let metrics = tx.metrics().await?.into_iter().map(|m| m.key).collect();
-    drop(tx);
-    let layout = frame(user, headers, "New experiment", Section::Experiments);
-    Ok(NewExperimentPage { layout, form, errors, flags, environments, metrics })
-}
-
-async fn new<B: Backend>(
-    State(s): State<AppState<B>>,
-    Signed(user): Signed,
-    headers: HeaderMap,
-) -> Result<Response, UiError> {
-    let view = new_page(&s, &user, &headers, NewExperimentForm::default(), Vec::new()).await?;
-    Ok(page(&user, &view))
-}
-
-/// The create form as the service's input, or the form's problems.
-fn input_of(form: &NewExperimentForm) -> Result<ExperimentInput, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let optional = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
-    let alpha = match form.alpha.as_str() {
-        "" => None,
-        text => text.parse::<f64>().map_or_else(
-            |_| {
-                errors.push(FieldError::new("alpha", "a number such as 0.05"));
-                None
-            },
-            Some,
-        ),
-    };
-    let mde = match form.minimum_detectable_effect.trim_end_matches('%').trim() {
-        "" => None,
-        text => text.parse::<f64>().map_or_else(
-            |_| {
-                errors.push(FieldError::new("minimumDetectableEffect", "a percentage such as 2"));
-                None
-            },
-            |p| Some(p / 100.0),
-        ),
-    };
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(ExperimentInput {
-        key: Some(form.key.clone()),
-        name: optional(&form.name),
-        hypothesis: form.hypothesis.trim().to_owned(),
-        flag: form.flag.trim().to_owned(),
-        environment: form.environment.trim().to_owned(),
-        rule_id: form.rule_id.clone(),
-        control_variant: form.control_variant.clone(),
-        primary_metric: form.primary_metric.trim().to_owned(),
-        secondary_metrics: form.secondary_metrics.clone(),
-        guardrail_metrics: form.guardrail_metrics.clone(),
-        analysis: optional(&form.analysis),
-        alpha,
-        minimum_detectable_effect: mde,
-        base_revision: None,
-    })
-}
-
-async fn create<B: Backend>(
-    State(s): State<AppState<B>>,
-    Signed(user): Signed,
-    headers: HeaderMap,
-    Posted(pairs): Posted<Pairs>,
-) -> Result<Response, UiError> {
-    authorize(&user, &headers, field(&pairs, "csrf"), Role::Editor)?;
-    let form = NewExperimentForm::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let created = match input_of(&form) {
-        Ok(input) => {
-            let actor = user.actor();
-            write_value(&s, move |tx| Box::pin(async move { service::create_experiment(tx, &actor, input).await }))
-                .await
-                .map_err(|e| form_errors(e, ""))
-        }
-        Err(errors) => Err(Ok((StatusCode::UNPROCESSABLE_ENTITY, errors))),
-    };
-    match created {
-        Ok(x) => {
-            let message = format!("Experiment {} created as a draft.", x.key);
-            Ok(done(&headers, &format!("/experiments/{}", x.key), FlashKind::Success, &message))
-        }
-        Err(problems) => {
-            let (status, errors) = problems?;
-            let view = new_page(&s, &user, &headers, form, errors).await?;
-            Ok(with_status(status, page(&user, &view)))
-        }
-    }
 }
 
 /// The split of rule `rule_id` in `config`: variants and coverage.

@@ -10,6 +10,7 @@ mod audit_pages;
 mod auth_pages;
 mod catalog_cache;
 mod error;
+mod experiment_form;
 mod experiment_pages;
 mod experiment_view;
 mod flag_detail;
@@ -17,6 +18,7 @@ mod flag_pages;
 mod flag_rows;
 mod live;
 mod manage_pages;
+mod metric_pages;
 mod ramp_pages;
 mod ramp_panel;
 mod release_pages;
@@ -40,6 +42,7 @@ pub fn router<B: Backend>() -> Router<AppState<B>> {
         .merge(live::routes::<B>())
         .merge(manage_pages::routes::<B>())
         .merge(experiment_pages::routes::<B>())
+        .merge(metric_pages::routes::<B>())
         .merge(ramp_pages::routes::<B>())
         .merge(release_pages::routes::<B>())
         .merge(audit_pages::routes::<B>())

@@ -533,7 +533,50 @@ pub fn all_pages() -> Vec<(&'static str, String)> {
                 errors: vec![FieldError::new("key", "invalid key")],
                 flags: vec!["new-checkout".into()],
                 environments: vec!["production".into()],
-                metrics: vec!["conversion".into(), "revenue".into()],
+                rules: vec![RuleChoice {
+                    id: "exp".into(),
+                    label: format!("Rule 1 “{EVIL}”: on 50 %, off 50 %"),
+                    usable: true,
+                    selected: true,
+                }],
+                variants: vec!["on".into(), EVIL.into()],
+                metrics: ["conversion", "revenue"]
+                    .map(|k| MetricChoice {
+                        key: k.into(),
+                        label: format!("{k} (count of “{EVIL}”)"),
+                        guardrail: false,
+                        kind: "count".into(),
+                    })
+                    .to_vec(),
+                traffic_note: format!("From experiment {EVIL}"),
+                estimate: Estimate::Missing(format!("Enter {EVIL}")),
+            }
+            .render()),
+        ),
+        (
+            "metrics",
+            ok(MetricsPage {
+                layout: layout(Section::Metrics),
+                metrics: vec![MetricRow {
+                    key: "conversion".into(),
+                    name: EVIL.into(),
+                    event: "buy".into(),
+                    kind: "conversion".into(),
+                    good_direction: "increase".into(),
+                    guardrail: true,
+                    used_by: vec!["checkout-test".into()],
+                }],
+            }
+            .render()),
+        ),
+        (
+            "metric",
+            ok(MetricPage {
+                layout: layout(Section::Metrics),
+                is_new: false,
+                form: MetricForm { key: "conversion".into(), description: EVIL.into(), ..MetricForm::default() },
+                errors: vec![FieldError::new("event", EVIL)],
+                used_by: Vec::new(),
             }
             .render()),
         ),

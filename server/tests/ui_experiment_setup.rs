@@ -225,4 +225,36 @@ api_test!(an_experiment_is_set_up_from_lists_with_a_sample_size_estimate, |app| 
     );
     assert_eq!(x["guardrailMetrics"], json!(["latency"]));
     assert_eq!(x["minimumDetectableEffect"], 0.1);
+
+    // Once the flag has run an experiment here, its traffic prefills the
+    // daily units: 48 units within the first hour count as 48 an hour.
+    app.post("/api/v1/experiments/checkout-test/start", json!({})).await.expect(200);
+    let key = app.post("/api/v1/environments/production/sdk-keys", json!({"name": "svc"})).await.expect(201);
+    let key = key["secret"].as_str().unwrap().to_owned();
+    let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let events: Vec<_> = (0..48)
+        .map(|i| {
+            json!({"kind": "exposure", "at": at, "flag": "checkout", "variant": if i % 5 == 0 { "on" } else { "off" },
+                   "rule": "exp", "version": 1, "bucketBy": "key", "unit": format!("u{i}")})
+        })
+        .collect();
+    let body = json!({"batchId": "b1", "sentAt": at, "events": events});
+    let sent = app.call(reqwest::Method::POST, "/sdk/v1/events", Some(&key), Some(&body)).await;
+    assert!(sent.status.is_success(), "{}", sent.status);
+    let started = std::time::Instant::now();
+    loop {
+        let r = app.get("/api/v1/experiments/checkout-test/results").await.expect(200);
+        let units: i64 = r["variants"].as_array().unwrap().iter().map(|v| v["units"].as_i64().unwrap()).sum();
+        if units == 48 {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "ingest never counted the units: {r}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let page = admin.get("/experiments/new").await.expect(200);
+    assert!(
+        page.contains(r#"name="dailyUnits" class="estimate" inputmode="numeric" placeholder="10000" value="1152""#),
+        "{page}"
+    );
+    assert!(page.contains("From experiment checkout-test: 48 units in an hour"), "{page}");
 });

@@ -225,11 +225,18 @@ pub(super) async fn new_page<B: Backend>(
             let days = ((ended - started) as f64 / 86_400_000.0).max(1.0 / 24.0);
             if units > 0 {
                 form.daily_units = ((units as f64 / days).round() as u64).to_string();
+                let hours = (days * 24.0).round().max(1.0);
+                let span = if hours <= 1.0 {
+                    "an hour".to_owned()
+                } else if days < 1.0 {
+                    format!("{hours:.0} hours")
+                } else {
+                    format!("{days:.1} days")
+                };
                 traffic_note = format!(
-                    "From experiment {}: {} units in {:.1} days. Change it if traffic has changed.",
+                    "From experiment {}: {} units in {span}. Change it if traffic has changed.",
                     x.key,
                     thousands(units.unsigned_abs()),
-                    days
                 );
             }
         }

@@ -57,6 +57,8 @@ pub struct FlagPage {
     pub tags: Vec<String>,
     /// Whether archived.
     pub archived: bool,
+    /// The definition's revision (the settings form's base).
+    pub revision: i64,
     /// Variants.
     pub variants: Vec<VariantView>,
     /// One tab per environment; exactly one is `current`.
@@ -72,6 +74,16 @@ pub struct FlagPage {
 }
 
 impl FlagPage {
+    /// The variants as the settings form edits them: `key = value` lines.
+    pub fn variants_text(&self) -> String {
+        self.variants.iter().map(|v| format!("{} = {}", v.key, v.value_json)).collect::<Vec<_>>().join("\n")
+    }
+
+    /// The tags as the settings form edits them.
+    pub fn tags_text(&self) -> String {
+        self.tags.join(", ")
+    }
+
     /// The current environment tab, if any.
     pub fn current(&self) -> Option<&EnvTab> {
         self.environments.iter().find(|t| t.current)

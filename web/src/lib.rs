@@ -87,5 +87,5 @@ pub use secret::CreatedSecret;
 pub use segments::{SegmentDraft, SegmentPage, SegmentRow, SegmentsPage};
 pub use test_context::{Evaluation, TestContextForm, TestContextPanel, TestContextResult};
 pub use tokens::{NewTokenForm, TokenRow, TokensPage};
-pub use users::{NewUserForm, UserDisableForm, UserRoleForm, UserRow, UsersPage};
+pub use users::{AccountPage, NewUserForm, UserDisableForm, UserRoleForm, UserRow, UsersPage};
 pub use verdict::{Analysis, GoodDirection, Interval, Verdict};

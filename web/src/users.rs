@@ -1,4 +1,5 @@
-//! Users: list, create, change role, disable.
+//! Users: list, create, change role, disable, set a password; one's own
+//! account page (change one's password).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -87,4 +88,21 @@ pub struct UserDisableForm {
     pub csrf: String,
     /// `true` to disable, `false` to enable again.
     pub disabled: bool,
+}
+
+/// The signed-in user's account page (`GET /account`).
+#[derive(Debug, Clone, Template, WebTemplate)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    /// The frame.
+    pub layout: Layout,
+    /// Problems by field (`current`, `password`, `repeat`).
+    pub errors: Vec<FieldError>,
+}
+
+impl AccountPage {
+    /// Error for field `name`.
+    pub fn error(&self, name: &str) -> Option<String> {
+        message_for(&self.errors, name)
+    }
 }

@@ -14,6 +14,7 @@ use flagyard_eval::{FlagConfig, Serve};
 use flagyard_web::{ConfirmPage, ExperimentPage, ExperimentRow, ExperimentsPage, FlashKind, Section};
 
 use super::answer::{done, frame, page, when};
+use super::deletion::{Deletion, delete_confirmed, refused_as_is};
 use super::error::UiError;
 use super::experiment_form;
 use super::experiment_view::{analysis, draft_allocation, figures};
@@ -32,6 +33,7 @@ pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
         .route("/experiments/{key}", get(show::<B>))
         .route("/experiments/{key}/start", post(start::<B>))
         .route("/experiments/{key}/stop", post(stop::<B>))
+        .route("/experiments/{key}/delete", post(delete::<B>))
         .route("/experiments/{key}/results.csv", get(results_csv::<B>))
 }
 
@@ -193,4 +195,29 @@ async fn results_csv<B: Backend>(
         response.headers_mut().append(name, value);
     }
     Ok(response)
+}
+
+/// `POST /experiments/{key}/delete` (a draft or stopped one): asks first.
+async fn delete<B: Backend>(
+    State(s): State<AppState<B>>,
+    Signed(user): Signed,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    Posted(pairs): Posted<Pairs>,
+) -> Result<Response, UiError> {
+    let d = Deletion {
+        question: format!("Delete {key}?"),
+        detail: "Its definition and its counted units and events go; this cannot be undone.",
+        confirm_label: "Delete the experiment",
+        item: format!("/experiments/{key}"),
+        action: format!("/experiments/{key}/delete"),
+        list: "/experiments",
+        deleted: format!("Experiment {key} deleted."),
+        section: Section::Experiments,
+    };
+    let actor = user.actor();
+    delete_confirmed(&s, &user, &headers, &pairs, d, refused_as_is, move |tx| {
+        Box::pin(async move { service::delete_experiment(tx, &actor, &key).await })
+    })
+    .await
 }

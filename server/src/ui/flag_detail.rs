@@ -126,6 +126,7 @@ pub(super) async fn flag_page<B: Backend>(
         value_type: kind.as_str().to_owned(),
         tags,
         archived: flag.archived,
+        revision: flag.revision,
         variants: variants
             .iter()
             .map(|v| VariantView { key: v.key.clone(), value_json: v.value.to_string() })

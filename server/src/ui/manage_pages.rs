@@ -36,6 +36,7 @@ pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
         .route("/users", get(users::<B>).post(create_user::<B>))
         .route("/users/{username}/role", post(change_role::<B>))
         .route("/users/{username}/disable", post(disable_user::<B>))
+        .route("/users/{username}/password", post(set_password::<B>))
         .merge(super::segment_pages::routes::<B>())
 }
 
@@ -379,7 +380,8 @@ async fn patch_user<B: Backend>(
     what: &str,
 ) -> Result<Response, UiError> {
     if username.eq_ignore_ascii_case(&user.username) {
-        let message = "You cannot change your own role or disable yourself; ask another admin.";
+        let message = "You cannot change your own role or disable yourself, and you change your own password \
+                       on your account page.";
         return Ok(done(headers, "/users", FlashKind::Error, message));
     }
     let prepared = service::prepare_patch(patch).await?;
@@ -422,4 +424,20 @@ async fn disable_user<B: Backend>(
     };
     let patch = UserPatch { disabled: Some(disabled), ..UserPatch::default() };
     patch_user(&s, &user, &headers, username, patch, if disabled { "disabled" } else { "enabled" }).await
+}
+
+/// An admin sets another user's password (their sessions end).
+async fn set_password<B: Backend>(
+    State(s): State<AppState<B>>,
+    Signed(user): Signed,
+    headers: HeaderMap,
+    Path(username): Path<String>,
+    Posted(pairs): Posted<Pairs>,
+) -> Result<Response, UiError> {
+    authorize(&user, &headers, field(&pairs, "csrf"), Role::Admin)?;
+    let patch = UserPatch { password: Some(field(&pairs, "password").to_owned()), ..UserPatch::default() };
+    match service::check_password("password", patch.password.as_deref().unwrap_or_default()) {
+        Ok(()) => patch_user(&s, &user, &headers, username, patch, "has a new password (signed out everywhere)").await,
+        Err(e) => refused(&headers, "/users", e),
+    }
 }

@@ -7,11 +7,12 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
-use flagyard_web::{ConfirmPage, FieldError, FlashKind, MetricForm, MetricPage, MetricRow, MetricsPage, Section};
+use flagyard_web::{FieldError, FlashKind, MetricForm, MetricPage, MetricRow, MetricsPage, Section};
 
 use super::answer::{done, frame, page, with_status};
+use super::deletion::{Deletion, delete_confirmed, refused_as_is};
 use super::error::{UiError, form_errors};
-use super::request::{Pairs, Posted, Signed, authorize, confirmed, field, write_value};
+use super::request::{Pairs, Posted, Signed, authorize, field, write_value};
 use crate::auth::Role;
 use crate::http::UiUser;
 use crate::service::{self, MetricInput, MetricView};
@@ -173,29 +174,19 @@ async fn delete<B: Backend>(
     Path(key): Path<String>,
     Posted(pairs): Posted<Pairs>,
 ) -> Result<Response, UiError> {
-    authorize(&user, &headers, field(&pairs, "csrf"), Role::Editor)?;
-    if !confirmed(&pairs) {
-        let view = ConfirmPage {
-            layout: frame(&user, &headers, "Confirm", Section::Metrics),
-            question: format!("Delete metric {key}?"),
-            detail: "Its definition goes; track events already recorded stay, and a new metric can read them again."
-                .into(),
-            action: format!("/experiment-metrics/{key}/delete"),
-            confirm_label: "Delete the metric".into(),
-            cancel_href: format!("/experiment-metrics/{key}"),
-            fields: Vec::new(),
-        };
-        return Ok(page(&user, &view));
-    }
+    let d = Deletion {
+        question: format!("Delete metric {key}?"),
+        detail: "Its definition goes; track events already recorded stay, and a new metric can read them again.",
+        confirm_label: "Delete the metric",
+        item: format!("/experiment-metrics/{key}"),
+        action: format!("/experiment-metrics/{key}/delete"),
+        list: "/experiment-metrics",
+        deleted: format!("Metric {key} deleted."),
+        section: Section::Metrics,
+    };
     let actor = user.actor();
-    let target = key.clone();
-    let deleted =
-        write_value(&s, move |tx| Box::pin(async move { service::delete_metric(tx, &actor, &target).await })).await;
-    match deleted {
-        Ok(()) => Ok(done(&headers, "/experiment-metrics", FlashKind::Success, &format!("Metric {key} deleted."))),
-        Err(e @ (service::Error::Conflict(_) | service::Error::NotFound(_))) => {
-            Ok(done(&headers, &format!("/experiment-metrics/{key}"), FlashKind::Error, &e.to_string()))
-        }
-        Err(e) => Err(e.into()),
-    }
+    delete_confirmed(&s, &user, &headers, &pairs, d, refused_as_is, move |tx| {
+        Box::pin(async move { service::delete_metric(tx, &actor, &key).await })
+    })
+    .await
 }

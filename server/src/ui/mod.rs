@@ -4,11 +4,13 @@
 //! checked for the session's CSRF token and the user's role; htmx requests
 //! get fragments, plain ones a redirect or a re-rendered page.
 
+mod account_pages;
 mod answer;
 mod assets;
 mod audit_pages;
 mod auth_pages;
 mod catalog_cache;
+mod deletion;
 mod error;
 mod experiment_form;
 mod experiment_pages;
@@ -16,6 +18,7 @@ mod experiment_view;
 mod flag_detail;
 mod flag_pages;
 mod flag_rows;
+mod flag_settings;
 mod live;
 mod manage_pages;
 mod metric_pages;
@@ -38,7 +41,9 @@ pub fn router<B: Backend>() -> Router<AppState<B>> {
         .route("/", get(|| async { answer::see_other("/flags") }))
         .merge(assets::routes::<B>())
         .merge(auth_pages::routes::<B>())
+        .merge(account_pages::routes::<B>())
         .merge(flag_pages::routes::<B>())
+        .merge(flag_settings::routes::<B>())
         .merge(live::routes::<B>())
         .merge(manage_pages::routes::<B>())
         .merge(experiment_pages::routes::<B>())

@@ -12,6 +12,7 @@ use axum::routing::get;
 use flagyard_web::{ConditionDraft, FieldError, FlashKind, SegmentDraft, SegmentPage, SegmentRow, SegmentsPage};
 
 use super::answer::{done, frame, page, with_status};
+use super::deletion::{Deletion, delete_confirmed, refused_as_is};
 use super::error::{UiError, form_errors};
 use super::request::{Pairs, Posted, Signed, authorize, field, write_value};
 use crate::auth::Role;
@@ -26,6 +27,7 @@ pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
         .route("/segments", get(list::<B>).post(create::<B>))
         .route("/segments/new", get(new::<B>))
         .route("/segments/{key}", get(edit::<B>).post(update::<B>))
+        .route("/segments/{key}/delete", axum::routing::post(delete::<B>))
 }
 
 /// Segment keys used by each flag's configurations (any environment): one
@@ -204,4 +206,29 @@ async fn save<B: Backend>(
             Ok(with_status(status, page(&user, &page_)))
         }
     }
+}
+
+/// `POST /segments/{key}/delete`: asks first; refused in words while used.
+async fn delete<B: Backend>(
+    State(s): State<AppState<B>>,
+    Signed(user): Signed,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    Posted(pairs): Posted<Pairs>,
+) -> Result<Response, UiError> {
+    let d = Deletion {
+        question: format!("Delete segment {key}?"),
+        detail: "This cannot be undone; it is refused while a flag's rules or another segment refer to it.",
+        confirm_label: "Delete the segment",
+        item: format!("/segments/{key}"),
+        action: format!("/segments/{key}/delete"),
+        list: "/segments",
+        deleted: format!("Segment {key} deleted."),
+        section: flagyard_web::Section::Segments,
+    };
+    let actor = user.actor();
+    delete_confirmed(&s, &user, &headers, &pairs, d, refused_as_is, move |tx| {
+        Box::pin(async move { service::delete_segment(tx, &actor, &key).await })
+    })
+    .await
 }

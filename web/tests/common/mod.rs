@@ -116,6 +116,7 @@ pub fn editor() -> RulesEditor {
 pub fn flag_page() -> FlagPage {
     let row = flag_row(1, "New checkout");
     FlagPage {
+        revision: 3,
         layout: layout(Section::Flags),
         key: "new-checkout".into(),
         name: EVIL.into(),
@@ -552,6 +553,10 @@ pub fn all_pages() -> Vec<(&'static str, String)> {
                 estimate: Estimate::Missing(format!("Enter {EVIL}")),
             }
             .render()),
+        ),
+        (
+            "account",
+            ok(AccountPage { layout: layout(Section::Users), errors: vec![FieldError::new("current", EVIL)] }.render()),
         ),
         (
             "metrics",

@@ -58,6 +58,18 @@ pub async fn text(c: &Client, selector: &str) -> String {
     css(c, selector).await.text().await.unwrap_or_else(|e| panic!("text of {selector}: {e}"))
 }
 
+/// Waits up to 5 s for `<main>` to contain `what`; an element replaced
+/// while it is read (an htmx swap) is read again.
+pub async fn main_says(c: &Client, what: &str) {
+    eventually(&format!("the page says {what}"), || async {
+        match c.find(Locator::Css("main")).await {
+            Ok(e) => e.text().await.is_ok_and(|t| t.contains(what)),
+            Err(_) => false,
+        }
+    })
+    .await;
+}
+
 /// Polls `check` for up to 5 s; fails with `what` if it never holds.
 pub async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
     let started = Instant::now();

@@ -206,3 +206,17 @@ api_test!(passwords_are_changed_by_their_owner_and_set_by_an_admin, |app| async 
     let ed = Browser::login(app, "eddie", "set by the admin").await;
     ed.post("/users/admin/password", &[("password", "hijacked password")]).await.expect(403);
 });
+
+api_test!(a_bad_key_is_explained_once_and_not_echoed_whole, |app| async move {
+    let admin = Browser::admin(app).await;
+    let long = "x".repeat(300);
+    let page = admin.post("/flags", &[("key", &format!("-{long}")), ("type", "boolean")]).await.expect(422);
+    let start = page.find(r#"id="f-key-err">"#).expect("an error next to the key field");
+    let message = &page[start..start + page[start..].find("</p>").unwrap()];
+    assert!(!message.contains(&long), "the 301-character key is not repeated: {message}");
+    assert!(message.contains("invalid key “-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx… (301 characters)”"), "{message}");
+    assert!(!page.contains("key: invalid key") && !page.contains("key: key"), "said once, next to the field: {page}");
+    // The field says the rule before anything is typed.
+    let form = admin.get("/flags").await.expect(200);
+    assert!(form.contains("1 to 128 letters, digits") && form.contains(r#"maxlength="128""#), "{form}");
+});

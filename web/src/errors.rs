@@ -23,7 +23,7 @@ impl FieldError {
     /// A problem at `path`; code quotes in `message` (`x`, from the engine
     /// and the service) become quotation marks for people.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError { path: path.into(), message: plain_quotes(&message.into()) }
+        FieldError { path: path.into(), message: in_percent(&plain_quotes(&message.into())) }
     }
 
     /// Where the problem is, for people ([`path_label`] without rule names).
@@ -41,6 +41,24 @@ impl FieldError {
     pub fn anchor(&self) -> String {
         field_id(&self.path)
     }
+}
+
+/// `message` with the engine's basis points (what the API takes) as the
+/// percentages the UI's fields take: "weights add up to 9000, not 10000"
+/// reads "the weights add up to 90%, not 100%".
+pub fn in_percent(message: &str) -> String {
+    let bp = |n: &str| n.trim().parse::<u32>().ok().map(crate::format::bp);
+    if let Some(sum) = message.strip_prefix("weights add up to").and_then(|r| r.strip_suffix(", not 10000"))
+        && let Some(p) = bp(sum)
+    {
+        return format!("the weights add up to {p}, not 100%");
+    }
+    if let Some(n) = message.strip_suffix(" is outside 0..=10000 basis points")
+        && let Some(p) = bp(n)
+    {
+        return format!("{p} is more than 100%");
+    }
+    message.to_owned()
 }
 
 /// `message` with code quotes (`` `x` ``) as quotation marks (“x”).
@@ -186,6 +204,16 @@ mod tests {
         assert_eq!(path_label("", &names), "The form");
         assert_eq!(FieldError::new("x", "no variant `on` in `f`").message, "no variant “on” in “f”");
         assert_eq!(plain_quotes("a ` b"), "a “ b");
+        assert_eq!(
+            FieldError::new("w", "weights add up to 9000, not 10000").message,
+            "the weights add up to 90%, not 100%"
+        );
+        assert_eq!(
+            FieldError::new("w", "weights add up to 10050, not 10000").message,
+            "the weights add up to 100.5%, not 100%"
+        );
+        assert_eq!(FieldError::new("w", "12000 is outside 0..=10000 basis points").message, "120% is more than 100%");
+        assert_eq!(in_percent("weights add up to many, not 10000"), "weights add up to many, not 10000");
     }
 
     #[test]

@@ -156,10 +156,16 @@ pub(crate) fn check_key(field: &str, key: &str) -> Result<(), Error> {
     if flagyard_eval::is_valid_key(key) {
         Ok(())
     } else {
+        // A long key is not echoed whole: the message is read beside the field.
+        let shown: String = if key.chars().count() > 40 {
+            format!("{}… ({} characters)", key.chars().take(40).collect::<String>(), key.chars().count())
+        } else {
+            key.to_owned()
+        };
         Err(Error::invalid(
             field,
             format!(
-                "invalid key `{key}`: 1 to 128 ASCII letters, digits, `.`, `_` or `-`, starting with a letter or digit"
+                "invalid key `{shown}`: 1 to 128 ASCII letters, digits, `.`, `_` or `-`, starting with a letter or digit"
             ),
         ))
     }

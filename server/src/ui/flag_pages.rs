@@ -160,7 +160,20 @@ fn form_field(path: &str) -> &'static str {
 pub(super) fn create_errors(e: &DomainError) -> Option<Vec<FieldError>> {
     match e {
         DomainError::Invalid { errors, .. } => Some(
-            errors.iter().map(|f| FieldError::new(form_field(&f.path), format!("{}: {}", f.path, f.message))).collect(),
+            errors
+                .iter()
+                .map(|f| {
+                    // Next to its own field the message stands alone; on
+                    // another (a variant's value) it says where, in words.
+                    let field = form_field(&f.path);
+                    let message = if field == f.path {
+                        f.message.clone()
+                    } else {
+                        format!("{}: {}", flagyard_web::FieldError::new(f.path.as_str(), "").place(), f.message)
+                    };
+                    FieldError::new(field, message)
+                })
+                .collect(),
         ),
         DomainError::Conflict(_) | DomainError::Store(crate::store::StoreError::Duplicate) => {
             Some(vec![FieldError::new("key", "a flag with this key already exists")])

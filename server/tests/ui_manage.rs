@@ -352,6 +352,9 @@ api_test!(experiment_page_matches_the_results_api, |app| async move {
     assert!(html.contains("10.00%") && html.contains("20.00%"), "conversion rates");
     let p = treatment["comparison"]["relative"]["pValue"].as_f64().unwrap();
     assert!(html.contains(&p_text(p)), "p-value {p}");
+    // The chance to beat control is shown beside it, frequentist as this analysis is.
+    let chance = treatment["comparison"]["bayesian"]["chanceToWin"].as_f64().unwrap();
+    assert!(html.contains(&format!("{:.1}% to beat control", chance * 100.0)), "chance to beat {chance}");
     let lift = treatment["comparison"]["relative"]["estimate"].as_f64().unwrap();
     assert!(html.contains(&format!("+{:.1}%", lift * 100.0)), "relative effect {lift}");
     assert!(html.contains("<svg") && html.contains("Checkout test"));

@@ -230,6 +230,19 @@ async fn experiment_results_on_the_page_match_the_api() {
     }
     assert!(css(c, "section.metric svg").await.text().await.is_ok());
     b.screenshot("experiment").await;
+    // At phone width the table stacks: the treatment's verdict is on screen,
+    // not scrolled off to the right.
+    c.set_window_size(390, 844).await.expect("phone width");
+    let verdict = css(c, "section.metric tbody tr:nth-child(2) .verdict").await;
+    let (x, _, width, _) = verdict.rectangle().await.expect("verdict box");
+    let viewport: f64 =
+        c.execute("return document.documentElement.clientWidth", vec![]).await.expect("width").as_f64().unwrap_or(0.0);
+    assert!(
+        verdict.is_displayed().await.expect("shown") && x >= 0.0 && x + width <= viewport,
+        "verdict at {x}+{width} of {viewport}"
+    );
+    b.screenshot("experiment-phone").await;
+    c.set_window_size(1280, 1000).await.expect("desktop width");
     for (path, name) in [
         ("/experiments", "experiments"),
         ("/segments", "segments"),

@@ -71,7 +71,7 @@ pub struct VariantResult {
     pub relative: Option<Interval>,
     /// p-value (frequentist, sequential).
     pub p_value: Option<f64>,
-    /// Chance to beat control (Bayesian).
+    /// Chance to beat control (every analysis shows it; a Bayesian one decides by it).
     pub chance_to_beat: Option<f64>,
 }
 
@@ -173,6 +173,11 @@ impl MetricResult {
         if self.kind == "conversion" { format::pct(x, 2) } else { format::number(x) }
     }
 
+    /// The value column's name: `Rate` for conversions, else `Mean`.
+    pub fn value_label(&self) -> &'static str {
+        if self.kind == "conversion" { "Rate" } else { "Mean" }
+    }
+
     /// The good direction in words.
     pub fn direction(&self) -> &'static str {
         match self.good_direction {
@@ -200,11 +205,14 @@ impl MetricResult {
             .iter()
             .map(|v| {
                 let verdict = self.verdict(v, analysis, alpha);
-                let evidence = match analysis {
-                    Analysis::Bayesian => v
-                        .chance_to_beat
-                        .map_or_else(|| "—".to_owned(), |c| format!("{} to beat control", format::pct(c, 1))),
-                    _ => v.p_value.map_or_else(|| "—".to_owned(), |p| format!("p = {}", format::p_value(p))),
+                let chance = v.chance_to_beat.map(|c| format!("{} to beat control", format::pct(c, 1)));
+                let evidence = match (analysis, v.p_value, chance) {
+                    (Analysis::Bayesian, _, Some(chance)) => chance,
+                    (Analysis::Bayesian, _, None) => "—".to_owned(),
+                    (_, Some(p), Some(chance)) => format!("p = {} · {chance}", format::p_value(p)),
+                    (_, Some(p), None) => format!("p = {}", format::p_value(p)),
+                    (_, None, Some(chance)) => chance,
+                    (_, None, None) => "—".to_owned(),
                 };
                 ResultRowView {
                     variant: v.variant.clone(),
@@ -275,7 +283,7 @@ impl ExperimentPage {
     pub fn evidence_label(&self) -> &'static str {
         match self.analysis {
             Analysis::Bayesian => "Chance to beat control",
-            _ => "p-value",
+            _ => "p-value · chance to beat control",
         }
     }
 

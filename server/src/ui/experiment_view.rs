@@ -3,7 +3,7 @@
 //! check, sample-size progress, and per metric and variant the rate or
 //! mean, the absolute effect, the relative effect with the interval of the
 //! experiment's analysis (confidence, always-valid or credible), its
-//! p-value or, for Bayesian analyses, the chance to beat control.
+//! p-value (not for Bayesian analyses) and the chance to beat control.
 
 use flagyard_eval::WeightedVariant;
 use flagyard_stats::Comparison;
@@ -125,9 +125,9 @@ pub fn figures(r: &ResultsView) -> Figures {
                         absolute: c.and_then(|c| interval(c.absolute.estimate, c.absolute.ci)),
                         relative: c.and_then(|c| relative(c, analysis)),
                         p_value: c.and_then(|c| p_value(c, analysis)),
-                        chance_to_beat: c
-                            .and_then(|c| c.bayesian.chance_to_win)
-                            .filter(|_| analysis == Analysis::Bayesian),
+                        // Shown in every analysis (it is cheap); only a
+                        // Bayesian analysis decides by it.
+                        chance_to_beat: c.and_then(|c| c.bayesian.chance_to_win),
                     }
                 })
                 .collect();

@@ -58,6 +58,36 @@
     });
   }
 
+  // A rollout's total as its weights are typed (the server says the same
+  // after "Update form" or a save): percent, two decimals at most.
+  function pct(bp) {
+    var whole = Math.floor(bp / 100), frac = bp % 100;
+    if (frac === 0) return whole + "%";
+    return whole + "." + (frac % 10 === 0 ? String(frac / 10) : (frac < 10 ? "0" : "") + frac) + "%";
+  }
+  function liveTotals() {
+    document.addEventListener("input", function (ev) {
+      var field = ev.target;
+      if (!field.hasAttribute || !field.hasAttribute("data-weight")) return;
+      var split = field.closest(".serve-split");
+      var out = split && split.querySelector("[data-weights-total]");
+      if (!out) return;
+      var total = 0, parsed = true;
+      split.querySelectorAll("[data-weight]").forEach(function (w) {
+        var text = w.value.trim().replace(",", ".").replace(/%$/, "");
+        var v = Number(text);
+        if (text === "" || !isFinite(v) || v < 0) { parsed = false; return; }
+        total += Math.round(v * 100);
+      });
+      var ok = parsed && total === 10000;
+      out.textContent = !parsed ? "Weights: enter a percentage in every row."
+        : ok ? "Weights add up to 100%."
+        : total < 10000 ? "Weights add up to " + pct(total) + ": " + pct(10000 - total) + " left to assign."
+        : "Weights add up to " + pct(total) + ": " + pct(total - 10000) + " too much.";
+      out.className = ok ? "ok" : "warn";
+    });
+  }
+
   // Validation errors (422) and conflicts (409) answer with a fragment to
   // show in place (the editor with its errors, the row as it is now).
   document.addEventListener("htmx:beforeSwap", function (ev) {
@@ -71,5 +101,6 @@
   document.addEventListener("DOMContentLoaded", function () {
     live();
     copyButtons();
+    liveTotals();
   });
 })();

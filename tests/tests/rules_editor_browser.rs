@@ -1,0 +1,40 @@
+//! Issue 15, item 8 (part), in a real headless Chromium: a rollout's weight
+//! total follows the weights as they are typed, before any "Update form" or
+//! save. Skipped (loudly) without Chromium unless `FLAGYARD_REQUIRE_BROWSER=1`.
+
+use flagyard_tests::{Browser, Server, ServerOptions, css, eventually};
+use reqwest::Method;
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_weight_total_follows_the_weights_as_they_are_typed() {
+    let Some(b) = Browser::start("the_weight_total_follows_the_weights_as_they_are_typed").await else { return };
+    let server = Server::start(ServerOptions {
+        env: vec![("FLAGYARD_ADMIN_PASSWORD".into(), PASSWORD.into())],
+        ..ServerOptions::default()
+    })
+    .await;
+    server.admin(Method::POST, "/flags", Some(json!({"key": "canary", "type": "boolean"})), 201).await;
+    let rules = json!({"enabled": true, "offVariant": "off", "defaultVariant": "off", "rules": [
+        {"id": "canary", "serve": {"split": {"variants": [{"variant": "on", "weight": 5000}, {"variant": "off", "weight": 5000}]}}}]});
+    server.admin(Method::PUT, "/flags/canary/environments/staging", Some(rules), 200).await;
+    let c = &b.client;
+    flagyard_tests::login(c, &server.base, "admin", PASSWORD).await;
+    c.goto(&format!("{}/flags/canary?env=staging", server.base)).await.expect("flag page");
+    let total = || async { css(c, "[data-weights-total]").await.text().await.unwrap_or_default() };
+    assert_eq!(total().await, "Weights add up to 100%.");
+    let first = css(c, "[data-weight]").await;
+    for (typed, says) in [
+        ("30", "Weights add up to 80%: 20% left to assign."),
+        ("70.5", "Weights add up to 120.5%: 20.5% too much."),
+        ("half", "Weights: enter a percentage in every row."),
+        ("50", "Weights add up to 100%."),
+    ] {
+        first.clear().await.expect("clear");
+        first.send_keys(typed).await.expect("type");
+        eventually(&format!("after typing {typed:?}: {says}"), || async { total().await == says }).await;
+    }
+    b.close().await;
+}

@@ -1,6 +1,7 @@
 //! Issue 15, item 8 (part), in a real headless Chromium: a rollout's weight
 //! total follows the weights as they are typed, before any "Update form" or
-//! save. Skipped (loudly) without Chromium unless `FLAGYARD_REQUIRE_BROWSER=1`.
+//! save, and the save's result shows beside the button at the bottom of the
+//! editor. Skipped (loudly) without Chromium unless `FLAGYARD_REQUIRE_BROWSER=1`.
 
 use flagyard_tests::{Browser, Server, ServerOptions, css, eventually};
 use reqwest::Method;
@@ -36,5 +37,15 @@ async fn the_weight_total_follows_the_weights_as_they_are_typed() {
         first.send_keys(typed).await.expect("type");
         eventually(&format!("after typing {typed:?}: {says}"), || async { total().await == says }).await;
     }
+    // The save's result shows beside the bottom "Save rules" too (issue 15, item 8).
+    let bottom = "#rules-editor > fieldset > .toolbar:last-of-type";
+    flagyard_tests::click(c, &format!("{bottom} button[value=\"save\"]")).await;
+    eventually("the result beside the bottom save button", || async {
+        match c.find(fantoccini::Locator::Css(&format!("{bottom} .save-result"))).await {
+            Ok(e) => e.text().await.is_ok_and(|t| t.contains("revision")),
+            Err(_) => false,
+        }
+    })
+    .await;
     b.close().await;
 }

@@ -134,6 +134,15 @@ async fn a_product_person_targets_rolls_out_and_toggles_a_flag() {
     eprintln!("UI toggle -> SDK: {:?}", clicked.elapsed());
     let config = server.admin(Method::GET, "/flags/new-checkout/environments/production", None, 200).await;
     assert_eq!(config["enabled"], true);
+    // The row was swapped; the keyboard focus is back on the same switch (issue 15).
+    let switch = "flag-new-checkout-production-switch";
+    flagyard_tests::eventually("the switch shows on", || async {
+        c.find(Locator::Id(switch)).await.ok().is_some()
+            && css(c, &format!("#{switch}")).await.attr("aria-pressed").await.ok().flatten().as_deref() == Some("true")
+    })
+    .await;
+    let focused = c.execute("return document.activeElement && document.activeElement.id", vec![]).await.expect("focus");
+    assert_eq!(focused.as_str(), Some(switch), "focus after the toggle");
     sdk.close().await;
     b.close().await;
 }

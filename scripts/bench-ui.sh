@@ -8,8 +8,8 @@
 # Builds `flagyard` and `flagyard-load` in release, then for each backend:
 # starts the server on a fresh database with a known admin password,
 # creates 1,000 flags (`flagyard-load reads --flags 1000`, which also
-# checks the API list), a segment, a metric and a running experiment with
-# 2,000 exposed units, logs in through the login form with curl (login CSRF
+# checks the API list), a segment, a metric, a running experiment with
+# 2,000 exposed units and 49 draft experiments (50 in all), logs in through the login form with curl (login CSRF
 # cookie + field), and requests each page 3 times to warm up, then 30 times
 # on one keep-alive connection, reading curl's time to first byte (the
 # server's work: the page is rendered before the first byte is sent) and
@@ -60,6 +60,14 @@ seed() {
     api POST /experiments '{"key": "checkout", "flag": "read-0", "environment": "production", "ruleId": "exp",
         "controlVariant": "off", "primaryMetric": "purchase", "minimumDetectableEffect": 0.1}' >/dev/null
     api POST /experiments/checkout/start '{}' >/dev/null
+    # 49 more experiments (drafts, each on a flag of its own with a split): 50 in all.
+    local i
+    for i in $(seq 1 49); do
+        api PUT "/flags/read-$i/environments/production" '{"enabled": true, "offVariant": "off", "defaultVariant": "off",
+            "rules": [{"id": "exp", "serve": {"split": {"variants": [{"variant": "on", "weight": 5000}, {"variant": "off", "weight": 5000}]}}}]}' >/dev/null
+        api POST /experiments "{\"key\": \"exp-$i\", \"flag\": \"read-$i\", \"environment\": \"production\", \"ruleId\": \"exp\",
+            \"controlVariant\": \"off\", \"primaryMetric\": \"purchase\"}" >/dev/null
+    done
     local key at
     key="$(api POST /environments/production/sdk-keys '{"name": "bench"}' | sed -n 's/.*"secret":"\([^"]*\)".*/\1/p')"
     at="$(($(date +%s) * 1000))"
@@ -103,7 +111,8 @@ bench() {
     seed
     login || { log "$backend: login failed"; return 1; }
     for path in /flags "/flags?q=read-99" /flags/rows "/flags/read-0?env=production" /segments /environments \
-        /tokens /users /audit /experiments /experiments/checkout /experiments/new; do
+        /tokens /users /audit /experiments /experiments/checkout /experiments/new /experiment-metrics \
+        /experiment-metrics/purchase /segments/beta /account; do
         rows+=("$(measure "$backend" "$path")")
     done
     kill -TERM "$server_pid"
@@ -115,7 +124,7 @@ started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 each_backend
 
 echo
-echo "Flagyard web UI benchmark, $started to $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores; 1,000 flags x 3 environments"
+echo "Flagyard web UI benchmark, $started to $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores; 1,000 flags x 3 environments, 50 experiments"
 echo "tree: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
 {
     printf 'backend\tpage\tTTFB median ms\tTTFB p99 ms\ttotal median ms\tsize\tnon-200\tp99 < 20 ms\tload avg\n'

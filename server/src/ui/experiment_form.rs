@@ -176,26 +176,39 @@ pub(super) async fn new_page<B: Backend>(
             environments.iter().find(|e| *e == "production").or(environments.first()).cloned().unwrap_or_default();
     }
     let env = envs.iter().find(|e| e.key == form.environment);
-    // Every configuration of the environment in one statement.
-    let configs: HashMap<String, FlagConfig> = match env {
-        Some(env) => tx
-            .environment_flags(env.id)
-            .await?
-            .into_iter()
-            .filter_map(|(f, c)| Some((f.key, serde_json::from_str::<FlagConfig>(&c.config).ok()?)))
-            .collect(),
-        None => HashMap::new(),
+    let parse = |c: &crate::store::ConfigRecord| serde_json::from_str::<FlagConfig>(&c.config).ok();
+    let config: Option<FlagConfig> = match (env, flag_records.iter().find(|f| f.key == form.flag)) {
+        (None, _) => None,
+        // The chosen flag: its configuration only.
+        (Some(env), Some(flag)) => tx.config(flag.id, env.id).await?.as_ref().and_then(parse),
+        // None chosen yet: the first flag an experiment can run on here (one
+        // statement; only configurations with a split are parsed), else the first.
+        (Some(env), None) => {
+            let rows = tx.environment_flags(env.id).await?;
+            let mut runnable: HashMap<String, FlagConfig> = rows
+                .iter()
+                .filter(|(_, c)| c.config.contains("\"split\""))
+                .filter_map(|(f, c)| Some((f.key.clone(), parse(c)?)))
+                .filter(|(_, parsed)| !rules_of(Some(parsed), "").2.is_empty())
+                .collect();
+            match flags.iter().find(|k| runnable.contains_key(*k)).cloned() {
+                Some(key) => {
+                    let parsed = runnable.remove(&key);
+                    form.flag = key;
+                    parsed
+                }
+                None => {
+                    form.flag = flags.first().cloned().unwrap_or_default();
+                    rows.iter().find(|(f, _)| f.key == form.flag).and_then(|(_, c)| parse(c))
+                }
+            }
+        }
     };
-    if !flags.contains(&form.flag) {
-        // The first flag an experiment can run on here, else the first.
-        let runnable = |k: &&String| configs.get(*k).is_some_and(|c| !rules_of(Some(c), "").2.is_empty());
-        form.flag = flags.iter().find(runnable).or(flags.first()).cloned().unwrap_or_default();
-    }
-    let (rules, split, rule_id) = rules_of(configs.get(&form.flag), &form.rule_id);
+    let (rules, split, rule_id) = rules_of(config.as_ref(), &form.rule_id);
     form.rule_id = rule_id;
     let variants: Vec<String> = split.iter().flat_map(|s| s.variants.iter().map(|w| w.variant.clone())).collect();
     if !variants.contains(&form.control_variant) {
-        let off = configs.get(&form.flag).map(|c| c.off_variant.clone()).unwrap_or_default();
+        let off = config.as_ref().map(|c| c.off_variant.clone()).unwrap_or_default();
         form.control_variant =
             if variants.contains(&off) { off } else { variants.first().cloned().unwrap_or_default() };
     }

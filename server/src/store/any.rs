@@ -207,6 +207,7 @@ delegate! {
         fn config_history(&mut self, flag_id: i64, environment_id: i64, limit: i64) -> Result<Vec<ConfigRecord>>;
         fn environment_flags(&mut self, environment_id: i64) -> Result<Vec<(FlagRecord, ConfigRecord)>>;
         fn segment_conditions(&mut self) -> Result<Vec<(String, String)>>;
+        fn split_configs(&mut self, environment_id: i64) -> Result<Vec<(String, String)>>;
     }
     SegmentQueries {
         fn segments(&mut self) -> Result<Vec<SegmentRecord>>;

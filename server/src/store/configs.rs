@@ -175,4 +175,8 @@ pub trait ConfigQueries: Send {
     /// environment, whose text mentions a segment condition (a superset:
     /// callers parse what they get).
     fn segment_conditions(&mut self) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+    /// `(flag key, configuration JSON)` of the live (not archived) flags
+    /// whose configuration in the environment mentions a split (a superset:
+    /// callers parse what they get), by flag key.
+    fn split_configs(&mut self, environment_id: i64) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
 }

@@ -5,8 +5,6 @@
 //! allow (htmx swaps the form, or just the estimate; without JavaScript the
 //! "Update" button posts the same); `POST /experiments` creates.
 
-use std::collections::HashMap;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -184,22 +182,22 @@ pub(super) async fn new_page<B: Backend>(
         // None chosen yet: the first flag an experiment can run on here (one
         // statement; only configurations with a split are parsed), else the first.
         (Some(env), None) => {
-            let rows = tx.environment_flags(env.id).await?;
-            let mut runnable: HashMap<String, FlagConfig> = rows
-                .iter()
-                .filter(|(_, c)| c.config.contains("\"split\""))
-                .filter_map(|(f, c)| Some((f.key.clone(), parse(c)?)))
-                .filter(|(_, parsed)| !rules_of(Some(parsed), "").2.is_empty())
-                .collect();
-            match flags.iter().find(|k| runnable.contains_key(*k)).cloned() {
-                Some(key) => {
-                    let parsed = runnable.remove(&key);
+            let candidates = tx.split_configs(env.id).await?;
+            let runnable = candidates.iter().find_map(|(key, json)| {
+                let parsed = serde_json::from_str::<FlagConfig>(json).ok()?;
+                (!rules_of(Some(&parsed), "").2.is_empty()).then(|| (key.clone(), parsed))
+            });
+            match runnable {
+                Some((key, parsed)) => {
                     form.flag = key;
-                    parsed
+                    Some(parsed)
                 }
                 None => {
                     form.flag = flags.first().cloned().unwrap_or_default();
-                    rows.iter().find(|(f, _)| f.key == form.flag).and_then(|(_, c)| parse(c))
+                    match flag_records.first() {
+                        Some(flag) => tx.config(flag.id, env.id).await?.as_ref().and_then(parse),
+                        None => None,
+                    }
                 }
             }
         }

@@ -199,4 +199,14 @@ impl ConfigQueries for PgTx {
         .fetch_all(&mut *self.0)
         .await?)
     }
+
+    async fn split_configs(&mut self, environment_id: i64) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT f.key, c.config FROM flags f JOIN flag_configs c ON c.flag_id = f.id
+             WHERE c.environment_id = $1 AND NOT f.archived AND c.config LIKE '%\"split\"%' ORDER BY f.key",
+        )
+        .bind(environment_id)
+        .fetch_all(&mut *self.0)
+        .await?)
+    }
 }

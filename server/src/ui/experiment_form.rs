@@ -5,6 +5,9 @@
 //! allow (htmx swaps the form, or just the estimate; without JavaScript the
 //! "Update" button posts the same); `POST /experiments` creates.
 
+use std::sync::Arc;
+
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -15,6 +18,7 @@ use flagyard_web::{
 };
 
 use super::answer::{done, frame, page, with_status};
+use super::catalog_cache::CatalogCache;
 use super::error::{UiError, form_errors};
 use super::request::{Pairs, Posted, Signed, authorize, field, write_value};
 use crate::auth::Role;
@@ -22,8 +26,8 @@ use crate::http::UiUser;
 use crate::service::{self, ExperimentInput};
 use crate::state::AppState;
 use crate::store::{
-    Backend, ConfigQueries, EnvironmentQueries, ExperimentQueries, FlagQueries, FlagQuery, IngestQueries,
-    MetricQueries, MetricRecord,
+    Backend, ConfigQueries, EnvironmentQueries, ExperimentQueries, FlagQueries, IngestQueries, MetricQueries,
+    MetricRecord,
 };
 
 /// "Rule 2 “canary”: on 50 %, off 50 % (of 20 % of units)".
@@ -157,15 +161,18 @@ fn estimate(form: &NewExperimentForm, conversion: bool, split: Option<&Split>) -
 /// The page for `form`, its choices resolved against what exists now.
 pub(super) async fn new_page<B: Backend>(
     s: &AppState<B>,
+    kept: &CatalogCache,
     user: &UiUser,
     headers: &HeaderMap,
     mut form: NewExperimentForm,
     errors: Vec<FieldError>,
 ) -> Result<NewExperimentPage, UiError> {
+    // The flags list's catalog (kept between requests): the keys, without
+    // reading 1,000 flags again.
+    let catalog = super::catalog_cache::load(s, kept).await?;
+    let flags: Vec<String> = catalog.rows.iter().filter(|r| !r.archived).map(|r| r.key.clone()).collect();
+    drop(catalog);
     let mut tx = s.store.read().await?;
-    let all = FlagQuery { limit: i64::MAX, archived: Some(false), ..FlagQuery::default() };
-    let flag_records = tx.flags(&all).await?.0;
-    let flags: Vec<String> = flag_records.iter().map(|f| f.key.clone()).collect();
     let envs = tx.environments().await?;
     let environments: Vec<String> = envs.iter().map(|e| e.key.clone()).collect();
     if !environments.contains(&form.environment) {
@@ -175,7 +182,8 @@ pub(super) async fn new_page<B: Backend>(
     }
     let env = envs.iter().find(|e| e.key == form.environment);
     let parse = |c: &crate::store::ConfigRecord| serde_json::from_str::<FlagConfig>(&c.config).ok();
-    let config: Option<FlagConfig> = match (env, flag_records.iter().find(|f| f.key == form.flag)) {
+    let chosen = if flags.contains(&form.flag) { tx.flag(&form.flag).await? } else { None };
+    let config: Option<FlagConfig> = match (env, &chosen) {
         (None, _) => None,
         // The chosen flag: its configuration only.
         (Some(env), Some(flag)) => tx.config(flag.id, env.id).await?.as_ref().and_then(parse),
@@ -194,7 +202,7 @@ pub(super) async fn new_page<B: Backend>(
                 }
                 None => {
                     form.flag = flags.first().cloned().unwrap_or_default();
-                    match flag_records.first() {
+                    match tx.flag(&form.flag).await? {
                         Some(flag) => tx.config(flag.id, env.id).await?.as_ref().and_then(parse),
                         None => None,
                     }
@@ -223,7 +231,8 @@ pub(super) async fn new_page<B: Backend>(
     // The traffic of the latest experiment on this flag and environment.
     let mut traffic_note = String::new();
     if form.daily_units.is_empty()
-        && let (Some(flag), Some(env)) = (flag_records.iter().find(|f| f.key == form.flag), env)
+        && let Some(env) = env
+        && let Some(flag) = tx.flag(&form.flag).await?
     {
         let mut past = tx.experiments_of_flag(flag.id).await?;
         past.retain(|x| x.environment_id == env.id && x.started_at.is_some());
@@ -273,10 +282,11 @@ pub(super) async fn new_page<B: Backend>(
 /// `GET /experiments/new`.
 pub(super) async fn new<B: Backend>(
     State(s): State<AppState<B>>,
+    Extension(kept): Extension<Arc<CatalogCache>>,
     Signed(user): Signed,
     headers: HeaderMap,
 ) -> Result<Response, UiError> {
-    let view = new_page(&s, &user, &headers, NewExperimentForm::default(), Vec::new()).await?;
+    let view = new_page(&s, &kept, &user, &headers, NewExperimentForm::default(), Vec::new()).await?;
     Ok(page(&user, &view))
 }
 
@@ -284,13 +294,14 @@ pub(super) async fn new<B: Backend>(
 /// following what was chosen so far (nothing is written).
 pub(super) async fn refresh<B: Backend>(
     State(s): State<AppState<B>>,
+    Extension(kept): Extension<Arc<CatalogCache>>,
     Signed(user): Signed,
     headers: HeaderMap,
     Posted(pairs): Posted<Pairs>,
 ) -> Result<Response, UiError> {
     authorize(&user, &headers, field(&pairs, "csrf"), Role::Editor)?;
     let form = NewExperimentForm::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let view = new_page(&s, &user, &headers, form, Vec::new()).await?;
+    let view = new_page(&s, &kept, &user, &headers, form, Vec::new()).await?;
     Ok(page(&user, &view))
 }
 
@@ -338,6 +349,7 @@ fn input_of(form: &NewExperimentForm) -> Result<ExperimentInput, Vec<FieldError>
 /// `POST /experiments`.
 pub(super) async fn create<B: Backend>(
     State(s): State<AppState<B>>,
+    Extension(kept): Extension<Arc<CatalogCache>>,
     Signed(user): Signed,
     headers: HeaderMap,
     Posted(pairs): Posted<Pairs>,
@@ -360,7 +372,7 @@ pub(super) async fn create<B: Backend>(
         }
         Err(problems) => {
             let (status, errors) = problems?;
-            let view = new_page(&s, &user, &headers, form, errors).await?;
+            let view = new_page(&s, &kept, &user, &headers, form, errors).await?;
             Ok(with_status(status, page(&user, &view)))
         }
     }

@@ -58,14 +58,22 @@ pub async fn text(c: &Client, selector: &str) -> String {
     css(c, selector).await.text().await.unwrap_or_else(|e| panic!("text of {selector}: {e}"))
 }
 
+/// The text of the element at `selector` now, or `None` when there is none
+/// or it was replaced while being read (an htmx swap): for polling.
+pub async fn text_now(c: &Client, selector: &str) -> Option<String> {
+    c.find(Locator::Css(selector)).await.ok()?.text().await.ok()
+}
+
+/// The `value` property of the element at `selector` now (see [`text_now`]).
+pub async fn value_now(c: &Client, selector: &str) -> Option<String> {
+    c.find(Locator::Css(selector)).await.ok()?.prop("value").await.ok().flatten()
+}
+
 /// Waits up to 5 s for `<main>` to contain `what`; an element replaced
 /// while it is read (an htmx swap) is read again.
 pub async fn main_says(c: &Client, what: &str) {
     eventually(&format!("the page says {what}"), || async {
-        match c.find(Locator::Css("main")).await {
-            Ok(e) => e.text().await.is_ok_and(|t| t.contains(what)),
-            Err(_) => false,
-        }
+        text_now(c, "main").await.is_some_and(|t| t.contains(what))
     })
     .await;
 }

@@ -8,6 +8,8 @@ mod browser;
 mod postgres;
 mod server;
 
-pub use browser::{Browser, click, css, eventually, fill, login, main_says, pick, screenshot_dir, text};
+pub use browser::{
+    Browser, click, css, eventually, fill, login, main_says, pick, screenshot_dir, text, text_now, value_now,
+};
 pub use postgres::PgDatabase;
 pub use server::{Server, ServerOptions};

@@ -6,7 +6,9 @@
 //! (loudly) without Chromium unless `FLAGYARD_REQUIRE_BROWSER=1`.
 
 use fantoccini::Client;
-use flagyard_tests::{Browser, Server, ServerOptions, click, css, eventually, fill, pick, text};
+use flagyard_tests::{
+    Browser, Server, ServerOptions, click, css, eventually, fill, main_says, pick, text, text_now, value_now,
+};
 use reqwest::Method;
 use serde_json::json;
 
@@ -49,8 +51,7 @@ async fn create_purchase(b: &Browser, server: &Server) {
     fill(c, "event", "buy").await;
     pick(c, "kind", "conversion").await;
     click(c, "form[action=\"/experiment-metrics\"] button[type=submit]").await;
-    eventually("the metric page after saving", || async { text(c, "main").await.contains("Metric purchase saved") })
-        .await;
+    main_says(c, "Metric purchase saved").await;
     let m = server.admin(Method::GET, "/metrics/purchase", None, 200).await;
     assert_eq!((m["event"].as_str(), m["kind"].as_str()), (Some("buy"), Some("conversion")));
 }
@@ -73,8 +74,7 @@ async fn fill_and_estimate(c: &Client, refresh: impl AsyncFn()) {
     let want = format!("About {} units per variant", flagyard_web::thousands(n));
     let days = format!("fills in about {} days", (n as f64 / 200.0).ceil());
     eventually(&format!("the estimate says {want}, {days}"), || async {
-        let t = text(c, "#estimate").await;
-        t.contains(&want) && t.contains(&days)
+        text_now(c, "#estimate").await.is_some_and(|t| t.contains(&want) && t.contains(&days))
     })
     .await;
 }
@@ -100,12 +100,13 @@ async fn run(b: Browser, js: bool) {
     pick(c, "flag", "aaa-plain").await;
     update().await;
     eventually("the other flag's rules (none)", || async {
-        text(c, "#f-ruleId-help").await.contains("This flag has no rules in production")
+        text_now(c, "#f-ruleId-help").await.is_some_and(|t| t.contains("This flag has no rules in production"))
     })
     .await;
     pick(c, "flag", "checkout").await;
     update().await;
-    eventually("checkout's split rule again", || async { value(c, "#f-ruleId").await == "exp" }).await;
+    eventually("checkout's split rule again", || async { value_now(c, "#f-ruleId").await.as_deref() == Some("exp") })
+        .await;
     let help = text(c, "#f-ruleId-help").await;
     assert!(help.contains("Rule 2: on 50 %, off 50 % splits traffic but has no name"), "{help}");
     fill_and_estimate(c, update).await;

@@ -1,7 +1,8 @@
-//! Issue 15, item 8 (part), in a real headless Chromium: a rollout's weight
-//! total follows the weights as they are typed, before any "Update form" or
-//! save, and the save's result shows beside the button at the bottom of the
-//! editor. Skipped (loudly) without Chromium unless `FLAGYARD_REQUIRE_BROWSER=1`.
+//! Issue 15, item 8, in a real headless Chromium: a rollout's weight total
+//! follows the weights as they are typed, before any "Update form" or save;
+//! a two-variant rollout's single control sets both weights; and the save's
+//! result shows beside the button at the bottom of the editor. Skipped
+//! (loudly) without Chromium unless `FLAGYARD_REQUIRE_BROWSER=1`.
 
 use flagyard_tests::{Browser, Server, ServerOptions, css, eventually};
 use reqwest::Method;
@@ -37,6 +38,15 @@ async fn the_weight_total_follows_the_weights_as_they_are_typed() {
         first.send_keys(typed).await.expect("type");
         eventually(&format!("after typing {typed:?}: {says}"), || async { total().await == says }).await;
     }
+    // The single canary control sets both weights: "serve off to 25 %".
+    let canary = css(c, "[data-canary]").await;
+    canary.clear().await.expect("clear");
+    canary.send_keys("25").await.expect("type");
+    eventually("both weights follow the canary control", || async {
+        let first = flagyard_tests::value_now(c, "[data-weight]").await;
+        first.as_deref() == Some("75") && total().await == "Weights add up to 100%."
+    })
+    .await;
     // The save's result shows beside the bottom "Save rules" too (issue 15, item 8).
     let bottom = "#rules-editor > fieldset > .toolbar:last-of-type";
     flagyard_tests::click(c, &format!("{bottom} button[value=\"save\"]")).await;
@@ -47,5 +57,10 @@ async fn the_weight_total_follows_the_weights_as_they_are_typed() {
         }
     })
     .await;
+    let saved = server.admin(Method::GET, "/flags/canary/environments/staging", None, 200).await;
+    assert_eq!(
+        saved["rules"][0]["serve"]["split"]["variants"],
+        json!([{"variant": "on", "weight": 7500}, {"variant": "off", "weight": 2500}])
+    );
     b.close().await;
 }

@@ -88,6 +88,29 @@
     });
   }
 
+  // A two-variant rollout's single control: "serve the second to N %" sets
+  // both weights (and typing the second weight moves the control).
+  function canaryControl() {
+    document.addEventListener("input", function (ev) {
+      var f = ev.target;
+      var split = f && f.closest && f.closest(".serve-split");
+      var canary = split && split.querySelector("[data-canary]");
+      var weights = split ? split.querySelectorAll("[data-weight]") : [];
+      if (!canary || weights.length !== 2) return;
+      if (f === canary) {
+        var text = canary.value.trim().replace(",", ".").replace(/%$/, "");
+        var v = Number(text);
+        if (text === "" || !isFinite(v) || v < 0 || v > 100) return;
+        var bp = Math.round(v * 100);
+        weights[1].value = pct(bp).replace(/%$/, "");
+        weights[0].value = pct(10000 - bp).replace(/%$/, "");
+        weights[1].dispatchEvent(new Event("input", { bubbles: true }));
+      } else if (f === weights[1]) {
+        canary.value = weights[1].value;
+      }
+    });
+  }
+
   // Validation errors (422) and conflicts (409) answer with a fragment to
   // show in place (the editor with its errors, the row as it is now).
   document.addEventListener("htmx:beforeSwap", function (ev) {
@@ -102,5 +125,6 @@
     live();
     copyButtons();
     liveTotals();
+    canaryControl();
   });
 })();

@@ -205,6 +205,10 @@ pub struct RuleView {
     pub serve_error: Option<String>,
     /// Error on the coverage.
     pub coverage_error: Option<String>,
+    /// A two-variant split's single control: (first variant, second
+    /// variant, the second's weight as typed). "Serve the second to N %"
+    /// sets both weights (10 % → 50 % is one field, not two).
+    pub canary: Option<(String, String, String)>,
 }
 
 /// A prerequisite row.
@@ -373,6 +377,10 @@ impl RulesEditor {
                     id_error: err(".id"),
                     serve_error: if serve_errs.is_empty() { None } else { Some(serve_errs.join("; ")) },
                     coverage_error: err(".serve.split.coverage"),
+                    canary: match r.serve.split.variants.as_slice() {
+                        [a, b] => Some((a.variant.clone(), b.variant.clone(), b.weight.clone())),
+                        _ => None,
+                    },
                     prefix,
                 }
             })

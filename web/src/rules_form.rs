@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::errors::FieldError;
 use crate::form_tree::Node;
+use crate::format;
 use crate::operators::{InputKind, operator};
 use crate::rules_draft::{
     ConditionDraft, ConfigDraft, PrerequisiteDraft, RuleDraft, ServeDraft, SplitDraft, ValueType, WeightDraft,
@@ -176,6 +177,24 @@ fn boolean(v: &str, path: &str, errors: &mut Vec<FieldError>) -> Option<Value> {
     }
 }
 
+/// The single canary control of a two-variant split: when it was changed
+/// (it differs from the value the page showed, `was`), it sets the second
+/// variant's weight and gives the first the rest. A value that is not a
+/// percentage goes to the second weight as typed, so the weight's own check
+/// reports it next to the field.
+fn apply_canary(split: &mut SplitDraft, canary: &str, was: &str) {
+    if split.variants.len() != 2 || canary.is_empty() || canary == was {
+        return;
+    }
+    match percent_to_bp(canary) {
+        Some(bp) => {
+            split.variants[1].weight = format::bp_input(bp);
+            split.variants[0].weight = format::bp_input(10_000 - bp);
+        }
+        None => split.variants[1].weight = canary.to_owned(),
+    }
+}
+
 /// Percent text with up to two decimals into basis points.
 pub(crate) fn percent_to_bp(s: &str) -> Option<u32> {
     let s = s.trim().trim_end_matches('%').trim();
@@ -211,7 +230,7 @@ impl ConfigDraft {
             .map(|r| {
                 let serve = r.get("serve");
                 let split = serve.and_then(|s| s.get("split"));
-                RuleDraft {
+                let mut rule = RuleDraft {
                     id: r.text("id").trim().to_owned(),
                     conditions: r.items("conditions").into_iter().map(ConditionDraft::from_node).collect(),
                     serve: ServeDraft {
@@ -226,13 +245,17 @@ impl ConfigDraft {
                                     variant: w.text("variant"),
                                     weight: w.text("weight").trim().to_owned(),
                                 })
-                                .collect(),
+                                .collect::<Vec<_>>(),
                             coverage: split.map(|s| s.text("coverage").trim().to_owned()).unwrap_or_default(),
                             bucket_by: split.map(|s| s.text("bucketBy").trim().to_owned()).unwrap_or_default(),
                             salt: split.map(|s| s.text("salt").trim().to_owned()).unwrap_or_default(),
                         },
                     },
+                };
+                if let Some(split) = split {
+                    apply_canary(&mut rule.serve.split, split.text("canary").trim(), split.text("canaryWas").trim());
                 }
+                rule
             })
             .collect();
         let prerequisites = tree

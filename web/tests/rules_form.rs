@@ -194,6 +194,45 @@ fn typed_values_become_json() {
     as_rules(&v);
 }
 
+/// The single canary control of a two-variant split (issue 15, item 8).
+#[test]
+fn the_canary_control_sets_both_weights_only_when_it_changed() {
+    let split = |canary: &str, was: &str, on: &str, off: &str| {
+        let pairs = [
+            ("rules[0].serve.kind", "split"),
+            ("rules[0].serve.split.variants[0].variant", "off"),
+            ("rules[0].serve.split.variants[0].weight", off),
+            ("rules[0].serve.split.variants[1].variant", "on"),
+            ("rules[0].serve.split.variants[1].weight", on),
+            ("rules[0].serve.split.canary", canary),
+            ("rules[0].serve.split.canaryWas", was),
+        ];
+        let (draft, _) = ConfigDraft::from_pairs(pairs);
+        draft.rules[0].serve.split.variants.iter().map(|w| w.weight.clone()).collect::<Vec<_>>()
+    };
+    // 10 % → 50 % is one field: both weights follow.
+    assert_eq!(split("50", "10", "10", "90"), ["50", "50"]);
+    assert_eq!(split("12.5", "10", "10", "90"), ["87.5", "12.5"]);
+    // Unchanged: the weights as typed win (an edit of the weights themselves).
+    assert_eq!(split("10", "10", "30", "70"), ["70", "30"]);
+    // Not a percentage: it reaches the second weight, whose check reports it there.
+    assert_eq!(split("lots", "10", "10", "90"), ["90", "lots"]);
+    let (draft, _) = ConfigDraft::from_pairs([
+        ("rules[0].serve.kind", "split"),
+        ("rules[0].serve.split.variants[0].variant", "off"),
+        ("rules[0].serve.split.variants[0].weight", "90"),
+        ("rules[0].serve.split.variants[1].variant", "on"),
+        ("rules[0].serve.split.variants[1].weight", "10"),
+        ("rules[0].serve.split.canary", "25"),
+        ("rules[0].serve.split.canaryWas", "10"),
+    ]);
+    let v = draft.to_json().expect("valid");
+    assert_eq!(
+        v["rules"][0]["serve"]["split"]["variants"],
+        json!([{"variant": "off", "weight": 7500}, {"variant": "on", "weight": 2500}])
+    );
+}
+
 #[test]
 fn segment_form_parses() {
     let pairs = [

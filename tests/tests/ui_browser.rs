@@ -90,21 +90,24 @@ async fn a_product_person_targets_rolls_out_and_toggles_a_flag() {
     click(c, "button[name=action][value=add_rule]").await;
     settle(c).await;
     click(c, "input[name=\"rules[1].serve.kind\"][value=split]").await;
-    for _ in 0..2 {
-        click(c, "button[name=action][value=\"add_split_variant:1\"]").await;
-        settle(c).await;
-    }
-    pick(c, "rules[1].serve.split.variants[0].variant", "on").await;
-    fill(c, "rules[1].serve.split.variants[0].weight", "25").await;
-    pick(c, "rules[1].serve.split.variants[1].variant", "off").await;
-    fill(c, "rules[1].serve.split.variants[1].weight", "75").await;
+    // The rollout starts with the flag's variants (off 100 %, on 0 %); one
+    // control serves `on` to 25 %.
+    assert_eq!(
+        css(c, "[name=\"rules[1].serve.split.variants[0].variant\"]").await.prop("value").await.expect("v").as_deref(),
+        Some("off")
+    );
+    assert_eq!(
+        css(c, "[name=\"rules[1].serve.split.variants[1].variant\"]").await.prop("value").await.expect("v").as_deref(),
+        Some("on")
+    );
+    fill(c, "rules[1].serve.split.canary", "25").await;
     click(c, "#f-confirm").await;
     click(c, "#rules-editor .toolbar button[name=action][value=save]").await;
     settle(c).await;
     let config = server.admin(Method::GET, "/flags/new-checkout/environments/production", None, 200).await;
     assert_eq!(
         config["rules"][1]["serve"]["split"]["variants"],
-        json!([{"variant": "on", "weight": 2500}, {"variant": "off", "weight": 7500}]),
+        json!([{"variant": "off", "weight": 7500}, {"variant": "on", "weight": 2500}]),
         "{config}"
     );
     b.screenshot("flag").await;

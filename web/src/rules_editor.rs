@@ -8,7 +8,7 @@ use askama_web::WebTemplate;
 use crate::errors::{FieldError, field_id, message_for};
 use crate::format;
 use crate::operators::{InputKind, OPERATOR_GROUPS, OperatorGroup, operator};
-use crate::rules_draft::{ConditionDraft, ConfigDraft, ValueType};
+use crate::rules_draft::{ConditionDraft, ConfigDraft, ValueType, WeightDraft};
 use crate::rules_form::percent_to_bp;
 
 /// The rules editor (fragment `rules_editor.html`). Posts to
@@ -211,6 +211,23 @@ pub struct RuleView {
     pub canary: Option<(String, String, String)>,
 }
 
+/// The rows a new rollout starts with: every variant, the off variant
+/// first; two variants start as a canary at 0 % (the off variant 100 %),
+/// more share 100 % equally (the remainder to the first).
+fn starting_rows(variants: &[String], off: &str) -> Vec<WeightDraft> {
+    let mut keys: Vec<&String> = variants.iter().collect();
+    keys.sort_by_key(|k| k.as_str() != off);
+    let n = keys.len().max(1) as u32;
+    let weights: Vec<u32> = match n {
+        2 => vec![10_000, 0],
+        _ => (0..n).map(|i| 10_000 / n + if i == 0 { 10_000 % n } else { 0 }).collect(),
+    };
+    keys.into_iter()
+        .zip(weights)
+        .map(|(k, bp)| WeightDraft { variant: k.clone(), weight: format::bp_input(bp) })
+        .collect()
+}
+
 /// A prerequisite row.
 #[derive(Debug, Clone)]
 pub struct PrerequisiteView {
@@ -308,10 +325,15 @@ impl RulesEditor {
                 };
                 let mut total: u32 = 0;
                 let mut all_parsed = true;
-                let split_rows = r
-                    .serve
-                    .split
-                    .variants
+                // A rollout starts with the flag's variants in it.
+                let filled;
+                let rows: &[WeightDraft] = if r.serve.split.variants.is_empty() && !self.variants.is_empty() {
+                    filled = starting_rows(&self.variants, &self.draft.off_variant);
+                    &filled
+                } else {
+                    &r.serve.split.variants
+                };
+                let split_rows = rows
                     .iter()
                     .enumerate()
                     .map(|(k, w)| {
@@ -377,7 +399,7 @@ impl RulesEditor {
                     id_error: err(".id"),
                     serve_error: if serve_errs.is_empty() { None } else { Some(serve_errs.join("; ")) },
                     coverage_error: err(".serve.split.coverage"),
-                    canary: match r.serve.split.variants.as_slice() {
+                    canary: match rows {
                         [a, b] => Some((a.variant.clone(), b.variant.clone(), b.weight.clone())),
                         _ => None,
                     },

@@ -99,8 +99,14 @@ fn json_survives_the_editor_round_trip() {
     let fields = posted_fields(&html);
     assert!(fields.iter().any(|(k, v)| k == "csrf" && v == "tok-123"));
     let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let (parsed, action) = ConfigDraft::from_pairs(pairs);
+    let (mut parsed, action) = ConfigDraft::from_pairs(pairs);
     assert_eq!(action, EditorAction::Save);
+    // A rule that serves one variant carries a rollout ready to switch to
+    // (its variants filled in); it is not part of the configuration.
+    for rule in parsed.rules.iter_mut().filter(|r| !r.serve.is_split) {
+        assert!(!rule.serve.split.variants.is_empty(), "a rollout ready to switch to");
+        rule.serve.split.variants.clear();
+    }
     assert_eq!(parsed, draft, "the rendered form posts back the same draft");
     let back = parsed.to_json().expect("valid");
     assert_eq!(as_rules(&back), as_rules(&config));
@@ -231,6 +237,26 @@ fn the_canary_control_sets_both_weights_only_when_it_changed() {
         v["rules"][0]["serve"]["split"]["variants"],
         json!([{"variant": "off", "weight": 7500}, {"variant": "on", "weight": 2500}])
     );
+}
+
+/// A new rule's rollout starts with the flag's variants in it: a canary at
+/// 0 % for two variants (issue 15, item 8).
+#[test]
+fn a_new_rollout_starts_with_the_flags_variants() {
+    let mut editor = common::editor();
+    editor.draft.off_variant = "off".into();
+    editor.draft.rules.push(flagyard_web::RuleDraft::default());
+    let last = editor.rules().pop().expect("the new rule");
+    let rows: Vec<(String, String)> = last.split_rows.iter().map(|r| (r.variant.clone(), r.weight.clone())).collect();
+    assert_eq!(rows, [("off".to_owned(), "100".to_owned()), ("on".to_owned(), "0".to_owned())]);
+    assert!(last.weights_ok, "{}", last.weights_summary);
+    assert_eq!(last.canary, Some(("off".to_owned(), "on".to_owned(), "0".to_owned())));
+    // Three variants share 100 % (the remainder to the first).
+    editor.variants = vec!["a".into(), "b".into(), "c".into()];
+    let last = editor.rules().pop().expect("the new rule");
+    let weights: Vec<&str> = last.split_rows.iter().map(|r| r.weight.as_str()).collect();
+    assert_eq!(weights, ["33.34", "33.33", "33.33"]);
+    assert!(last.canary.is_none());
 }
 
 #[test]

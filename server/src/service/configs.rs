@@ -114,7 +114,7 @@ async fn write<T: Queries>(
         super::experiment_guards::check_running(tx, &flag, &env, &config).await?;
     }
     let model = rules::flag_with(&flag, config.clone(), &env.key)?;
-    let edits = Edits { flags: [(key.to_owned(), Some(model.clone()))].into(), ..Edits::default() };
+    let mut edits = Edits { flags: [(key.to_owned(), Some(model))].into(), ..Edits::default() };
     let snap = rules::snapshot(tx, &env, &edits, Reach::EditedClosure).await?;
     rules::validate(&snap, &format!("flags.{key}.environments.{}.", env.key))?;
     if rules::uses_patterns(&config) {
@@ -148,10 +148,16 @@ async fn write<T: Queries>(
     // The version, the configuration, its history, the change log and the
     // audit entry at once: the job's only write, after its last check.
     tx.put_config_logged(&record, &change, &entry).await?;
-    // This version's stream patch, from the flag in hand: this process
+    // The flag in hand, for this version's stream patch: this process
     // broadcasts it at commit, before answering (other replicas read the log).
-    let json = super::patches::flag_patch_json(change.version, key, model)?;
-    tx.marks_mut().announce(Announced { environment_id: env.id, version: change.version, json });
+    if let Some(Some(flag)) = edits.flags.remove(key) {
+        tx.marks_mut().announce(Announced {
+            environment_id: env.id,
+            version: change.version,
+            key: key.to_owned(),
+            flag,
+        });
+    }
     if ramp_running {
         super::ramp_edits::on_edit(tx, actor, &flag, &env, &config, record.revision).await?;
     }

@@ -55,8 +55,8 @@ pub fn to_json<T: Serialize>(v: &T) -> Result<String, Error> {
 }
 
 /// The patch of `version` when it changed flag `key` alone, now `flag`.
-pub fn flag_patch_json(version: i64, key: &str, flag: Flag) -> Result<String, Error> {
+pub fn flag_patch_json(version: i64, key: &str, flag: &Flag) -> Result<String, Error> {
     let mut patch = Patch::new(version);
-    patch.flags.insert(key.to_owned(), Some(flag));
+    patch.flags.insert(key.to_owned(), Some(flag.clone()));
     to_json(&patch)
 }

@@ -234,13 +234,17 @@ impl Hub {
     /// did. When it did not (no stream listens, or versions committed
     /// elsewhere come first), the fan-out reads the change log as for any
     /// other change.
-    pub fn publish(&self, environment_id: i64, version: i64, frame: impl FnOnce() -> Frame) -> bool {
+    /// `frame` is built only then (`None`: it could not be, the fan-out reads it).
+    pub fn publish(&self, environment_id: i64, version: i64, frame: impl FnOnce() -> Option<Frame>) -> bool {
         let mut envs = lock(&self.envs);
         match envs.get_mut(&environment_id) {
-            Some(env) if env.last_sent == Some(version - 1) => {
-                env.broadcast(version, Signal::Patch(frame()));
-                true
-            }
+            Some(env) if env.last_sent == Some(version - 1) => match frame() {
+                Some(frame) => {
+                    env.broadcast(version, Signal::Patch(frame));
+                    true
+                }
+                None => false,
+            },
             _ => false,
         }
     }

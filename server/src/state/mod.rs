@@ -141,7 +141,8 @@ pub fn after_commit(hub: Arc<Hub>, credentials: Arc<Credentials>) -> impl Fn(&Tx
         }
         let mut published = 0;
         for a in marks.announced() {
-            if hub.publish(a.environment_id, a.version, || frame("patch", a.version, &a.json)) {
+            let patch = || crate::service::patches::flag_patch_json(a.version, &a.key, &a.flag).ok();
+            if hub.publish(a.environment_id, a.version, || patch().map(|json| frame("patch", a.version, &json))) {
                 published += 1;
             }
         }

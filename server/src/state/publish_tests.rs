@@ -111,7 +111,7 @@ async fn a_configuration_write_is_broadcast_before_it_is_answered_as_the_log_wou
 #[tokio::test]
 async fn a_version_is_published_only_when_it_is_the_next_one_owed() {
     let hub = Hub::new();
-    let frame = |v: i64| move || super::frame("patch", v, "{}");
+    let frame = |v: i64| move || Some(super::frame("patch", v, "{}"));
     assert!(!hub.publish(1, 5, frame(5)), "nobody listens: the fan-out decides later");
     let mut signals = hub.subscribe(1);
     assert!(!hub.publish(1, 5, frame(5)), "no stream has read a snapshot yet");

@@ -67,15 +67,17 @@ impl TxMarks {
     }
 }
 
-/// A version's stream patch as the write that created the version built it
-/// (`service::patches`): the JSON of the patch, which the state layer
-/// frames and broadcasts once committed.
+/// A version that changed one flag, with the flag as the write that
+/// created the version left it: the state layer builds its stream patch
+/// (`service::patches`) once committed, only if a stream listens.
 #[derive(Debug, Clone)]
 pub struct Announced {
     pub environment_id: i64,
     pub version: i64,
-    /// The patch's compact JSON.
-    pub json: String,
+    /// The flag's key.
+    pub key: String,
+    /// The flag, configured in this environment only.
+    pub flag: flagyard_eval::Flag,
 }
 
 /// How a refused write of a batch is undone.

@@ -20,6 +20,7 @@ use flagyard_web::{
 use super::answer::{done, frame, page, with_status};
 use super::catalog_cache::CatalogCache;
 use super::error::{UiError, form_errors};
+use super::ramp_panel::percent;
 use super::request::{Pairs, Posted, Signed, authorize, field, write_value};
 use crate::auth::Role;
 use crate::http::UiUser;
@@ -49,12 +50,6 @@ fn rule_label(index: usize, id: Option<&str>, serve: &Serve) -> String {
             format!("{name}: {}{coverage}", arms.join(", "))
         }
     }
-}
-
-/// Basis points as a percentage: `2500` → `25 %`, `1250` → `12.5 %`.
-fn percent(bp: u32) -> String {
-    let p = format!("{:.2}", f64::from(bp) / 100.0);
-    format!("{} %", p.trim_end_matches('0').trim_end_matches('.'))
 }
 
 /// The rule choices of `config`, the chosen one's split, and the chosen id.

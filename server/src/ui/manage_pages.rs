@@ -154,12 +154,8 @@ async fn create_sdk_key<B: Backend>(
 /// A revoke or user change that failed in a way the user can act on:
 /// back to `path` with the reason as a flash message.
 fn refused(headers: &HeaderMap, path: &str, e: DomainError) -> Result<Response, UiError> {
-    match e {
-        e @ (DomainError::Conflict(_) | DomainError::NotFound(_) | DomainError::Invalid { .. }) => {
-            Ok(done(headers, path, FlashKind::Error, &e.to_string()))
-        }
-        other => Err(other.into()),
-    }
+    let words = super::deletion::refused_as_is(e)?;
+    Ok(done(headers, path, FlashKind::Error, &words))
 }
 
 fn parse_id(id: &str) -> Result<i64, UiError> {

@@ -14,7 +14,8 @@ use crate::http::UiUser;
 use crate::service::{self, Error as DomainError, RampView};
 use crate::store::{AuditQuery, IngestQueries, Queries, RampFilter};
 
-fn percent(bp: u32) -> String {
+/// Basis points as a percentage: `2500` → `25 %`, `1250` → `12.5 %`.
+pub(super) fn percent(bp: u32) -> String {
     let p = f64::from(bp) / 100.0;
     if p.fract() == 0.0 { format!("{p:.0} %") } else { format!("{p} %") }
 }

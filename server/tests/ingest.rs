@@ -163,6 +163,16 @@ api_test!(events_are_attributed_to_first_exposures, |app| async move {
     assert_eq!(on["variant"], "on");
     assert!(on["comparison"]["relative"].is_object(), "{on}");
     assert_eq!(on["verdict"], "inconclusive");
+    // Four metrics, one treatment: Holm over four comparisons, and the
+    // verdict reads the Holm-adjusted p with an interval at Holm's level.
+    assert_eq!((r["correction"]["method"].as_str(), r["correction"]["familySize"].as_u64()), (Some("holm"), Some(4)));
+    let d = &on["decision"];
+    assert_eq!(d["verdict"], on["verdict"]);
+    assert_eq!(d["pValue"], on["holmPValue"], "{on}");
+    let level = d["level"].as_f64().unwrap_or_default();
+    assert!((0.95 + 1e-9..1.0).contains(&level), "Holm tests at α/4 … α: {d}");
+    let (lower, upper) = (d["ci"]["lower"].as_f64().unwrap_or(1.0), d["ci"]["upper"].as_f64().unwrap_or(-1.0));
+    assert!(lower <= 0.0 && upper >= 0.0, "inconclusive: the interval holds 0: {d}");
     assert_eq!(r["srm"]["warning"], false);
     // Every control unit converted: no baseline rate to plan with yet, and the answer says so.
     assert_eq!(r["power"]["minimumDetectableEffect"], 0.1);

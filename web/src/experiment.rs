@@ -65,14 +65,21 @@ pub struct VariantResult {
     pub units: u64,
     /// Rate (conversion) or mean.
     pub value: f64,
-    /// Absolute effect against control with its interval.
+    /// Absolute effect against control with its interval at `level`.
     pub absolute: Option<Interval>,
-    /// Relative effect (lift) with its interval.
+    /// Relative effect (lift) with its interval at `level`: the interval
+    /// the verdict reads (the posterior's for a Bayesian analysis).
     pub relative: Option<Interval>,
-    /// p-value (frequentist, sequential).
+    /// Coverage of both intervals (0.95; higher for a comparison corrected
+    /// for multiple comparisons).
+    pub level: f64,
+    /// The p-value the verdict corresponds to (adjusted when corrected;
+    /// none for a Bayesian analysis).
     pub p_value: Option<f64>,
     /// Chance to beat control (every analysis shows it; a Bayesian one decides by it).
     pub chance_to_beat: Option<f64>,
+    /// The verdict, as the server decided it with the interval above.
+    pub verdict: Verdict,
 }
 
 /// One metric's results.
@@ -111,6 +118,9 @@ pub struct ResultRowView {
     pub absolute: String,
     /// Relative effect and interval.
     pub relative: String,
+    /// The intervals' level when it is not the page's (a corrected
+    /// comparison), e.g. `98.3 % interval`; else empty.
+    pub level: String,
     /// p-value or chance to beat control.
     pub evidence: String,
     /// Verdict words.
@@ -162,13 +172,23 @@ pub struct ExperimentPage {
     pub metrics: Vec<MetricResult>,
     /// When the results were computed.
     pub computed_at: Option<String>,
+    /// The multiple-comparison correction, when several treatments ×
+    /// metrics are tested together.
+    pub correction: Option<Correction>,
+    /// How the verdicts are reached, in words (the server's description).
+    pub decision_rule: Option<String>,
+}
+
+/// A multiple-comparison correction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Correction {
+    /// `Holm` or `Bonferroni`.
+    pub method: String,
+    /// Comparisons tested together.
+    pub family_size: usize,
 }
 
 impl MetricResult {
-    fn verdict(&self, v: &VariantResult, analysis: Analysis, alpha: f64) -> Verdict {
-        Verdict::decide(v.relative.or(v.absolute), v.chance_to_beat, analysis, alpha, self.good_direction)
-    }
-
     fn fmt_value(&self, x: f64) -> String {
         if self.kind == "conversion" { format::pct(x, 2) } else { format::number(x) }
     }
@@ -191,9 +211,11 @@ impl MetricResult {
         self.fmt_value(self.control_value)
     }
 
-    /// Table rows for the variants (arguments by reference: templates pass fields so).
-    pub fn rows(&self, analysis: &Analysis, alpha: &f64) -> Vec<ResultRowView> {
-        let (analysis, alpha) = (*analysis, *alpha);
+    /// Table rows for the variants; a p-value says its correction, and an
+    /// interval its level when it is not the one the page's header states.
+    pub fn rows(&self, page: &ExperimentPage) -> Vec<ResultRowView> {
+        let (analysis, level) = (page.analysis, page.interval_level());
+        let adjusted = page.correction.as_ref().map(|c| format!(" ({})", c.method)).unwrap_or_default();
         let interval = |i: Option<Interval>, as_pct: bool| match i {
             Some(i) if i.is_defined() => {
                 let f = |x: f64| if as_pct { format::signed_pct(x, 1) } else { format::number(x) };
@@ -204,13 +226,13 @@ impl MetricResult {
         self.variants
             .iter()
             .map(|v| {
-                let verdict = self.verdict(v, analysis, alpha);
+                let verdict = v.verdict;
                 let chance = v.chance_to_beat.map(|c| format!("{} to beat control", format::pct(c, 1)));
                 let evidence = match (analysis, v.p_value, chance) {
                     (Analysis::Bayesian, _, Some(chance)) => chance,
                     (Analysis::Bayesian, _, None) => "—".to_owned(),
-                    (_, Some(p), Some(chance)) => format!("p = {} · {chance}", format::p_value(p)),
-                    (_, Some(p), None) => format!("p = {}", format::p_value(p)),
+                    (_, Some(p), Some(chance)) => format!("p = {}{adjusted} · {chance}", format::p_value(p)),
+                    (_, Some(p), None) => format!("p = {}{adjusted}", format::p_value(p)),
                     (_, None, Some(chance)) => chance,
                     (_, None, None) => "—".to_owned(),
                 };
@@ -220,6 +242,11 @@ impl MetricResult {
                     value: self.fmt_value(v.value),
                     absolute: interval(v.absolute, self.kind == "conversion"),
                     relative: interval(v.relative, true),
+                    level: if (v.level - level).abs() > 1e-9 && v.level.is_finite() {
+                        format!("{} interval", format::pct(v.level, 1))
+                    } else {
+                        String::new()
+                    },
                     evidence,
                     verdict: verdict.label().to_owned(),
                     verdict_class: verdict.class().to_owned(),
@@ -229,8 +256,7 @@ impl MetricResult {
     }
 
     /// The forest plot of the relative effects (inline SVG).
-    pub fn chart(&self, analysis: &Analysis, alpha: &f64) -> String {
-        let (analysis, alpha) = (*analysis, *alpha);
+    pub fn chart(&self) -> String {
         let rows: Vec<ForestRow> = self
             .variants
             .iter()
@@ -241,7 +267,7 @@ impl MetricResult {
                     estimate: i.estimate,
                     lower: i.lower,
                     upper: i.upper,
-                    verdict: self.verdict(v, analysis, alpha),
+                    verdict: v.verdict,
                 }
             })
             .collect();
@@ -287,9 +313,16 @@ impl ExperimentPage {
         }
     }
 
+    /// The level of the intervals on the page (each row says so when its
+    /// own differs): 1 − α, or 1 − 2α for a Bayesian analysis, whose
+    /// verdict needs a chance to beat control of 1 − α.
+    pub fn interval_level(&self) -> f64 {
+        if self.analysis == Analysis::Bayesian { 1.0 - 2.0 * self.alpha } else { 1.0 - self.alpha }
+    }
+
     /// The interval's name.
     pub fn interval_label(&self) -> String {
-        let level = format::pct(1.0 - self.alpha, 0);
+        let level = format::pct(self.interval_level(), 0);
         match self.analysis {
             Analysis::Sequential => format!("{level} always-valid interval"),
             Analysis::Bayesian => format!("{level} credible interval"),

@@ -56,7 +56,9 @@ pub use csrf_form::CsrfForm;
 pub use diff::{DiffKind, DiffLine, line_diff};
 pub use environments::{EnvironmentRow, EnvironmentsPage, NewEnvironmentForm, NewSdkKeyForm, SdkKeyRow};
 pub use errors::{ConfirmPage, ErrorPage, FieldError, field_id, plain_quotes};
-pub use experiment::{AllocationRow, ExperimentPage, MetricResult, Progress, ResultRowView, SrmCheck, VariantResult};
+pub use experiment::{
+    AllocationRow, Correction, ExperimentPage, MetricResult, Progress, ResultRowView, SrmCheck, VariantResult,
+};
 pub use experiments::{
     Estimate, ExperimentRow, ExperimentsPage, MetricChoice, NewExperimentForm, NewExperimentPage, RuleChoice, thousands,
 };

@@ -69,56 +69,14 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// Decides from a relative (or absolute) interval, or for a Bayesian
-    /// analysis from the chance to beat control (better when ≥ 1 − α, worse
-    /// when ≤ α).
-    pub fn decide(
-        interval: Option<Interval>,
-        chance_to_beat: Option<f64>,
-        analysis: Analysis,
-        alpha: f64,
-        good: GoodDirection,
-    ) -> Verdict {
-        let up = match (analysis, chance_to_beat) {
-            (Analysis::Bayesian, Some(c)) if c.is_finite() => {
-                if c >= 1.0 - alpha {
-                    Some(true)
-                } else if c <= alpha {
-                    Some(false)
-                } else {
-                    None
-                }
-            }
-            (Analysis::Bayesian, _) => return Verdict::NotEnoughData,
-            _ => match interval {
-                Some(i) if i.is_defined() => {
-                    if i.lower > 0.0 {
-                        Some(true)
-                    } else if i.upper < 0.0 {
-                        Some(false)
-                    } else {
-                        None
-                    }
-                }
-                _ => return Verdict::NotEnoughData,
-            },
-        };
-        match (up, good) {
-            (None, _) => Verdict::NoDifferenceYet,
-            (Some(up), GoodDirection::Increase) => {
-                if up {
-                    Verdict::Better
-                } else {
-                    Verdict::Worse
-                }
-            }
-            (Some(up), GoodDirection::Decrease) => {
-                if up {
-                    Verdict::Worse
-                } else {
-                    Verdict::Better
-                }
-            }
+    /// The server's verdict (`better`, `worse`, `inconclusive`,
+    /// `notEnoughData`); anything else reads as not enough data.
+    pub fn from_wire(verdict: &str) -> Verdict {
+        match verdict {
+            "better" => Verdict::Better,
+            "worse" => Verdict::Worse,
+            "inconclusive" => Verdict::NoDifferenceYet,
+            _ => Verdict::NotEnoughData,
         }
     }
 
@@ -147,30 +105,16 @@ impl Verdict {
 mod tests {
     use super::*;
 
-    const UP: Interval = Interval { estimate: 0.1, lower: 0.01, upper: 0.19 };
-    const FLAT: Interval = Interval { estimate: 0.1, lower: -0.01, upper: 0.19 };
-    const DOWN: Interval = Interval { estimate: -0.1, lower: -0.19, upper: -0.01 };
-
     #[test]
-    fn verdicts_follow_the_good_direction() {
-        let f = Analysis::Frequentist;
-        assert_eq!(Verdict::decide(Some(UP), None, f, 0.05, GoodDirection::Increase), Verdict::Better);
-        assert_eq!(Verdict::decide(Some(UP), None, f, 0.05, GoodDirection::Decrease), Verdict::Worse);
-        assert_eq!(Verdict::decide(Some(DOWN), None, f, 0.05, GoodDirection::Decrease), Verdict::Better);
-        assert_eq!(Verdict::decide(Some(DOWN), None, f, 0.05, GoodDirection::Increase), Verdict::Worse);
-        assert_eq!(Verdict::decide(Some(FLAT), None, f, 0.05, GoodDirection::Increase), Verdict::NoDifferenceYet);
-        assert_eq!(Verdict::decide(None, None, f, 0.05, GoodDirection::Increase), Verdict::NotEnoughData);
-        let nan = Interval { estimate: f64::NAN, lower: 0.0, upper: 1.0 };
-        assert_eq!(Verdict::decide(Some(nan), None, f, 0.05, GoodDirection::Increase), Verdict::NotEnoughData);
-    }
-
-    #[test]
-    fn bayesian_uses_the_chance_to_beat_control() {
-        let b = Analysis::Bayesian;
-        assert_eq!(Verdict::decide(Some(FLAT), Some(0.986), b, 0.05, GoodDirection::Increase), Verdict::Better);
-        assert_eq!(Verdict::decide(None, Some(0.986), b, 0.05, GoodDirection::Decrease), Verdict::Worse);
-        assert_eq!(Verdict::decide(None, Some(0.6), b, 0.05, GoodDirection::Increase), Verdict::NoDifferenceYet);
-        assert_eq!(Verdict::decide(None, Some(0.01), b, 0.05, GoodDirection::Increase), Verdict::Worse);
-        assert_eq!(Verdict::decide(Some(UP), None, b, 0.05, GoodDirection::Increase), Verdict::NotEnoughData);
+    fn the_server_s_verdicts_read_as_shown() {
+        for (wire, v, label) in [
+            ("better", Verdict::Better, "Better"),
+            ("worse", Verdict::Worse, "Worse"),
+            ("inconclusive", Verdict::NoDifferenceYet, "No detectable difference yet"),
+            ("notEnoughData", Verdict::NotEnoughData, "Not enough data"),
+            ("", Verdict::NotEnoughData, "Not enough data"),
+        ] {
+            assert_eq!((Verdict::from_wire(wire), Verdict::from_wire(wire).label()), (v, label));
+        }
     }
 }

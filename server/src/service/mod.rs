@@ -8,6 +8,7 @@
 
 mod admin;
 mod configs;
+mod decision;
 mod error;
 mod experiment_guards;
 mod experiment_metrics;
@@ -60,7 +61,9 @@ pub use releases::{
     ReleaseInput, ReleaseState, ReleaseView, apply_release, create_release, delete_release, get_release, list_releases,
     preview_release, release_flags, revert_release, update_release,
 };
-pub use results::{EventCountsView, ResultsView, SrmScope, event_counts, experiment_results};
+pub use results::{
+    EventCountsView, MetricVariant as MetricVariantView, ResultsView, SrmScope, event_counts, experiment_results,
+};
 pub use results_csv::results_csv;
 pub use segments::{SegmentInput, create_segment, delete_segment, get_segment, list_segments, update_segment};
 pub use sessions::{

@@ -10,6 +10,7 @@ use flagyard_stats::{
 };
 use serde::Serialize;
 
+use super::decision::{Correction, Decision, decide_all};
 use super::error::Error;
 use super::experiment_guards::{corrupt, snapshot_of};
 use super::now_ms;
@@ -49,6 +50,8 @@ pub struct ResultsView {
     pub srm_scope: SrmScope,
     /// Comparisons in the Holm / Benjamini–Hochberg family (treatments × metrics).
     pub family_size: usize,
+    /// How the verdicts account for the family.
+    pub correction: Correction,
     /// Primary metric first, then secondary, then guardrail metrics.
     pub metrics: Vec<MetricResults>,
     /// Sample size for the minimum detectable effect on the primary metric.
@@ -148,9 +151,12 @@ pub struct MetricVariant {
     pub holm_p_value: Option<f64>,
     /// Benjamini–Hochberg-adjusted relative-lift p-value across the family.
     pub bh_p_value: Option<f64>,
-    /// `better`, `worse` or `inconclusive` (no detectable difference yet), by
-    /// the experiment's analysis and the metric's good direction.
+    /// `better`, `worse`, `inconclusive` (no detectable difference yet) or
+    /// `notEnoughData`, by the experiment's analysis, its multiple-comparison
+    /// correction and the metric's good direction: `decision.verdict`.
     pub verdict: Option<String>,
+    /// The verdict with the interval that says it (see [`Decision`]).
+    pub decision: Option<Decision>,
 }
 
 /// Required sample size and progress toward it.
@@ -185,29 +191,6 @@ pub(super) fn variant_stats(kind: &str, n: i64, sum: f64, sum_sq: f64) -> Varian
     }
     let floor = sum * sum / n as f64;
     VariantStats::new(n, sum, if sum_sq < floor { floor } else { sum_sq })
-}
-
-fn verdict(analysis: &str, alpha: f64, good: &str, c: &Comparison) -> String {
-    let sign = match analysis {
-        "bayesian" => c.bayesian.chance_to_win.map(|p| {
-            if p >= 1.0 - alpha {
-                1
-            } else if p <= alpha {
-                -1
-            } else {
-                0
-            }
-        }),
-        "sequential" => c.sequential.ci.map(|ci| i32::from(ci.lower > 0.0) - i32::from(ci.upper < 0.0)),
-        _ => c.relative.ci.or(c.absolute.ci).map(|ci| i32::from(ci.lower > 0.0) - i32::from(ci.upper < 0.0)),
-    };
-    let sign = if good == "decrease" { -sign.unwrap_or(0) } else { sign.unwrap_or(0) };
-    match sign {
-        1 => "better",
-        -1 => "worse",
-        _ => "inconclusive",
-    }
-    .to_owned()
 }
 
 /// The results of experiment `key`.
@@ -255,12 +238,15 @@ pub async fn experiment_results<T: Queries + IngestQueries>(tx: &mut T, key: &st
     let analysed =
         analyze_experiment(&units, &weights, &data, &options).map_err(|e| corrupt("experiment statistics", e))?;
 
+    let decrease_is_good: Vec<bool> = metrics.iter().map(|(m, _)| m.good_direction == "decrease").collect();
+    let (correction, decisions) = decide_all(&x.analysis, x.alpha, &data, &analysed, &decrease_is_good)?;
     let mut out = Vec::with_capacity(metrics.len());
-    for (((m, role), d), r) in metrics.iter().zip(&data).zip(analysed.metrics) {
+    for ((((m, role), d), r), decided) in metrics.iter().zip(&data).zip(analysed.metrics).zip(decisions) {
         let mut rows = Vec::with_capacity(variants.len());
         for (i, (v, s)) in variants.iter().zip(&d.variants).enumerate() {
             let summary = summarize(s, d.kind).map_err(|e| corrupt("variant statistics", e))?;
             let treated = (i > 0).then(|| r.variants.get(i - 1)).flatten();
+            let decision = (i > 0).then(|| decided.get(i - 1).cloned()).flatten();
             rows.push(MetricVariant {
                 variant: v.variant.clone(),
                 control: i == 0,
@@ -268,7 +254,8 @@ pub async fn experiment_results<T: Queries + IngestQueries>(tx: &mut T, key: &st
                 sum: s.sum,
                 sum_sq: s.sum_sq,
                 summary,
-                verdict: treated.map(|t| verdict(&x.analysis, x.alpha, &m.good_direction, &t.comparison)),
+                verdict: decision.as_ref().map(|d| d.verdict.as_str().to_owned()),
+                decision,
                 holm_p_value: treated.and_then(|t| t.holm_p_value),
                 bh_p_value: treated.and_then(|t| t.bh_p_value),
                 comparison: treated.map(|t| t.comparison.clone()),
@@ -304,6 +291,7 @@ pub async fn experiment_results<T: Queries + IngestQueries>(tx: &mut T, key: &st
         srm,
         srm_scope,
         family_size: analysed.family_size,
+        correction,
         metrics: out,
         power,
     })

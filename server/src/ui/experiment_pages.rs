@@ -89,9 +89,9 @@ async fn show<B: Backend>(
         (f.allocation.clone(), x.split.as_ref().map_or(10_000, |s| s.coverage), Some((f, results.computed_at)))
     };
     drop(tx);
-    let (srm, srm_basis, progress, metrics, computed_at) = match results {
-        Some((f, at)) => (f.srm, f.srm_basis, f.progress, f.metrics, Some(at)),
-        None => (None, None, None, Vec::new(), None),
+    let (srm, srm_basis, progress, metrics, computed_at, correction, decision_rule) = match results {
+        Some((f, at)) => (f.srm, f.srm_basis, f.progress, f.metrics, Some(at), f.correction, Some(f.decision_rule)),
+        None => (None, None, None, Vec::new(), None, None, None),
     };
     let title = if x.name.is_empty() { x.key.clone() } else { x.name.clone() };
     let view = ExperimentPage {
@@ -114,6 +114,8 @@ async fn show<B: Backend>(
         progress,
         metrics,
         computed_at,
+        correction,
+        decision_rule,
     };
     Ok(page(&user, &view))
 }

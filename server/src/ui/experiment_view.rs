@@ -1,13 +1,17 @@
 //! The experiment page's figures, mapped from the results the admin API
 //! serves (`service::experiment_results`): allocation and units, the SRM
 //! check, sample-size progress, and per metric and variant the rate or
-//! mean, the absolute effect, the relative effect with the interval of the
-//! experiment's analysis (confidence, always-valid or credible), its
-//! p-value (not for Bayesian analyses) and the chance to beat control.
+//! mean, and the server's decision: the absolute and relative effects with
+//! the intervals the verdict reads (confidence, always-valid or credible, at
+//! the level of the multiple-comparison correction), the p-value it
+//! corresponds to (not for Bayesian analyses), the chance to beat control
+//! and the verdict itself.
 
 use flagyard_eval::WeightedVariant;
-use flagyard_stats::Comparison;
-use flagyard_web::{AllocationRow, Analysis, GoodDirection, Interval, MetricResult, Progress, SrmCheck, VariantResult};
+use flagyard_web::{
+    AllocationRow, Analysis, Correction, GoodDirection, Interval, MetricResult, Progress, SrmCheck, VariantResult,
+    Verdict,
+};
 
 use crate::service::{self, ExperimentView, ResultsView};
 
@@ -32,21 +36,30 @@ fn interval(estimate: Option<f64>, ci: Option<flagyard_stats::Interval>) -> Opti
     Some(Interval { estimate, lower, upper })
 }
 
-/// The relative effect as the experiment's analysis reads it.
-fn relative(c: &Comparison, analysis: Analysis) -> Option<Interval> {
-    match analysis {
-        Analysis::Frequentist => interval(c.relative.estimate, c.relative.ci),
-        Analysis::Sequential => interval(c.sequential.estimate, c.sequential.ci),
-        Analysis::Bayesian => interval(c.bayesian.posterior_mean, c.bayesian.ci),
-    }
-}
-
-/// The p-value shown for the analysis (none for Bayesian analyses).
-fn p_value(c: &Comparison, analysis: Analysis) -> Option<f64> {
-    match analysis {
-        Analysis::Frequentist => c.relative.p_value.or(c.absolute.p_value),
-        Analysis::Sequential => c.sequential.p_value,
-        Analysis::Bayesian => None,
+/// A treatment's figures as the server decided them: both intervals at the
+/// decision's level, the p-value the verdict corresponds to, the verdict.
+fn variant_result(v: &service::MetricVariantView) -> VariantResult {
+    let c = v.comparison.as_ref();
+    let d = v.decision.as_ref();
+    let relative = d.and_then(|d| {
+        if d.scale == "absolute" {
+            interval(c.and_then(|c| c.relative.estimate), d.relative_ci)
+        } else {
+            interval(d.estimate, d.ci)
+        }
+    });
+    VariantResult {
+        variant: v.variant.clone(),
+        units: units(v.n),
+        value: v.summary.mean.unwrap_or(0.0),
+        absolute: d.and_then(|d| interval(c.and_then(|c| c.absolute.estimate), d.absolute_ci)),
+        relative,
+        level: d.map_or(f64::NAN, |d| d.level),
+        p_value: d.and_then(|d| d.p_value),
+        // Shown in every analysis (it is cheap); only a Bayesian analysis
+        // decides by it.
+        chance_to_beat: c.and_then(|c| c.bayesian.chance_to_win),
+        verdict: Verdict::from_wire(d.map_or("", |d| d.verdict.as_str())),
     }
 }
 
@@ -74,11 +87,13 @@ pub struct Figures {
     pub srm_basis: Option<String>,
     pub progress: Option<Progress>,
     pub metrics: Vec<MetricResult>,
+    pub correction: Option<Correction>,
+    /// How the verdicts are reached, in words.
+    pub decision_rule: String,
 }
 
 /// Maps the results of a started experiment.
 pub fn figures(r: &ResultsView) -> Figures {
-    let analysis = analysis(&r.analysis);
     let allocation = r
         .variants
         .iter()
@@ -112,25 +127,7 @@ pub fn figures(r: &ResultsView) -> Figures {
         .iter()
         .map(|m| {
             let control = m.variants.iter().find(|v| v.control);
-            let variants = m
-                .variants
-                .iter()
-                .filter(|v| !v.control)
-                .map(|v| {
-                    let c = v.comparison.as_ref();
-                    VariantResult {
-                        variant: v.variant.clone(),
-                        units: units(v.n),
-                        value: v.summary.mean.unwrap_or(0.0),
-                        absolute: c.and_then(|c| interval(c.absolute.estimate, c.absolute.ci)),
-                        relative: c.and_then(|c| relative(c, analysis)),
-                        p_value: c.and_then(|c| p_value(c, analysis)),
-                        // Shown in every analysis (it is cheap); only a
-                        // Bayesian analysis decides by it.
-                        chance_to_beat: c.and_then(|c| c.bayesian.chance_to_win),
-                    }
-                })
-                .collect();
+            let variants = m.variants.iter().filter(|v| !v.control).map(variant_result).collect();
             MetricResult {
                 key: m.metric.clone(),
                 name: if m.name.is_empty() { m.metric.clone() } else { m.name.clone() },
@@ -148,5 +145,19 @@ pub fn figures(r: &ResultsView) -> Figures {
             }
         })
         .collect();
-    Figures { allocation, srm, srm_basis, progress, metrics }
+    let correction = match r.correction.method.as_str() {
+        "holm" => Some("Holm"),
+        "bonferroni" => Some("Bonferroni"),
+        _ => None,
+    }
+    .map(|method| Correction { method: method.to_owned(), family_size: r.correction.family_size });
+    Figures {
+        allocation,
+        srm,
+        srm_basis,
+        progress,
+        metrics,
+        correction,
+        decision_rule: r.correction.description.clone(),
+    }
 }

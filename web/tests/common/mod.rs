@@ -280,8 +280,10 @@ pub fn experiment_page() -> ExperimentPage {
                 value: 0.11,
                 absolute: Some(Interval { estimate: 0.01, lower: 0.0015, upper: 0.0185 }),
                 relative: Some(Interval { estimate: 0.1, lower: 0.0108647, upper: 0.189135 }),
+                level: 0.95,
                 p_value: Some(0.0278895),
                 chance_to_beat: Some(0.986061),
+                verdict: if good == GoodDirection::Increase { Verdict::Better } else { Verdict::Worse },
             },
             VariantResult {
                 variant: EVIL.into(),
@@ -289,8 +291,10 @@ pub fn experiment_page() -> ExperimentPage {
                 value: f64::NAN,
                 absolute: None,
                 relative: None,
+                level: 0.95,
                 p_value: None,
                 chance_to_beat: None,
+                verdict: Verdict::NotEnoughData,
             },
         ],
     };
@@ -320,6 +324,8 @@ pub fn experiment_page() -> ExperimentPage {
             metric("latency", "mean", GoodDirection::Decrease),
         ],
         computed_at: Some("2025-05-02 10:00 UTC".into()),
+        correction: None,
+        decision_rule: Some("One comparison: no multiple-comparison correction.".into()),
     }
 }
 

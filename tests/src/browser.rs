@@ -119,16 +119,22 @@ impl Browser {
     /// Starts chromedriver and a browser session, or `None` (skipped, said
     /// on stderr) when Chromium is not installed and not required.
     pub async fn start(test: &str) -> Option<Browser> {
-        Browser::launch(test, true).await
+        Browser::launch(test, true, &[]).await
+    }
+
+    /// [`Browser::start`] with the system in dark mode (`prefers-color-scheme:
+    /// dark`), for the pages' dark colours.
+    pub async fn start_dark(test: &str) -> Option<Browser> {
+        Browser::launch(test, true, &["--force-dark-mode"]).await
     }
 
     /// [`Browser::start`] with JavaScript turned off: what a person with
     /// scripts blocked sees (every form must still work and end on a page).
     pub async fn start_without_js(test: &str) -> Option<Browser> {
-        Browser::launch(test, false).await
+        Browser::launch(test, false, &[]).await
     }
 
-    async fn launch(test: &str, javascript: bool) -> Option<Browser> {
+    async fn launch(test: &str, javascript: bool, extra: &[&str]) -> Option<Browser> {
         if !(Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists()) {
             assert!(
                 !required(),
@@ -149,14 +155,22 @@ impl Browser {
             .spawn()
             .expect("start chromedriver");
         let url = format!("http://127.0.0.1:{port}");
+        let mut args = vec![
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1280,1000",
+        ];
+        args.extend_from_slice(extra);
         let mut caps = Capabilities::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            json!({"binary": CHROMIUM, "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1280,1000"
-            ], "prefs": {"profile.managed_default_content_settings.javascript": if javascript { 1 } else { 2 }}}),
+            json!({"binary": CHROMIUM, "args": args, "prefs": {"profile.managed_default_content_settings.javascript": if javascript { 1 } else { 2 }}}),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let started = Instant::now();

@@ -153,6 +153,20 @@ impl Server {
             .await;
         key["secret"].as_str().expect("secret").to_owned()
     }
+
+    /// Delivers `events` as one batch with SDK key `key`; panics unless
+    /// the server takes it (200).
+    pub async fn send_events(&self, key: &str, batch: &str, events: Vec<Value>) {
+        let res = self
+            .http
+            .post(format!("{}/sdk/v1/events", self.base))
+            .bearer_auth(key)
+            .json(&json!({"batchId": batch, "events": events}))
+            .send()
+            .await
+            .expect("events");
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
+    }
 }
 
 impl Drop for Server {

@@ -206,15 +206,7 @@ async fn experiment_results_on_the_page_match_the_api() {
             events.push(json!({"kind": "track", "at": at + 1, "event": "buy", "unit": format!("u{i}")}));
         }
     }
-    let res = server
-        .http
-        .post(format!("{}/sdk/v1/events", server.base))
-        .bearer_auth(&key)
-        .json(&json!({"batchId": "seed", "events": events}))
-        .send()
-        .await
-        .expect("events");
-    assert_eq!(res.status(), 200);
+    server.send_events(&key, "seed", events).await;
     let api = server.admin(Method::GET, "/experiments/checkout-test/results", None, 200).await;
 
     login(&b, &server, "admin", PASSWORD).await;

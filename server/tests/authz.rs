@@ -58,6 +58,7 @@ const MATRIX: &[(&str, Role, u16)] = &[
     ("POST /experiments/{key}/start", Role::Editor, 200),
     ("POST /experiments/{key}/stop", Role::Editor, 200),
     ("GET /experiments/{key}/results", Role::Viewer, 200),
+    ("GET /experiments/{key}/history", Role::Viewer, 200),
     ("GET /releases", Role::Viewer, 200),
     ("POST /releases", Role::Editor, 201),
     ("GET /releases/{id}", Role::Viewer, 200),
@@ -257,6 +258,11 @@ async fn prepare(app: &TestApp, route: &str, n: usize) -> (Method, String, Optio
             app.post("/api/v1/experiments", experiment(&key)).await.expect(201);
             app.post(&format!("/api/v1/experiments/{key}/start"), json!({})).await.expect(200);
             (Method::GET, format!("/experiments/{key}/results"), None)
+        }
+        "GET /experiments/{key}/history" => {
+            let key = format!("history-{n}");
+            app.post("/api/v1/experiments", experiment(&key)).await.expect(201);
+            (Method::GET, format!("/experiments/{key}/history"), None)
         }
         "GET /releases" => (Method::GET, "/releases".into(), None),
         "POST /releases" => (Method::POST, "/releases".into(), Some(release_body(n, "f"))),

@@ -611,6 +611,7 @@ fn specific_cases(fx: &Fixtures) -> Vec<Case> {
         c("POST /experiments/{key}/stop", "GET on the path", Payload::None, 405).method(Method::GET),
         c("POST /experiments/{key}/stop", "unknown experiment", Payload::None, 404).path("/experiments/nope/stop"),
         c("GET /experiments/{key}/results", "unknown experiment", Payload::None, 404).path("/experiments/nope/results"),
+        c("GET /experiments/{key}/history", "unknown experiment", Payload::None, 404).path("/experiments/nope/history"),
         c("GET /experiments/{key}/results", "unknown format", Payload::None, 400).path("/experiments/x/results?format=xml"),
         c("GET /experiments/{key}/results", "unknown parameter", Payload::None, 400)
             .path("/experiments/x/results?fromat=csv"),

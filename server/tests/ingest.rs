@@ -19,15 +19,7 @@ fn now() -> i64 {
 /// A flag with a 50/50 split rule `exp`, metrics of every kind, a started
 /// experiment `exp-test` on it, and an SDK key for production.
 async fn setup(app: &TestApp) -> String {
-    app.post("/api/v1/flags", json!({"key": "checkout", "type": "boolean"})).await.expect(201);
-    app.put(
-        "/api/v1/flags/checkout/environments/production",
-        json!({"enabled": true, "offVariant": "off", "defaultVariant": "off", "rules": [
-            {"id": "exp", "serve": {"split": {"variants": [{"variant": "on", "weight": 5000}, {"variant": "off", "weight": 5000}]}}}
-        ]}),
-    )
-    .await
-    .expect(200);
+    app.checkout_with_split().await;
     for (key, event, kind) in [
         ("purchase", "buy", "conversion"),
         ("clicks", "click", "count"),

@@ -16,15 +16,7 @@ use support::ui_client::{Browser, PASSWORD, cookie_value};
 
 /// A boolean flag `checkout` with a 50/50 split rule `exp` in production.
 async fn split_flag(app: &TestApp) {
-    app.post("/api/v1/flags", json!({"key": "checkout", "type": "boolean"})).await.expect(201);
-    app.put(
-        "/api/v1/flags/checkout/environments/production",
-        json!({"enabled": true, "offVariant": "off", "defaultVariant": "off", "rules": [
-            {"id": "exp", "serve": {"split": {"variants": [{"variant": "on", "weight": 5000}, {"variant": "off", "weight": 5000}]}}}
-        ]}),
-    )
-    .await
-    .expect(200);
+    app.checkout_with_split().await;
 }
 
 api_test!(every_page_renders_for_an_admin, |app| async move {
@@ -279,7 +271,7 @@ async fn send_events(app: &TestApp, key: &str, events: Vec<Value>) {
 
 /// The p-value as the page prints it.
 fn p_text(p: f64) -> String {
-    if p < 0.001 { "p = &lt; 0.001".to_owned() } else { format!("p = {p:.3}") }
+    if p < 0.001 { "p &lt; 0.001".to_owned() } else { format!("p = {p:.3}") }
 }
 
 api_test!(experiment_page_matches_the_results_api, |app| async move {
@@ -350,8 +342,11 @@ api_test!(experiment_page_matches_the_results_api, |app| async move {
     let (control, treatment) = (&purchase["variants"][0], &purchase["variants"][1]);
     assert_eq!(control["summary"]["mean"], 0.1);
     assert!(html.contains("10.00%") && html.contains("20.00%"), "conversion rates");
-    let p = treatment["comparison"]["relative"]["pValue"].as_f64().unwrap();
-    assert!(html.contains(&p_text(p)), "p-value {p}");
+    // Two metrics: the p-value shown is the Holm-adjusted one the verdict reads.
+    assert_eq!(api["correction"]["method"], "holm");
+    let p = treatment["decision"]["pValue"].as_f64().unwrap();
+    assert_eq!(treatment["decision"]["pValue"], treatment["holmPValue"]);
+    assert!(html.contains(&format!("{} (Holm)", p_text(p))), "p-value {p}");
     // The chance to beat control is shown beside it, frequentist as this analysis is.
     let chance = treatment["comparison"]["bayesian"]["chanceToWin"].as_f64().unwrap();
     assert!(html.contains(&format!("{:.1}% to beat control", chance * 100.0)), "chance to beat {chance}");

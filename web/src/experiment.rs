@@ -7,6 +7,7 @@ use askama_web::WebTemplate;
 use crate::charts::{ForestRow, forest_plot};
 use crate::format;
 use crate::layout::Layout;
+use crate::trend_chart::{TrendSeries, effect_over_time};
 use crate::verdict::{Analysis, GoodDirection, Interval, Verdict};
 
 /// A variant's allocation and units.
@@ -103,6 +104,9 @@ pub struct MetricResult {
     pub control_value: f64,
     /// The other variants.
     pub variants: Vec<VariantResult>,
+    /// Each treatment's relative effect day by day (empty before the
+    /// first daily snapshot).
+    pub trend: Vec<TrendSeries>,
 }
 
 /// A rendered result row (all text, ready for the table).
@@ -188,6 +192,12 @@ pub struct Correction {
     pub family_size: usize,
 }
 
+/// `p = 0.012`, or `p < 0.001`.
+fn p_text(p: f64) -> String {
+    let p = format::p_value(p);
+    if p.starts_with('<') { format!("p {p}") } else { format!("p = {p}") }
+}
+
 impl MetricResult {
     fn fmt_value(&self, x: f64) -> String {
         if self.kind == "conversion" { format::pct(x, 2) } else { format::number(x) }
@@ -231,8 +241,8 @@ impl MetricResult {
                 let evidence = match (analysis, v.p_value, chance) {
                     (Analysis::Bayesian, _, Some(chance)) => chance,
                     (Analysis::Bayesian, _, None) => "—".to_owned(),
-                    (_, Some(p), Some(chance)) => format!("p = {}{adjusted} · {chance}", format::p_value(p)),
-                    (_, Some(p), None) => format!("p = {}{adjusted}", format::p_value(p)),
+                    (_, Some(p), Some(chance)) => format!("{}{adjusted} · {chance}", p_text(p)),
+                    (_, Some(p), None) => format!("{}{adjusted}", p_text(p)),
                     (_, None, Some(chance)) => chance,
                     (_, None, None) => "—".to_owned(),
                 };
@@ -253,6 +263,11 @@ impl MetricResult {
                 }
             })
             .collect()
+    }
+
+    /// The relative effects over time (inline SVG).
+    pub fn trend_chart(&self) -> String {
+        effect_over_time(&self.name, &self.trend, 560)
     }
 
     /// The forest plot of the relative effects (inline SVG).

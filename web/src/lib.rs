@@ -43,6 +43,7 @@ mod secret;
 mod segments;
 mod test_context;
 mod tokens;
+mod trend_chart;
 mod users;
 mod verdict;
 
@@ -89,5 +90,6 @@ pub use secret::CreatedSecret;
 pub use segments::{SegmentDraft, SegmentPage, SegmentRow, SegmentsPage};
 pub use test_context::{Evaluation, TestContextForm, TestContextPanel, TestContextResult};
 pub use tokens::{NewTokenForm, TokenRow, TokensPage};
+pub use trend_chart::{TrendPoint, TrendSeries, effect_over_time};
 pub use users::{AccountPage, NewUserForm, UserDisableForm, UserRoleForm, UserRow, UsersPage};
 pub use verdict::{Analysis, GoodDirection, Interval, Verdict};

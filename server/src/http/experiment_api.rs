@@ -142,6 +142,17 @@ pub(super) async fn stop_experiment<B: Backend>(
     .await
 }
 
+pub(super) async fn experiment_history<B: Backend>(
+    State(s): State<AppState<B>>,
+    caller: Caller,
+    Path(key): Path<String>,
+) -> Answer {
+    caller.require(Role::Viewer)?;
+    let now = s.scheduler.now_ms();
+    let mut tx = s.store.read().await?;
+    ok(service::experiment_history(&mut tx, &key, now, service::HISTORY_DAYS).await?)
+}
+
 /// `?format=` of the results.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

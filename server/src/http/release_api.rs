@@ -196,5 +196,6 @@ async fn set_test_clock<B: Backend>(
         return Err(ApiError::NotFound("route `/api/v1/test/clock` (the server runs on the system clock)".into()));
     }
     let ran = crate::state::run_due_releases(&s).await;
+    crate::state::snapshot_results_if_due(&s).await;
     ok(serde_json::json!({ "now": service::rfc3339(at), "ran": ran }))
 }

@@ -15,9 +15,10 @@ use super::user_api::*;
 use crate::auth::Role;
 use crate::service::{
     AuditView, ConfigView, ConfigWrite, EnvironmentInput, EnvironmentView, EventCountsView, ExperimentInput,
-    ExperimentView, FlagInput, FlagPage, FlagPatch, FlagQueryParams, FlagView, MetricInput, MetricView, RampAction,
-    RampInput, RampView, ReleaseInput, ReleasePreview, ReleaseView, ResultsView, ScheduleInput, ScheduledChangeInput,
-    SdkKeyInput, SdkKeyView, SegmentInput, SegmentView, TokenInput, TokenView, UserInput, UserPatch, UserView,
+    ExperimentView, FlagInput, FlagPage, FlagPatch, FlagQueryParams, FlagView, HistoryView, MetricInput, MetricView,
+    RampAction, RampInput, RampView, ReleaseInput, ReleasePreview, ReleaseView, ResultsView, ScheduleInput,
+    ScheduledChangeInput, SdkKeyInput, SdkKeyView, SegmentInput, SegmentView, TokenInput, TokenView, UserInput,
+    UserPatch, UserView,
 };
 use crate::state::AppState;
 use crate::store::Backend;
@@ -161,6 +162,8 @@ endpoints! {
         query: -, body: -, 200: (ExperimentView);
     get "/experiments/{key}/results" => experiment_results, Viewer, "Results of a started experiment: JSON, or CSV with ?format=csv",
         query: (ResultsParams), body: -, 200: (ResultsView);
+    get "/experiments/{key}/history" => experiment_history, Viewer, "Results over time: each day's figures and verdicts, from the daily snapshots",
+        query: -, body: -, 200: (HistoryView);
     get "/releases" => list_releases, Viewer, "List releases, newest first (optionally in one state)",
         query: (ReleaseParams), body: -, 200: [ReleaseView];
     post "/releases" => create_release, Editor, "Create a draft release: changes to many flags and environments",

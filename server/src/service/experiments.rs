@@ -372,6 +372,8 @@ pub async fn transition<T: Queries>(tx: &mut T, actor: &str, key: &str, start: b
         next.split_snapshot = Some(to_json(&SplitSnapshot { variants: split.variants, coverage: split.coverage }));
     } else {
         next.stopped_at = Some(at);
+        // The last day of the results over time is the final figures.
+        tx.snapshot_results(current.id, super::result_history::day_of(at), at).await?;
     }
     tx.update_experiment(&next).await?;
     let v = view(tx, &next).await?;

@@ -24,6 +24,7 @@ mod ramps;
 mod release_plan;
 mod release_schedule;
 mod releases;
+mod result_history;
 mod results;
 mod results_csv;
 pub mod rules;
@@ -61,6 +62,7 @@ pub use releases::{
     ReleaseInput, ReleaseState, ReleaseView, apply_release, create_release, delete_release, get_release, list_releases,
     preview_release, release_flags, revert_release, update_release,
 };
+pub use result_history::{HISTORY_DAYS, HistoryView, experiment_history, snapshot_running_experiments};
 pub use results::{
     EventCountsView, MetricVariant as MetricVariantView, ResultsView, SrmScope, event_counts, experiment_results,
 };

@@ -217,21 +217,7 @@ pub async fn experiment_results<T: Queries + IngestQueries>(tx: &mut T, key: &st
         .into_iter()
         .map(|r| ((r.metric_id, r.variant), (r.n, r.sum, r.sum_sq)))
         .collect();
-    let data: Vec<MetricData> = metrics
-        .iter()
-        .map(|(m, _)| MetricData {
-            name: m.key.clone(),
-            kind: stats_kind(&m.kind),
-            variants: variants
-                .iter()
-                .map(|v| {
-                    let (n, sum, sum_sq) = sums.get(&(m.id, v.variant.clone())).copied().unwrap_or_default();
-                    let n = if m.kind == "mean" { n } else { v.units };
-                    variant_stats(&m.kind, n, sum, sum_sq)
-                })
-                .collect(),
-        })
-        .collect();
+    let data = metric_data(&metrics, &variants, &sums);
     let units: Vec<i64> = variants.iter().map(|v| v.units).collect();
     let weights: Vec<f64> = variants.iter().map(|v| f64::from(v.weight)).collect();
     let options = Options { alpha: x.alpha, ..Options::default() };
@@ -297,8 +283,36 @@ pub async fn experiment_results<T: Queries + IngestQueries>(tx: &mut T, key: &st
     })
 }
 
+/// Each metric's per-variant statistics, in `variants`' order (control
+/// first): a mean's n is its units with a value, every other metric's n is
+/// the variant's units.
+pub(super) fn metric_data(
+    metrics: &[(MetricRecord, &'static str)],
+    variants: &[VariantUnits],
+    sums: &HashMap<(i64, String), (i64, f64, f64)>,
+) -> Vec<MetricData> {
+    metrics
+        .iter()
+        .map(|(m, _)| MetricData {
+            name: m.key.clone(),
+            kind: stats_kind(&m.kind),
+            variants: variants
+                .iter()
+                .map(|v| {
+                    let (n, sum, sum_sq) = sums.get(&(m.id, v.variant.clone())).copied().unwrap_or_default();
+                    let n = if m.kind == "mean" { n } else { v.units };
+                    variant_stats(&m.kind, n, sum, sum_sq)
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 /// The experiment's metrics with their roles, primary first.
-async fn metrics_of<T: Queries>(tx: &mut T, x: &ExperimentRecord) -> Result<Vec<(MetricRecord, &'static str)>, Error> {
+pub(super) async fn metrics_of<T: Queries>(
+    tx: &mut T,
+    x: &ExperimentRecord,
+) -> Result<Vec<(MetricRecord, &'static str)>, Error> {
     let all = tx.metrics().await?;
     let find = |id: i64| all.iter().find(|m| m.id == id).cloned();
     let mut out =

@@ -4,7 +4,8 @@
 //! the next instant, a wake-up (something was scheduled here), or a second
 //! at most (scheduled on another replica). A second task, the guardrail
 //! task, looks at guarded ramps after every ingest transaction that
-//! attributed events. The clock is injectable: tests run a manual clock and
+//! attributed events. Once an hour the scheduler also copies the running
+//! experiments' statistics into the day's results snapshot. The clock is injectable: tests run a manual clock and
 //! move it.
 
 use std::sync::Arc;
@@ -69,6 +70,8 @@ pub struct Scheduler {
     wake: Notify,
     /// What ingest attributed since the guardrail task last looked.
     ingested: Arc<Attributed>,
+    /// The hour (on the scheduler's clock) of the last results snapshot.
+    snapshot_hour: AtomicI64,
 }
 
 /// The experiments whose figures ingest moved since the guardrail task last
@@ -103,13 +106,20 @@ impl Scheduler {
         match test_clock {
             Some(at) => {
                 let manual = Arc::new(ManualClock::new(at));
-                Scheduler { clock: manual.clone(), manual: Some(manual), wake: Notify::new(), ingested: Arc::default() }
+                Scheduler {
+                    clock: manual.clone(),
+                    manual: Some(manual),
+                    wake: Notify::new(),
+                    ingested: Arc::default(),
+                    snapshot_hour: AtomicI64::new(i64::MIN),
+                }
             }
             None => Scheduler {
                 clock: Arc::new(SystemWallClock),
                 manual: None,
                 wake: Notify::new(),
                 ingested: Arc::default(),
+                snapshot_hour: AtomicI64::new(i64::MIN),
             },
         }
     }
@@ -193,6 +203,29 @@ async fn run_due_releases<B: Backend>(state: &AppState<B>) -> usize {
     }
 }
 
+/// Copies every running experiment's statistics into the day's snapshot
+/// (results over time) when the hour on the scheduler's clock is not the
+/// one of the last copy taken here; how many experiments. A copy that
+/// fails is tried again at the next look.
+pub async fn snapshot_results_if_due<B: Backend>(state: &AppState<B>) -> usize {
+    let now = state.scheduler.now_ms();
+    let hour = now.div_euclid(3_600_000);
+    let last = state.scheduler.snapshot_hour.swap(hour, Ordering::SeqCst);
+    if last == hour {
+        return 0;
+    }
+    let taken =
+        state.write(move |tx| Box::pin(async move { service::snapshot_running_experiments(tx, now).await })).await;
+    match taken {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = state.scheduler.snapshot_hour.compare_exchange(hour, last, Ordering::SeqCst, Ordering::SeqCst);
+            tracing::warn!(error = %e, "the results snapshot could not be taken; it is tried again");
+            0
+        }
+    }
+}
+
 fn log_error(e: &DomainError) {
     tracing::warn!(error = %e, "the scheduler could not run; it tries again");
 }
@@ -204,6 +237,7 @@ pub fn spawn<B: Backend>(state: AppState<B>) {
     tokio::spawn(async move {
         let mut stop = state.shutdown.clone();
         loop {
+            snapshot_results_if_due(&state).await;
             let now = state.scheduler.now_ms();
             let next = match state.store.read().await {
                 Ok(mut tx) => {

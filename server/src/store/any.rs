@@ -300,5 +300,7 @@ delegate! {
         fn add_variant_metrics(&mut self, experiment_id: i64, deltas: &[VariantMetricRow]) -> Result<()>;
         fn variant_units(&mut self, experiment_id: i64) -> Result<Vec<VariantUnitsRow>>;
         fn variant_metrics(&mut self, experiment_id: i64) -> Result<Vec<VariantMetricRow>>;
+        fn snapshot_results(&mut self, experiment_id: i64, day: i64, taken_at: i64) -> Result<()>;
+        fn result_snapshots(&mut self, experiment_id: i64, since_day: i64) -> Result<Vec<SnapshotRow>>;
     }
 }

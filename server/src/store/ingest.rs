@@ -86,6 +86,20 @@ row! {
     }
 }
 
+row! {
+    /// One row of a day's results snapshot: a variant's statistics on one
+    /// metric, or with `metric_id` 0 its units (`n`) and excluded units (`sum`).
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct SnapshotRow {
+        pub day: i64,
+        pub metric_id: i64,
+        pub variant: String,
+        pub n: i64,
+        pub sum: f64,
+        pub sum_sq: f64,
+    }
+}
+
 /// Ingest and attribution queries.
 pub trait IngestQueries: Send {
     /// Records `batch_id` of the environment with `answer`. If the batch was
@@ -138,4 +152,18 @@ pub trait IngestQueries: Send {
     fn variant_units(&mut self, experiment_id: i64) -> impl Future<Output = Result<Vec<VariantUnitsRow>>> + Send;
     /// Per-variant metric statistics.
     fn variant_metrics(&mut self, experiment_id: i64) -> impl Future<Output = Result<Vec<VariantMetricRow>>> + Send;
+    /// Copies the experiment's per-variant units and statistics into its
+    /// snapshot of `day` (replacing an earlier copy of the same day).
+    fn snapshot_results(
+        &mut self,
+        experiment_id: i64,
+        day: i64,
+        taken_at: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// The experiment's snapshots from `since_day` on, by day.
+    fn result_snapshots(
+        &mut self,
+        experiment_id: i64,
+        since_day: i64,
+    ) -> impl Future<Output = Result<Vec<SnapshotRow>>> + Send;
 }

@@ -49,6 +49,7 @@ macro_rules! in_dir {
             "0008_releases",
             "0009_ramps",
             "0010_last_used",
+            "0011_result_snapshots",
         )
     };
 }

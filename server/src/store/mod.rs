@@ -42,7 +42,7 @@ pub use credentials::{CredentialQueries, SdkKeyRecord, TokenRecord};
 pub use environments::{Environment, EnvironmentQueries};
 pub use experiments::{ExperimentMetricRecord, ExperimentQueries, ExperimentRecord};
 pub use flags::{FlagQueries, FlagQuery, FlagRecord, NewFlag};
-pub use ingest::{BatchAnswer, IngestQueries, UnitRow, VariantMetricRow, VariantUnitsRow};
+pub use ingest::{BatchAnswer, IngestQueries, SnapshotRow, UnitRow, VariantMetricRow, VariantUnitsRow};
 pub use metrics::{MetricQueries, MetricRecord};
 pub use postgres::PgBackend;
 pub use ramps::{RampFilter, RampQueries, RampRecord};
@@ -160,6 +160,7 @@ pub trait Queries:
     + CredentialQueries
     + ReleaseQueries
     + RampQueries
+    + IngestQueries
     + TxQueries
 {
 }
@@ -176,6 +177,7 @@ impl<T> Queries for T where
         + CredentialQueries
         + ReleaseQueries
         + RampQueries
+        + IngestQueries
         + TxQueries
 {
 }

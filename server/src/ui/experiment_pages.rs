@@ -17,7 +17,7 @@ use super::answer::{done, frame, page, when};
 use super::deletion::{Deletion, delete_confirmed, refused_as_is};
 use super::error::UiError;
 use super::experiment_form;
-use super::experiment_view::{analysis, draft_allocation, figures};
+use super::experiment_view::{analysis, draft_allocation, figures, with_trends};
 use super::request::{Pairs, Posted, Signed, authorize, confirmed, field, write_value};
 use crate::auth::Role;
 use crate::http::UiUser;
@@ -70,6 +70,9 @@ fn split_of(config: &FlagConfig, rule_id: &str) -> Option<(Vec<flagyard_eval::We
     }
 }
 
+/// The days of results over time the page draws.
+const PAGE_DAYS: i64 = 92;
+
 async fn show<B: Backend>(
     State(s): State<AppState<B>>,
     Signed(user): Signed,
@@ -85,7 +88,9 @@ async fn show<B: Backend>(
         (draft_allocation(&x, &split), coverage, None)
     } else {
         let results = service::experiment_results(&mut tx, &key).await?;
-        let f = figures(&results);
+        let history = service::experiment_history(&mut tx, &key, s.scheduler.now_ms(), PAGE_DAYS).await?;
+        let mut f = figures(&results);
+        with_trends(&mut f.metrics, &history);
         (f.allocation.clone(), x.split.as_ref().map_or(10_000, |s| s.coverage), Some((f, results.computed_at)))
     };
     drop(tx);

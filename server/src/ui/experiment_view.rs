@@ -9,11 +9,11 @@
 
 use flagyard_eval::WeightedVariant;
 use flagyard_web::{
-    AllocationRow, Analysis, Correction, GoodDirection, Interval, MetricResult, Progress, SrmCheck, VariantResult,
-    Verdict,
+    AllocationRow, Analysis, Correction, GoodDirection, Interval, MetricResult, Progress, SrmCheck, TrendPoint,
+    TrendSeries, VariantResult, Verdict,
 };
 
-use crate::service::{self, ExperimentView, ResultsView};
+use crate::service::{self, ExperimentView, HistoryView, ResultsView};
 
 /// The analysis named `name` (frequentist when unknown).
 pub fn analysis(name: &str) -> Analysis {
@@ -141,6 +141,7 @@ pub fn figures(r: &ResultsView) -> Figures {
                 control_variant: control.map_or_else(|| r.control.clone(), |c| c.variant.clone()),
                 control_units: control.map_or(0, |c| units(c.n)),
                 control_value: control.and_then(|c| c.summary.mean).unwrap_or(0.0),
+                trend: Vec::new(),
                 variants,
             }
         })
@@ -159,5 +160,44 @@ pub fn figures(r: &ResultsView) -> Figures {
         metrics,
         correction,
         decision_rule: r.correction.description.clone(),
+    }
+}
+
+/// Adds each metric's effect over time from the daily snapshots: one series
+/// per treatment, one point per day (the decision's interval; a day whose
+/// lift is undefined is a gap).
+pub fn with_trends(metrics: &mut [MetricResult], history: &HistoryView) {
+    for m in metrics {
+        let treatments: Vec<String> = m.variants.iter().map(|v| v.variant.clone()).collect();
+        m.trend = treatments
+            .into_iter()
+            .map(|variant| TrendSeries {
+                points: history
+                    .days
+                    .iter()
+                    .map(|day| {
+                        let d = day
+                            .metrics
+                            .iter()
+                            .find(|h| h.metric == m.key)
+                            .and_then(|h| h.variants.iter().find(|p| p.variant == variant))
+                            .map(|p| &p.decision)
+                            .filter(|d| d.scale != "absolute");
+                        let (estimate, lower, upper) = match d.and_then(|d| d.estimate.zip(d.ci)) {
+                            Some((e, ci)) => (e, ci.lower, ci.upper),
+                            None => (f64::NAN, f64::NAN, f64::NAN),
+                        };
+                        TrendPoint {
+                            day: day.day.clone(),
+                            estimate,
+                            lower,
+                            upper,
+                            verdict: Verdict::from_wire(d.map_or("", |d| d.verdict.as_str())),
+                        }
+                    })
+                    .collect(),
+                label: variant,
+            })
+            .collect();
     }
 }

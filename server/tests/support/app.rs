@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use flagyard_server::Config;
 use reqwest::{Method, StatusCode, header::HeaderMap};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use super::db::{PgTestDb, SqliteTestDb, unique_suffix};
@@ -146,6 +146,21 @@ impl TestApp {
     }
 
     /// Creates a token with `role` and returns its secret.
+    /// A boolean flag `checkout` whose rule `exp` splits `on` / `off`
+    /// 50/50 in production (the experiment tests' usual flag).
+    #[allow(dead_code)]
+    pub async fn checkout_with_split(&self) {
+        self.post("/api/v1/flags", json!({"key": "checkout", "type": "boolean"})).await.expect(201);
+        self.put(
+            "/api/v1/flags/checkout/environments/production",
+            json!({"enabled": true, "offVariant": "off", "defaultVariant": "off", "rules": [
+                {"id": "exp", "serve": {"split": {"variants": [{"variant": "on", "weight": 5000}, {"variant": "off", "weight": 5000}]}}}
+            ]}),
+        )
+        .await
+        .expect(200);
+    }
+
     pub async fn token_with(&self, role: &str) -> String {
         let body =
             self.post("/api/v1/tokens", serde_json::json!({"name": format!("{role}-token"), "role": role})).await;
@@ -247,6 +262,7 @@ pub const ADMIN_ROUTES: &[&str] = &[
     "POST /experiments/{key}/start",
     "POST /experiments/{key}/stop",
     "GET /experiments/{key}/results",
+    "GET /experiments/{key}/history",
     "GET /releases",
     "POST /releases",
     "GET /releases/{id}",

@@ -273,6 +273,25 @@ pub fn experiment_page() -> ExperimentPage {
         control_variant: "control".into(),
         control_units: 10_000,
         control_value: 0.1,
+        trend: vec![TrendSeries {
+            label: EVIL.into(),
+            points: vec![
+                TrendPoint {
+                    day: "2025-05-01".into(),
+                    estimate: 0.2,
+                    lower: -0.1,
+                    upper: 0.5,
+                    verdict: Verdict::NoDifferenceYet,
+                },
+                TrendPoint {
+                    day: "2025-05-02".into(),
+                    estimate: 0.1,
+                    lower: 0.01,
+                    upper: 0.19,
+                    verdict: Verdict::Better,
+                },
+            ],
+        }],
         variants: vec![
             VariantResult {
                 variant: "treatment".into(),

@@ -8,7 +8,9 @@
 
 use serde_json::json;
 
-use crate::store::{BatchAnswer, IngestQueries, Result, StoreError, UnitRow, VariantMetricRow, VariantUnitsRow};
+use crate::store::{
+    BatchAnswer, IngestQueries, Result, SnapshotRow, StoreError, UnitRow, VariantMetricRow, VariantUnitsRow,
+};
 
 use super::SqliteTx;
 
@@ -194,6 +196,36 @@ impl IngestQueries for SqliteTx {
              ORDER BY metric_id, variant",
         )
         .bind(experiment_id)
+        .fetch_all(&mut *self.0)
+        .await?)
+    }
+
+    async fn snapshot_results(&mut self, experiment_id: i64, day: i64, taken_at: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO result_snapshots (experiment_id, day, metric_id, variant, n, sum, sum_sq, taken_at)
+             SELECT experiment_id, ?2, 0, variant, units, variant_units.excluded, 0, ?3
+             FROM variant_units WHERE experiment_id = ?1
+             UNION ALL
+             SELECT experiment_id, ?2, metric_id, variant, n, sum, sum_sq, ?3
+             FROM variant_metrics WHERE experiment_id = ?1
+             ON CONFLICT (experiment_id, day, metric_id, variant)
+             DO UPDATE SET n = excluded.n, sum = excluded.sum, sum_sq = excluded.sum_sq, taken_at = excluded.taken_at",
+        )
+        .bind(experiment_id)
+        .bind(day)
+        .bind(taken_at)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn result_snapshots(&mut self, experiment_id: i64, since_day: i64) -> Result<Vec<SnapshotRow>> {
+        Ok(sqlx::query_as(
+            "SELECT day, metric_id, variant, n, sum, sum_sq FROM result_snapshots
+             WHERE experiment_id = ?1 AND day >= ?2 ORDER BY day, metric_id, variant",
+        )
+        .bind(experiment_id)
+        .bind(since_day)
         .fetch_all(&mut *self.0)
         .await?)
     }

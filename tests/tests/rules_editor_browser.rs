@@ -64,3 +64,47 @@ async fn the_weight_total_follows_the_weights_as_they_are_typed() {
     );
     b.close().await;
 }
+
+/// Issue 15, item 9: a weight change refused because an experiment runs on
+/// the split is said next to the split's weights, not on a hidden field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_experiment_guard_speaks_next_to_the_weights() {
+    let Some(b) = Browser::start("the_running_experiment_guard_speaks_next_to_the_weights").await else { return };
+    let server = Server::start(ServerOptions {
+        env: vec![("FLAGYARD_ADMIN_PASSWORD".into(), PASSWORD.into())],
+        ..ServerOptions::default()
+    })
+    .await;
+    server.admin(Method::POST, "/flags", Some(json!({"key": "pay", "type": "boolean"})), 201).await;
+    let rules = json!({"enabled": true, "offVariant": "off", "defaultVariant": "off", "rules": [
+        {"id": "staff", "conditions": [{"attribute": "email", "op": "ends_with", "values": ["@example.com"]}], "serve": {"variant": "on"}},
+        {"id": "exp", "serve": {"split": {"variants": [{"variant": "on", "weight": 5000}, {"variant": "off", "weight": 5000}]}}}]});
+    server.admin(Method::PUT, "/flags/pay/environments/staging", Some(rules), 200).await;
+    server.admin(Method::POST, "/metrics", Some(json!({"key": "buy", "event": "buy", "kind": "conversion"})), 201).await;
+    let experiment = json!({"key": "pay-test", "flag": "pay", "environment": "staging", "ruleId": "exp",
+        "controlVariant": "off", "primaryMetric": "buy"});
+    server.admin(Method::POST, "/experiments", Some(experiment), 201).await;
+    server.admin(Method::POST, "/experiments/pay-test/start", None, 200).await;
+    let c = &b.client;
+    flagyard_tests::login(c, &server.base, "admin", PASSWORD).await;
+    c.goto(&format!("{}/flags/pay?env=staging", server.base)).await.expect("flag page");
+    let canary = css(c, "li.rule:nth-of-type(2) [data-canary]").await;
+    canary.clear().await.expect("clear");
+    canary.send_keys("25").await.expect("type");
+    flagyard_tests::click(c, "#rules-editor > fieldset > .toolbar:last-of-type button[value=\"save\"]").await;
+    eventually("the refusal next to the second rule's weights", || async {
+        flagyard_tests::text_now(c, "li.rule:nth-of-type(2) #f-rules-1-serve-split-variants")
+            .await
+            .is_some_and(|t| t.contains("experiment “pay-test” is running on rule “exp”"))
+    })
+    .await;
+    // The summary at the top names the place in the editor's words and links to it.
+    let link = css(c, "#rules-errors a").await;
+    assert_eq!(link.attr("href").await.expect("href").as_deref(), Some("#f-rules-1-serve-split-variants"));
+    let place = link.text().await.expect("text");
+    assert!(place.contains("exp"), "the rule by its name: {place}");
+    let saved = server.admin(Method::GET, "/flags/pay/environments/staging", None, 200).await;
+    assert_eq!(saved["rules"][1]["serve"]["split"]["variants"][0]["weight"], 5000, "not saved");
+    b.screenshot("rules-guarded-by-experiment").await;
+    b.close().await;
+}

@@ -178,7 +178,7 @@ impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         match e {
             DomainError::NotFound(what) => ApiError::NotFound(what),
-            DomainError::Conflict(why) => ApiError::Conflict(why),
+            DomainError::Conflict(why) | DomainError::ConflictAt { message: why, .. } => ApiError::Conflict(why),
             DomainError::Invalid { summary, errors } => ApiError::Invalid { summary, errors },
             DomainError::Forbidden(why) => ApiError::Forbidden(why),
             DomainError::Store(e) => ApiError::Store(e),

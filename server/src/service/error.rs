@@ -26,6 +26,16 @@ pub enum Error {
     /// thing still in use, a state that does not allow it), with the reason.
     #[error("{0}")]
     Conflict(String),
+    /// A conflict that concerns one field of the input (the weights of a
+    /// split a running experiment allocates by): the API answers it as a
+    /// conflict, the UI shows it next to that field.
+    #[error("{message}")]
+    ConflictAt {
+        /// Path into the input, as in [`FieldError::path`].
+        path: String,
+        /// Why.
+        message: String,
+    },
     /// The input fails validation, field by field.
     #[error("{summary}")]
     Invalid {

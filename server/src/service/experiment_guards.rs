@@ -80,20 +80,27 @@ pub(crate) async fn check_running<T: Queries>(
             continue;
         }
         let Some(snapshot) = snapshot_of(&x)? else { continue };
-        match split_of(config, &x.rule_id) {
-            Some(split) if split.variants == snapshot.variants => {}
-            Some(_) => {
-                return Err(Error::Conflict(format!(
-                    "experiment `{}` is running on rule `{}`: its split's variant weights cannot change until it stops \
-                     (coverage can)",
-                    x.key, x.rule_id
-                )));
+        let position = config.rules.iter().position(|r| r.id.as_deref() == Some(x.rule_id.as_str()));
+        match (split_of(config, &x.rule_id), position) {
+            (Some(split), _) if split.variants == snapshot.variants => {}
+            (Some(_), Some(i)) => {
+                return Err(Error::ConflictAt {
+                    path: format!("rules[{i}].serve.split.variants"),
+                    message: format!(
+                        "experiment `{}` is running on rule `{}`: its split's variant weights cannot change until it \
+                         stops (coverage can)",
+                        x.key, x.rule_id
+                    ),
+                });
             }
-            None => {
-                return Err(Error::Conflict(format!(
-                    "experiment `{}` is running on rule `{}`: the rule must keep serving its split until it stops",
-                    x.key, x.rule_id
-                )));
+            (_, position) => {
+                return Err(Error::ConflictAt {
+                    path: position.map_or_else(|| "rules".to_owned(), |i| format!("rules[{i}].serve")),
+                    message: format!(
+                        "experiment `{}` is running on rule `{}`: the rule must keep serving its split until it stops",
+                        x.key, x.rule_id
+                    ),
+                });
             }
         }
     }

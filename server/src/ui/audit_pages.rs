@@ -193,7 +193,7 @@ async fn rollback<B: Backend>(
         drop(tx);
         let (flag, env, revision) = match found {
             Ok(found) => found,
-            Err(e @ (DomainError::Conflict(_) | DomainError::NotFound(_))) => {
+            Err(e @ (DomainError::Conflict(_) | DomainError::ConflictAt { .. } | DomainError::NotFound(_))) => {
                 return Ok(done(&headers, "/audit", FlashKind::Error, &format!("Nothing was restored: {e}")));
             }
             Err(e) => return Err(e.into()),
@@ -220,7 +220,7 @@ async fn rollback<B: Backend>(
                 format!("Restored revision {} of {} in {} as revision {}.", r.from, r.flag, r.environment, r.revision);
             Ok(done(&headers, &format!("/audit?flag={}", encode(&r.flag)), FlashKind::Success, &message))
         }
-        Err(e @ (DomainError::Conflict(_) | DomainError::Invalid { .. })) => {
+        Err(e @ (DomainError::Conflict(_) | DomainError::ConflictAt { .. } | DomainError::Invalid { .. })) => {
             Ok(done(&headers, "/audit", FlashKind::Error, &format!("Nothing was restored: {e}")))
         }
         Err(e) => Err(e.into()),

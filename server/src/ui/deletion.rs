@@ -82,7 +82,10 @@ where
 /// (conflict), gone, or invalid.
 pub fn refused_as_is(e: DomainError) -> Result<String, DomainError> {
     match e {
-        e @ (DomainError::Conflict(_) | DomainError::NotFound(_) | DomainError::Invalid { .. }) => Ok(e.to_string()),
+        e @ (DomainError::Conflict(_)
+        | DomainError::ConflictAt { .. }
+        | DomainError::NotFound(_)
+        | DomainError::Invalid { .. }) => Ok(e.to_string()),
         other => Err(other),
     }
 }

@@ -47,7 +47,7 @@ impl From<crate::store::StoreError> for UiError {
 fn domain_page(e: &DomainError) -> (StatusCode, String, Option<u64>) {
     match e {
         DomainError::NotFound(_) => (StatusCode::NOT_FOUND, e.to_string(), None),
-        DomainError::Conflict(_) | DomainError::Store(StoreError::Duplicate) => {
+        DomainError::Conflict(_) | DomainError::ConflictAt { .. } | DomainError::Store(StoreError::Duplicate) => {
             let detail = match e {
                 DomainError::Store(_) => "Something with that key already exists.".to_owned(),
                 other => other.to_string(),
@@ -128,6 +128,7 @@ pub fn form_errors(e: DomainError, strip: &str) -> Result<(StatusCode, Vec<Field
             (StatusCode::CONFLICT, vec![FieldError::new("", "a resource with that key already exists")])
         }
         e @ DomainError::Conflict(_) => (StatusCode::CONFLICT, vec![FieldError::new("", e.to_string())]),
+        DomainError::ConflictAt { path, message } => (StatusCode::CONFLICT, vec![FieldError::new(path, message)]),
         e @ DomainError::NotFound(_) => (StatusCode::NOT_FOUND, vec![FieldError::new("", e.to_string())]),
         other => return Err(UiError::Domain(other)),
     })

@@ -158,7 +158,7 @@ async fn transition<B: Backend>(
             let message = if start { format!("{} started.", x.key) } else { format!("{} stopped.", x.key) };
             Ok(done(&headers, &path, FlashKind::Success, &message))
         }
-        Err(e @ (DomainError::Conflict(_) | DomainError::Invalid { .. })) => {
+        Err(e @ (DomainError::Conflict(_) | DomainError::ConflictAt { .. } | DomainError::Invalid { .. })) => {
             Ok(done(&headers, &path, FlashKind::Error, &e.to_string()))
         }
         Err(e) => Err(e.into()),

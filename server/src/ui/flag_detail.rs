@@ -251,7 +251,7 @@ pub(super) async fn copy<B: Backend>(
             let message = format!("Copied {key} from {} to {} (revision {}).", form.from, form.to, view.revision);
             Ok(see_other_with(&to_page, FlashKind::Success, &message))
         }
-        Err(e @ (DomainError::Invalid { .. } | DomainError::Conflict(_))) => {
+        Err(e @ (DomainError::Invalid { .. } | DomainError::Conflict(_) | DomainError::ConflictAt { .. })) => {
             let message = format!("Could not copy to {}: {e}", form.to);
             Ok(done(&headers, &from_page, FlashKind::Error, &message))
         }

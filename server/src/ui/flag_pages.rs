@@ -175,7 +175,9 @@ pub(super) fn create_errors(e: &DomainError) -> Option<Vec<FieldError>> {
                 })
                 .collect(),
         ),
-        DomainError::Conflict(_) | DomainError::Store(crate::store::StoreError::Duplicate) => {
+        DomainError::Conflict(_)
+        | DomainError::ConflictAt { .. }
+        | DomainError::Store(crate::store::StoreError::Duplicate) => {
             Some(vec![FieldError::new("key", "a flag with this key already exists")])
         }
         _ => None,
@@ -286,7 +288,9 @@ async fn toggle<B: Backend>(
             };
             (StatusCode::OK, FlashKind::Success, message)
         }
-        Err(DomainError::Conflict(m)) => (StatusCode::CONFLICT, FlashKind::Error, m),
+        Err(DomainError::Conflict(m) | DomainError::ConflictAt { message: m, .. }) => {
+            (StatusCode::CONFLICT, FlashKind::Error, m)
+        }
         Err(e) => return Err(e.into()),
     };
     if row_swap {

@@ -65,7 +65,9 @@ fn in_words(e: DomainError, strip: &str) -> Result<String, DomainError> {
             .map(|f| FieldError::new(f.path.strip_prefix(strip).unwrap_or(&f.path), f.message))
             .map(|f| if f.path.is_empty() { f.message } else { format!("{}: {}", f.place(), f.message) })
             .collect(),
-        e @ (DomainError::Conflict(_) | DomainError::NotFound(_)) => vec![plain_quotes(&e.to_string())],
+        e @ (DomainError::Conflict(_) | DomainError::ConflictAt { .. } | DomainError::NotFound(_)) => {
+            vec![plain_quotes(&e.to_string())]
+        }
         other => return Err(other),
     };
     Ok(format!("Not saved: {}", words.join("; ")))

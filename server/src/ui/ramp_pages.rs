@@ -82,9 +82,11 @@ async fn start<B: Backend>(
     state.scheduler.wake();
     match outcome {
         Ok(v) => Ok(done(&headers, &back, FlashKind::Success, &format!("Ramp {} started in {env}.", v.id))),
-        Err(DomainError::Invalid { summary, .. } | DomainError::Conflict(summary)) => {
-            refused(&state, &user, &headers, (&key, &env), kept, summary).await
-        }
+        Err(
+            DomainError::Invalid { summary, .. }
+            | DomainError::Conflict(summary)
+            | DomainError::ConflictAt { message: summary, .. },
+        ) => refused(&state, &user, &headers, (&key, &env), kept, summary).await,
         Err(e) => Err(e.into()),
     }
 }
@@ -140,9 +142,11 @@ async fn act<B: Backend>(
     let back = flag_href(&flag, &env);
     Ok(match result {
         Ok(v) => done(&headers, &back, FlashKind::Success, &format!("Ramp {id} is {}.", v.state.as_str())),
-        Err(DomainError::Invalid { summary, .. } | DomainError::Conflict(summary)) => {
-            done(&headers, &back, FlashKind::Error, &summary)
-        }
+        Err(
+            DomainError::Invalid { summary, .. }
+            | DomainError::Conflict(summary)
+            | DomainError::ConflictAt { message: summary, .. },
+        ) => done(&headers, &back, FlashKind::Error, &summary),
         Err(e) => return Err(e.into()),
     })
 }

@@ -246,9 +246,11 @@ fn answer(headers: &HeaderMap, id: i64, outcome: Result<String, DomainError>) ->
     let back = format!("/releases/{id}");
     Ok(match outcome {
         Ok(message) => done(headers, &back, FlashKind::Success, &message),
-        Err(DomainError::Invalid { summary, .. } | DomainError::Conflict(summary)) => {
-            done(headers, &back, FlashKind::Error, &summary)
-        }
+        Err(
+            DomainError::Invalid { summary, .. }
+            | DomainError::Conflict(summary)
+            | DomainError::ConflictAt { message: summary, .. },
+        ) => done(headers, &back, FlashKind::Error, &summary),
         Err(e) => return Err(e.into()),
     })
 }

@@ -115,6 +115,10 @@ pub(super) async fn save<B: Backend>(
             let errors = vec![FieldError::new("baseRevision", message)];
             editor_answer(&state, &user, &headers, at, StatusCode::CONFLICT, (draft, errors, None)).await
         }
+        Err(DomainError::ConflictAt { path, message }) => {
+            let errors = vec![FieldError::new(path, message)];
+            editor_answer(&state, &user, &headers, at, StatusCode::CONFLICT, (draft, errors, None)).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -174,6 +178,10 @@ async fn schedule<B: Backend>(
         }
         Err(DomainError::Conflict(message)) => {
             let errors = vec![FieldError::new("baseRevision", message)];
+            editor_answer(state, user, headers, (key, env), StatusCode::CONFLICT, (draft, errors, None)).await
+        }
+        Err(DomainError::ConflictAt { path, message }) => {
+            let errors = vec![FieldError::new(path.strip_prefix("changes[0].").unwrap_or(&path), message)];
             editor_answer(state, user, headers, (key, env), StatusCode::CONFLICT, (draft, errors, None)).await
         }
         Err(e) => Err(e.into()),

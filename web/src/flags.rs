@@ -145,6 +145,21 @@ pub struct FlagsTable {
 }
 
 impl FlagsTable {
+    /// Per column, how many of the listed flags are on there.
+    pub fn on_counts(&self) -> Vec<(String, usize)> {
+        self.columns
+            .iter()
+            .map(|col| {
+                let on = self
+                    .rows
+                    .iter()
+                    .filter(|r| r.environments.iter().any(|e| e.environment == col.key && e.enabled))
+                    .count();
+                (col.key.clone(), on)
+            })
+            .collect()
+    }
+
     /// URL of this fragment with the current filter.
     pub fn src(&self) -> String {
         let q = self.filter.query();
@@ -273,5 +288,38 @@ mod tests {
             FlagsFilter { q: "a b&c".into(), tag: String::new(), env: "prod".into(), state: "on".into(), stale: true };
         assert_eq!(f.query(), "q=a%20b%26c&env=prod&state=on&stale=true");
         assert_eq!(FlagsFilter::default().query(), "");
+    }
+
+    #[test]
+    fn counts_per_environment() {
+        let state = |environment: &str, enabled: bool| EnvState {
+            environment: environment.into(),
+            enabled,
+            production: false,
+            revision: 1,
+        };
+        let row = |key: &str, dev: bool, prod: bool| FlagRow {
+            key: key.into(),
+            name: String::new(),
+            description: String::new(),
+            value_type: "boolean".into(),
+            tags: vec![],
+            stale: false,
+            ramp: String::new(),
+            archived: false,
+            environments: vec![state("dev", dev), state("prod", prod)],
+            updated: String::new(),
+        };
+        let table = FlagsTable {
+            csrf: String::new(),
+            columns: vec![EnvColumn { key: "dev".into(), production: false }, EnvColumn { key: "prod".into(), production: true }],
+            rows: vec![row("a", true, false), row("b", true, true), row("c", false, false)],
+            version: 1,
+            filter: FlagsFilter::default(),
+            can_edit: true,
+        };
+        assert_eq!(table.on_counts(), vec![("dev".to_owned(), 2), ("prod".to_owned(), 1)]);
+        let html = table.render().unwrap_or_default();
+        assert!(html.contains("On, of the 3 listed") && html.contains(">2 on<") && html.contains(">1 on<"), "{html}");
     }
 }

@@ -80,7 +80,9 @@ async fn the_running_experiment_guard_speaks_next_to_the_weights() {
         {"id": "staff", "conditions": [{"attribute": "email", "op": "ends_with", "values": ["@example.com"]}], "serve": {"variant": "on"}},
         {"id": "exp", "serve": {"split": {"variants": [{"variant": "on", "weight": 5000}, {"variant": "off", "weight": 5000}]}}}]});
     server.admin(Method::PUT, "/flags/pay/environments/staging", Some(rules), 200).await;
-    server.admin(Method::POST, "/metrics", Some(json!({"key": "buy", "event": "buy", "kind": "conversion"})), 201).await;
+    server
+        .admin(Method::POST, "/metrics", Some(json!({"key": "buy", "event": "buy", "kind": "conversion"})), 201)
+        .await;
     let experiment = json!({"key": "pay-test", "flag": "pay", "environment": "staging", "ruleId": "exp",
         "controlVariant": "off", "primaryMetric": "buy"});
     server.admin(Method::POST, "/experiments", Some(experiment), 201).await;

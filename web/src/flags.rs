@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::errors::{FieldError, message_for};
 use crate::layout::Layout;
+use crate::onboarding::Onboarding;
 
 /// An environment column of the list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,6 +259,8 @@ pub struct FlagsPage {
     pub total: usize,
     /// The create form.
     pub new_flag: NewFlagView,
+    /// The first steps, until an SDK key has been used.
+    pub onboarding: Option<Onboarding>,
 }
 
 impl FlagsPage {
@@ -312,7 +315,10 @@ mod tests {
         };
         let table = FlagsTable {
             csrf: String::new(),
-            columns: vec![EnvColumn { key: "dev".into(), production: false }, EnvColumn { key: "prod".into(), production: true }],
+            columns: vec![
+                EnvColumn { key: "dev".into(), production: false },
+                EnvColumn { key: "prod".into(), production: true },
+            ],
             rows: vec![row("a", true, false), row("b", true, true), row("c", false, false)],
             version: 1,
             filter: FlagsFilter::default(),

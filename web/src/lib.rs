@@ -33,6 +33,7 @@ mod format;
 mod layout;
 mod login;
 mod metrics;
+mod onboarding;
 mod operators;
 mod ramp;
 mod releases;
@@ -72,6 +73,7 @@ pub use form_tree::{FormLimitError, MAX_FORM_DEPTH, MAX_FORM_FIELDS, MAX_NAME_BY
 pub use layout::{CurrentUser, Flash, FlashKind, Layout, NavLink, Role, Section};
 pub use login::{LoginForm, LoginPage};
 pub use metrics::{METRIC_KINDS, MetricForm, MetricPage, MetricRow, MetricsPage};
+pub use onboarding::{Onboarding, Snippet};
 pub use operators::{InputKind, OPERATOR_GROUPS, OperatorGroup, OperatorInfo, operator, operators};
 pub use ramp::{
     AdvanceRule, AutomaticAction, DEFAULT_STEPS, GUARD_SLOTS, GuardMetricView, GuardPointView, GuardSlot, GuardView,

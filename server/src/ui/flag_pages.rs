@@ -20,7 +20,7 @@ use axum::routing::{get, post};
 use flagyard_eval::{FlagType, Variant};
 use flagyard_web::{
     ConfirmPage, FieldError, FlagRowFragment, FlagsFilter, FlagsPage, FlagsTable, FlashKind, NewFlagForm, NewFlagView,
-    Section, ToggleForm,
+    Onboarding, Section, ToggleForm,
 };
 
 use super::answer::{done, frame, is_htmx, page, see_other_with};
@@ -33,7 +33,7 @@ use crate::http::UiUser;
 use crate::service::Error as DomainError;
 use crate::service::{self, ConfigWrite, FlagInput};
 use crate::state::AppState;
-use crate::store::Backend;
+use crate::store::{Backend, CredentialQueries};
 
 pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
     Router::new()
@@ -46,20 +46,55 @@ pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
         .route("/flags/{key}/copy", post(flag_detail::copy::<B>))
 }
 
-/// The table for `filter`, and the tags and total for the page around it.
+/// The table for `filter`, and the catalog and total for the page around it.
 async fn table<B: Backend>(
     state: &AppState<B>,
     kept: &CatalogCache,
     user: &UiUser,
     filter: FlagsFilter,
-) -> Result<(FlagsTable, Vec<String>, usize), UiError> {
+) -> Result<(FlagsTable, Arc<flag_rows::Catalog>, usize), UiError> {
     let catalog = catalog_cache::load(state, kept).await?;
     let mut rows = flag_rows::filter(&catalog, &filter, service::now_ms());
     flag_rows::mark_ramps(state, &mut rows).await?;
     let total = rows.len();
     let (columns, version, can_edit) = (catalog.columns.clone(), catalog.version, user.role >= Role::Editor);
     let table = FlagsTable { csrf: user.csrf.clone(), columns, rows, version, filter, can_edit };
-    Ok((table, catalog.tags.clone(), total))
+    Ok((table, catalog, total))
+}
+
+/// The first steps, while no SDK key has been used yet: the environment of
+/// the newest live key (else production, else the first), its name, and
+/// the first flag.
+async fn onboarding<B: Backend>(
+    state: &AppState<B>,
+    headers: &HeaderMap,
+    catalog: &flag_rows::Catalog,
+) -> Result<Option<Onboarding>, UiError> {
+    let keys = state.store.read().await?.sdk_keys(None).await?;
+    if keys.iter().any(|k| k.last_used_at.is_some()) {
+        return Ok(None);
+    }
+    let newest = keys.iter().filter(|k| k.revoked_at.is_none()).max_by_key(|k| (k.created_at, k.id));
+    let environment = newest.map(|k| k.environment_key.clone()).or_else(|| {
+        let production = catalog.columns.iter().find(|c| c.key == "production").or(catalog.columns.first());
+        production.map(|c| c.key.clone())
+    });
+    let first = catalog.rows.first().map(|r| r.key.clone());
+    Ok(Some(Onboarding {
+        base_url: base_url(headers),
+        environment: environment.unwrap_or_else(|| "production".into()),
+        key_name: newest.map(|k| k.name.clone()),
+        has_flag: first.is_some(),
+        flag: first.unwrap_or_else(|| "new-checkout".into()),
+    }))
+}
+
+/// This server's URL as the browser reached it (`Host`, and `https` when a
+/// proxy says so): only shown in snippets, escaped like any text.
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost:8080");
+    let https = headers.get("x-forwarded-proto").is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
+    format!("{}://{host}", if https { "https" } else { "http" })
 }
 
 /// The list page (also re-rendered with the create form's errors).
@@ -71,8 +106,17 @@ async fn list_page<B: Backend>(
     filter: FlagsFilter,
     new_flag: NewFlagView,
 ) -> Result<FlagsPage, UiError> {
-    let (table, tags, total) = table(state, kept, user, filter.clone()).await?;
-    Ok(FlagsPage { layout: frame(user, headers, "Flags", Section::Flags), filter, tags, table, total, new_flag })
+    let (table, catalog, total) = table(state, kept, user, filter.clone()).await?;
+    let onboarding = if user.role >= Role::Editor { onboarding(state, headers, &catalog).await? } else { None };
+    Ok(FlagsPage {
+        layout: frame(user, headers, "Flags", Section::Flags),
+        filter,
+        tags: catalog.tags.clone(),
+        table,
+        total,
+        new_flag,
+        onboarding,
+    })
 }
 
 async fn list<B: Backend>(

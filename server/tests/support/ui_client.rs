@@ -111,8 +111,16 @@ impl Browser {
     }
 
     pub async fn get(&self, path: &str) -> Page {
-        let res = self.http.get(format!("{}{path}", self.base)).header(COOKIE, &self.cookie).send().await.unwrap();
-        Browser::page(res).await
+        self.get_with(path, &[]).await
+    }
+
+    /// [`Browser::get`] with extra request headers.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Page {
+        let mut req = self.http.get(format!("{}{path}", self.base)).header(COOKIE, &self.cookie);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        Browser::page(req.send().await.unwrap()).await
     }
 
     /// Posts `fields` as they are (no CSRF token added).

@@ -61,6 +61,13 @@ pub fn flags_page(n: usize) -> FlagsPage {
             can_edit: true,
         },
         total: n,
+        onboarding: Some(Onboarding {
+            base_url: format!("http://{EVIL}"),
+            environment: "production".into(),
+            key_name: Some(EVIL.into()),
+            flag: EVIL.into(),
+            has_flag: true,
+        }),
         new_flag: NewFlagView {
             form: NewFlagForm { key: "bad key".into(), value_type: "string".into(), ..NewFlagForm::default() },
             errors: vec![FieldError::new("key", "keys use letters, digits, `.`, `_`, `-`")],

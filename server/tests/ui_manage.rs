@@ -221,8 +221,12 @@ api_test!(audit_shows_diffs_and_rolls_back, |app| async move {
     let (latest, earlier) = (ids[0], ids[1]);
     let html = editor.get("/audit?flag=checkout&environment=production").await.expect(200);
     assert!(html.contains(r#"<span class="ins">"#) && html.contains(r#"<span class="del">"#));
-    let pretty = ["&quot;defaultVariant&quot;: &quot;on&quot;", "&#34;defaultVariant&#34;: &#34;on&#34;"];
-    assert!(pretty.iter().any(|p| html.contains(p)), "pretty-printed JSON");
+    // The configuration in the editor's words, not JSON: the changed line
+    // removed and added, the split in percent.
+    assert!(html.contains(r#"<span class="del"><span class="sign" aria-hidden="true">−</span><span class="sr-only">removed: </span>When no rule matches: serve “off”</span>"#), "{html}");
+    assert!(html.contains("When no rule matches: serve “on”"));
+    assert!(html.contains("split by key: “on” 50 %, “off” 50 %"), "weights in percent");
+    assert!(!html.contains("defaultVariant"), "no raw JSON for a configuration");
     assert!(html.contains(&format!(r#"action="/audit/{earlier}/rollback""#)));
     assert!(!html.contains(&format!(r#"action="/audit/{latest}/rollback""#)), "the current revision");
     assert!(html.contains("Restore revision 2 of checkout in production"));

@@ -32,9 +32,9 @@ pub struct AuditEntry {
     pub action: String,
     /// On what, e.g. `new-checkout / production`.
     pub target: String,
-    /// The state before, pretty-printed JSON (empty when created).
+    /// The state before as text: a configuration in the editor's words, else indented JSON (empty when created).
     pub before: String,
-    /// The state after, pretty-printed JSON (empty when deleted).
+    /// The state after, likewise (empty when deleted).
     pub after: String,
     /// Set when the entry records a flag configuration that can be restored
     /// (offer it on every entry but the current one).

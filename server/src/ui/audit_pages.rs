@@ -1,5 +1,5 @@
 //! The audit log page: who changed what, when, with a readable line diff of
-//! the state before and after (pretty-printed JSON), filters, paging, and
+//! the state before and after (a flag configuration in the rules editor's words, anything else as indented JSON), filters, paging, and
 //! `POST /audit/{id}/rollback`, which restores the flag configuration an
 //! entry recorded as a new revision through the service the admin API's
 //! rollback uses.
@@ -37,6 +37,15 @@ pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
 }
 
 /// JSON text pretty-printed (as stored when it is not JSON).
+/// A recorded state as the audit log shows it: a flag configuration in the
+/// rules editor's words (`config_words`), anything else as indented JSON.
+fn readable(entity: &str, text: Option<&str>) -> String {
+    match text {
+        Some(json) if entity == "config" => super::config_words::config_text(json).unwrap_or_else(|| pretty(text)),
+        _ => pretty(text),
+    }
+}
+
 fn pretty(text: Option<&str>) -> String {
     let Some(text) = text else { return String::new() };
     serde_json::from_str::<serde_json::Value>(text)
@@ -139,8 +148,8 @@ async fn audit<B: Backend>(
                 actor: a.actor.clone(),
                 action: a.action.clone(),
                 target,
-                before: pretty(a.before.as_deref()),
-                after: pretty(a.after.as_deref()),
+                before: readable(&a.entity, a.before.as_deref()),
+                after: readable(&a.entity, a.after.as_deref()),
                 rollback,
             }
         })

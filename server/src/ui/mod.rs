@@ -10,6 +10,7 @@ mod assets;
 mod audit_pages;
 mod auth_pages;
 mod catalog_cache;
+mod config_words;
 mod deletion;
 mod error;
 mod experiment_form;

@@ -27,7 +27,7 @@ fn values(vs: &[Value]) -> String {
 }
 
 fn condition(c: &Condition) -> String {
-    let op = serde_json::to_value(&c.op).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let op = serde_json::to_value(c.op).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
     let label = operator(&op).map_or(op.as_str(), |o| o.label);
     match op.as_str() {
         "segment" | "not_segment" => format!("{label} {}", values(&c.values)),

@@ -9,7 +9,8 @@
 # starts the server on a fresh database with a known admin password,
 # creates 1,000 flags (`flagyard-load reads --flags 1000`, which also
 # checks the API list), a segment, a metric, a running experiment with
-# 2,000 exposed units and 49 draft experiments (50 in all), logs in through the login form with curl (login CSRF
+# 2,000 exposed units and 92 days of daily results snapshots (written into
+# the database) and 49 draft experiments (50 in all), logs in through the login form with curl (login CSRF
 # cookie + field), and requests each page 3 times to warm up, then 30 times
 # on one keep-alive connection, reading curl's time to first byte (the
 # server's work: the page is rendered before the first byte is sent) and
@@ -79,6 +80,24 @@ seed() {
         -d @"$work/events.json" "$base/sdk/v1/events" >/dev/null
 }
 
+# `history BACKEND URL`: 92 days of daily results snapshots for the running
+# experiment (its figures now, scaled down for older days), written
+# straight into the database, so its page draws results over time.
+history() {
+    local today=$(($(date +%s) / 86400)) sql
+    sql="WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 92)
+        INSERT INTO result_snapshots (experiment_id, day, metric_id, variant, n, sum, sum_sq, taken_at)
+        SELECT experiment_id, $today - i, 0, variant, units * (93 - i) / 93, excluded, 0, 0 FROM variant_units, k
+        UNION ALL
+        SELECT experiment_id, $today - i, metric_id, variant, n * (93 - i) / 93, sum * (93 - i) / 93,
+               sum_sq * (93 - i) / 93, 0 FROM variant_metrics, k"
+    case "$1" in
+    sqlite) python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()' \
+        "${2#sqlite://}" "$sql" ;;
+    postgres) psql "$2" -qc "$sql" >/dev/null ;;
+    esac
+}
+
 login() {
     local jar="$work/cookies" csrf
     curl -fsS -c "$jar" -o /dev/null "$base/login"
@@ -109,6 +128,7 @@ bench() {
     start_server "$backend" "$url" || return 1
     log "$backend: seeding 1,000 flags, a segment and an experiment"
     seed
+    history "$backend" "$url"
     login || { log "$backend: login failed"; return 1; }
     for path in /flags "/flags?q=read-99" /flags/rows "/flags/read-0?env=production" /segments /environments \
         /tokens /users /audit /experiments /experiments/checkout /experiments/new /experiment-metrics \

@@ -110,3 +110,59 @@ async fn the_running_experiment_guard_speaks_next_to_the_weights() {
     b.screenshot("rules-guarded-by-experiment").await;
     b.close().await;
 }
+
+/// Issue 15, item 9: messages in the unit the person typed, next to the
+/// field, said once: weights that add up to 90 % are refused in percent
+/// beside the split; a flag key's rule is in the field's help text, and a
+/// bad key (sent past the browser's own check) is refused once, by field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_in_the_unit_typed_and_next_to_the_field() {
+    let Some(b) = Browser::start("errors_are_in_the_unit_typed_and_next_to_the_field").await else { return };
+    let server = Server::start(ServerOptions {
+        env: vec![("FLAGYARD_ADMIN_PASSWORD".into(), PASSWORD.into())],
+        ..ServerOptions::default()
+    })
+    .await;
+    server.admin(Method::POST, "/flags", Some(json!({"key": "canary", "type": "boolean"})), 201).await;
+    let rules = json!({"enabled": true, "offVariant": "off", "defaultVariant": "off", "rules": [
+        {"id": "canary", "serve": {"split": {"variants": [{"variant": "on", "weight": 5000}, {"variant": "off", "weight": 5000}]}}}]});
+    server.admin(Method::PUT, "/flags/canary/environments/staging", Some(rules), 200).await;
+    let c = &b.client;
+    flagyard_tests::login(c, &server.base, "admin", PASSWORD).await;
+    c.goto(&format!("{}/flags/canary?env=staging", server.base)).await.expect("flag page");
+    let first = css(c, "[data-weight]").await;
+    first.clear().await.expect("clear");
+    first.send_keys("40").await.expect("type");
+    flagyard_tests::click(c, "#rules-editor > fieldset > .toolbar:last-of-type button[value=\"save\"]").await;
+    eventually("the refusal in percent beside the split", || async {
+        flagyard_tests::text_now(c, "li.rule #f-rules-0-serve-split-variants")
+            .await
+            .is_some_and(|t| t.contains("the weights add up to 90%, not 100%"))
+    })
+    .await;
+    let editor = flagyard_tests::text(c, "#rules-editor").await;
+    assert!(!editor.contains("9000") && !editor.contains("10000"), "no basis points: {editor}");
+
+    // A flag key: the rule is in the help text the field points to.
+    c.goto(&format!("{}/flags", server.base)).await.expect("flags");
+    flagyard_tests::click(c, "#new-flag summary").await;
+    let key = css(c, "#f-key").await;
+    let described = key.attr("aria-describedby").await.expect("attr").unwrap_or_default();
+    assert!(described.split(' ').any(|id| id == "f-key-help"), "{described}");
+    let help = flagyard_tests::text(c, "#f-key-help").await;
+    assert!(help.contains("1 to 128 letters, digits"), "{help}");
+    // Sent past the browser's check (form.submit() skips it): refused once,
+    // next to the field, without code quotes.
+    key.send_keys("-starts-with-a-dash").await.expect("type");
+    c.execute("document.querySelector('form[action=\"/flags\"]').submit()", vec![]).await.expect("submit");
+    let error = flagyard_tests::text(c, "#f-key-err").await;
+    assert!(!error.starts_with("key:") && !error.contains('`'), "{error}");
+    let page = flagyard_tests::text(c, "main").await;
+    assert_eq!(
+        page.matches(error.as_str()).count(),
+        2,
+        "the message beside the field and in the summary, once each:\n{page}"
+    );
+    b.screenshot("flag-key-error").await;
+    b.close().await;
+}

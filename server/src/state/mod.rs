@@ -31,7 +31,10 @@ pub use hub::{EnvRules, Hub, Signal, spawn as spawn_hub};
 pub use login_limit::{Clock, LoginLimiter, LoginLimits, SystemClock};
 #[cfg(debug_assertions)]
 pub use scheduler::run_due as run_due_releases;
-pub use scheduler::{Attributed, Scheduler, snapshot_results_if_due, spawn as spawn_scheduler, spawn_guard};
+// The test clock's route (debug builds) takes the snapshot at once.
+#[cfg(debug_assertions)]
+pub use scheduler::snapshot_results_if_due;
+pub use scheduler::{Attributed, Scheduler, spawn as spawn_scheduler, spawn_guard};
 pub use usage::{CredentialKind, UsageLog, spawn_usage};
 pub use writer::Writer;
 

@@ -62,16 +62,30 @@ async fn table<B: Backend>(
     Ok((table, catalog, total))
 }
 
+/// Whether this replica has seen an SDK key in use: from then on the flags
+/// list shows no first steps and reads no keys for them (a used key stays
+/// used, revoked or not).
+#[derive(Debug, Default)]
+pub(super) struct FirstSteps {
+    done: std::sync::atomic::AtomicBool,
+}
+
 /// The first steps, while no SDK key has been used yet: the environment of
 /// the newest live key (else production, else the first), its name, and
 /// the first flag.
 async fn onboarding<B: Backend>(
     state: &AppState<B>,
+    steps: &FirstSteps,
     headers: &HeaderMap,
     catalog: &flag_rows::Catalog,
 ) -> Result<Option<Onboarding>, UiError> {
+    use std::sync::atomic::Ordering::Relaxed;
+    if steps.done.load(Relaxed) {
+        return Ok(None);
+    }
     let keys = state.store.read().await?.sdk_keys(None).await?;
     if keys.iter().any(|k| k.last_used_at.is_some()) {
+        steps.done.store(true, Relaxed);
         return Ok(None);
     }
     let newest = keys.iter().filter(|k| k.revoked_at.is_none()).max_by_key(|k| (k.created_at, k.id));
@@ -100,14 +114,14 @@ fn base_url(headers: &HeaderMap) -> String {
 /// The list page (also re-rendered with the create form's errors).
 async fn list_page<B: Backend>(
     state: &AppState<B>,
-    kept: &CatalogCache,
+    (kept, steps): (&CatalogCache, &FirstSteps),
     user: &UiUser,
     headers: &HeaderMap,
     filter: FlagsFilter,
     new_flag: NewFlagView,
 ) -> Result<FlagsPage, UiError> {
     let (table, catalog, total) = table(state, kept, user, filter.clone()).await?;
-    let onboarding = if user.role >= Role::Editor { onboarding(state, headers, &catalog).await? } else { None };
+    let onboarding = if user.role >= Role::Editor { onboarding(state, steps, headers, &catalog).await? } else { None };
     Ok(FlagsPage {
         layout: frame(user, headers, "Flags", Section::Flags),
         filter,
@@ -122,11 +136,12 @@ async fn list_page<B: Backend>(
 async fn list<B: Backend>(
     State(state): State<AppState<B>>,
     Extension(kept): Extension<Arc<CatalogCache>>,
+    Extension(steps): Extension<Arc<FirstSteps>>,
     Signed(user): Signed,
     headers: HeaderMap,
     Params(filter): Params<FlagsFilter>,
 ) -> Result<Response, UiError> {
-    let view = list_page(&state, &kept, &user, &headers, filter, NewFlagView::default()).await?;
+    let view = list_page(&state, (&kept, &steps), &user, &headers, filter, NewFlagView::default()).await?;
     Ok(page(&user, &view))
 }
 
@@ -231,6 +246,7 @@ pub(super) fn create_errors(e: &DomainError) -> Option<Vec<FieldError>> {
 async fn create<B: Backend>(
     State(state): State<AppState<B>>,
     Extension(kept): Extension<Arc<CatalogCache>>,
+    Extension(steps): Extension<Arc<FirstSteps>>,
     Signed(user): Signed,
     headers: HeaderMap,
     Posted(form): Posted<NewFlagForm>,
@@ -252,7 +268,7 @@ async fn create<B: Backend>(
         }
         Err(Ok(errors)) => {
             let new_flag = NewFlagView { form: NewFlagForm { csrf: String::new(), ..form }, errors };
-            let view = list_page(&state, &kept, &user, &headers, FlagsFilter::default(), new_flag).await?;
+            let view = list_page(&state, (&kept, &steps), &user, &headers, FlagsFilter::default(), new_flag).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&user, &view)).into_response())
         }
         Err(Err(e)) => Err(e.into()),

@@ -54,4 +54,5 @@ pub fn router<B: Backend>() -> Router<AppState<B>> {
         .merge(audit_pages::routes::<B>())
         // The flag list's catalog, kept between requests (one per server).
         .layer(axum::Extension(std::sync::Arc::new(catalog_cache::CatalogCache::default())))
+        .layer(axum::Extension(std::sync::Arc::new(flag_pages::FirstSteps::default())))
 }

@@ -82,13 +82,19 @@ pub struct PgBackend {
 impl PgBackend {
     /// Connects to `url` (`postgres://user:password@host:port/database`,
     /// TLS as its `sslmode` says), opening one connection now so a bad URL
-    /// fails at startup.
+    /// fails at startup, and the rest of the pool in the background, all at
+    /// once: the whole pool stays open.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)?;
         let host = options.get_host().to_owned();
         let address = (!host.starts_with('/')).then(|| (host, options.get_port()));
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
+            // Every connection kept open while idle (and replaced in the
+            // background when one ends): a connection opened for a request
+            // cost that request ~90 ms on the benchmark machine, the one slow
+            // request of the UI benchmark's Postgres runs.
+            .min_connections(max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             // A connection whose transaction was left open by a failed
             // COMMIT or ROLLBACK is replaced, never handed out again.
@@ -100,8 +106,22 @@ impl PgBackend {
                     Ok(())
                 })
             })
-            .connect_with(options)
-            .await?;
+            .connect_lazy_with(options);
+        drop(pool.acquire().await?);
+        // `connect_with` would open the pool one connection after the other
+        // before answering; opened together in the background, they cost the
+        // start nothing.
+        let warm = pool.clone();
+        tokio::spawn(async move {
+            let mut opening = tokio::task::JoinSet::new();
+            for _ in 0..warm.options().get_min_connections() {
+                let pool = warm.clone();
+                opening.spawn(async move { pool.acquire().await });
+            }
+            // Each is held until all are open, so they are distinct.
+            let held: Vec<_> = opening.join_all().await;
+            drop(held);
+        });
         Ok(PgBackend { pool, outage: Arc::default(), address })
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
 use tokio::net::TcpListener;
 use tower_layer::Layer;
 
@@ -45,7 +46,14 @@ pub fn router<B: Backend>(state: AppState<B>) -> App {
     let routed = routed.merge(http::test_clock_router::<B>());
     let routed = routed
         .fallback(|uri: axum::http::Uri| async move { ApiError::NotFound(format!("route `{}`", uri.path())) })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .method_not_allowed_fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
+            // A UI action typed or reloaded in the address bar: its page, not
+            // a JSON problem.
+            match crate::ui::page_of_action(uri.path()) {
+                Some(page) if method == axum::http::Method::GET => crate::ui::see_other(&page),
+                _ => ApiError::MethodNotAllowed.into_response(),
+            }
+        })
         .layer(http::ObserveLayer::new(limit, proxies))
         .with_state(state);
     // Outside the router: it only sets an extension, and a route layer would

@@ -220,3 +220,22 @@ api_test!(a_bad_key_is_explained_once_and_not_echoed_whole, |app| async move {
     let form = admin.get("/flags").await.expect(200);
     assert!(form.contains("1 to 128 letters, digits") && form.contains(r#"maxlength="128""#), "{form}");
 });
+
+api_test!(an_action_typed_in_the_address_bar_goes_to_its_page, |app| async move {
+    let admin = Browser::admin(app).await;
+    app.post("/api/v1/flags", json!({"key": "checkout", "type": "boolean"})).await.expect(201);
+    // A GET of a UI action (a reload, a typed or bookmarked address) lands on
+    // the page the action belongs to, not on a JSON 405.
+    for (action, page) in [
+        ("/flags/checkout/delete", "/flags/checkout"),
+        ("/flags/checkout/environments/production/toggle", "/flags/checkout?env=production"),
+        ("/sdk-keys", "/environments"),
+        ("/tokens/1/revoke", "/tokens"),
+    ] {
+        let r = admin.get(action).await;
+        assert_eq!((r.status.as_u16(), r.location()), (303, page), "{action}");
+    }
+    // The API keeps its problem answer.
+    let r = app.get("/api/v1/experiments/x/start").await;
+    assert_eq!(r.status, 405);
+});

@@ -33,8 +33,31 @@ mod segment_pages;
 use axum::Router;
 use axum::routing::get;
 
+pub use answer::see_other;
+
 use crate::state::AppState;
 use crate::store::Backend;
+
+/// Where a `GET` of a UI path that only takes `POST` (an action such as
+/// `/flags/{key}/delete`, typed or reloaded in the address bar) is sent: the
+/// page the action belongs to. `None` for paths that are not the UI's.
+pub fn page_of_action(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let page = match parts.as_slice() {
+        ["sdk-keys", ..] | ["environments", ..] => "/environments".to_owned(),
+        [section @ ("tokens" | "users" | "audit"), ..] => format!("/{section}"),
+        ["ramps", ..] => "/flags".to_owned(),
+        ["flags", key, "environments", env, ..] => format!("/flags/{key}?env={env}"),
+        [section @ ("flags" | "segments" | "experiments" | "experiment-metrics" | "releases"), key, ..] => {
+            format!("/{section}/{key}")
+        }
+        [section @ ("flags" | "segments" | "experiments" | "experiment-metrics" | "releases" | "account")] => {
+            format!("/{section}")
+        }
+        _ => return None,
+    };
+    Some(page)
+}
 
 /// The UI routes.
 pub fn router<B: Backend>() -> Router<AppState<B>> {
@@ -55,4 +78,30 @@ pub fn router<B: Backend>() -> Router<AppState<B>> {
         // The flag list's catalog, kept between requests (one per server).
         .layer(axum::Extension(std::sync::Arc::new(catalog_cache::CatalogCache::default())))
         .layer(axum::Extension(std::sync::Arc::new(flag_pages::FirstSteps::default())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_of_action;
+
+    #[test]
+    fn an_action_typed_in_the_address_bar_goes_to_its_page() {
+        for (action, page) in [
+            ("/flags/checkout/delete", "/flags/checkout"),
+            ("/flags/checkout/environments/production/toggle", "/flags/checkout?env=production"),
+            ("/experiments/x/stop", "/experiments/x"),
+            ("/releases/3/changes/0/remove", "/releases/3"),
+            ("/sdk-keys/4/revoke", "/environments"),
+            ("/tokens/2/revoke", "/tokens"),
+            ("/users/ada/role", "/users"),
+            ("/audit/9/rollback", "/audit"),
+            ("/ramps/1/pause", "/flags"),
+            ("/segments/new", "/segments/new"),
+        ] {
+            assert_eq!(page_of_action(action).as_deref(), Some(page), "{action}");
+        }
+        for api in ["/api/v1/flags", "/sdk/v1/events", "/ofrep/v1/evaluate/flags", "/metrics", "/healthz"] {
+            assert_eq!(page_of_action(api), None, "{api}");
+        }
+    }
 }

@@ -18,6 +18,13 @@ pub struct ServerOptions {
     pub env: Vec<(String, String)>,
 }
 
+impl ServerOptions {
+    /// The defaults, with the web UI user `admin` created with `password`.
+    pub fn with_admin_password(password: &str) -> Self {
+        ServerOptions { env: vec![("FLAGYARD_ADMIN_PASSWORD".into(), password.into())], ..ServerOptions::default() }
+    }
+}
+
 /// A running `flagyard` process, killed on drop.
 #[derive(Debug)]
 pub struct Server {

@@ -14,11 +14,7 @@ use serde_json::json;
 const PASSWORD: &str = "correct horse battery staple";
 
 async fn server() -> Server {
-    Server::start(ServerOptions {
-        env: vec![("FLAGYARD_ADMIN_PASSWORD".into(), PASSWORD.into())],
-        ..ServerOptions::default()
-    })
-    .await
+    Server::start(ServerOptions::with_admin_password(PASSWORD)).await
 }
 
 /// Gives the project something on every page; the release's id.

@@ -17,11 +17,7 @@ const PASSWORD: &str = "correct horse battery staple";
 /// A server with `checkout` (rule 3 `exp` splits 20/80, rule 2 splits
 /// without a name), `aaa-plain` (no rules) and the metric `latency`.
 async fn server() -> Server {
-    let server = Server::start(ServerOptions {
-        env: vec![("FLAGYARD_ADMIN_PASSWORD".into(), PASSWORD.into())],
-        ..ServerOptions::default()
-    })
-    .await;
+    let server = Server::start(ServerOptions::with_admin_password(PASSWORD)).await;
     for key in ["checkout", "aaa-plain"] {
         server.admin(Method::POST, "/flags", Some(json!({"key": key, "type": "boolean"})), 201).await;
     }

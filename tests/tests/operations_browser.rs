@@ -11,11 +11,7 @@ use serde_json::json;
 const PASSWORD: &str = "correct horse battery staple";
 
 async fn server() -> Server {
-    let server = Server::start(ServerOptions {
-        env: vec![("FLAGYARD_ADMIN_PASSWORD".into(), PASSWORD.into())],
-        ..ServerOptions::default()
-    })
-    .await;
+    let server = Server::start(ServerOptions::with_admin_password(PASSWORD)).await;
     server.admin(Method::POST, "/flags", Some(json!({"key": "base", "type": "boolean"})), 201).await;
     server
 }

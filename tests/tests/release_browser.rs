@@ -38,11 +38,7 @@ async fn a_release_of_three_flags_is_previewed_applied_and_reverted_in_the_brows
     else {
         return;
     };
-    let server = Server::start(ServerOptions {
-        env: vec![("FLAGYARD_ADMIN_PASSWORD".into(), PASSWORD.into())],
-        ..ServerOptions::default()
-    })
-    .await;
+    let server = Server::start(ServerOptions::with_admin_password(PASSWORD)).await;
     let flags = ["checkout", "search", "banner"];
     for f in flags {
         server.admin(Method::POST, "/flags", Some(json!({"key": f, "type": "boolean"})), 201).await;

@@ -10,18 +10,19 @@ use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery staple";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_weight_total_follows_the_weights_as_they_are_typed() {
-    let Some(b) = Browser::start("the_weight_total_follows_the_weights_as_they_are_typed").await else { return };
-    let server = Server::start(ServerOptions {
-        env: vec![("FLAGYARD_ADMIN_PASSWORD".into(), PASSWORD.into())],
-        ..ServerOptions::default()
-    })
-    .await;
+/// A boolean flag `canary` whose rule `canary` splits on / off 50 / 50 in staging.
+async fn canary_flag(server: &Server) {
     server.admin(Method::POST, "/flags", Some(json!({"key": "canary", "type": "boolean"})), 201).await;
     let rules = json!({"enabled": true, "offVariant": "off", "defaultVariant": "off", "rules": [
         {"id": "canary", "serve": {"split": {"variants": [{"variant": "on", "weight": 5000}, {"variant": "off", "weight": 5000}]}}}]});
     server.admin(Method::PUT, "/flags/canary/environments/staging", Some(rules), 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_weight_total_follows_the_weights_as_they_are_typed() {
+    let Some(b) = Browser::start("the_weight_total_follows_the_weights_as_they_are_typed").await else { return };
+    let server = Server::start(ServerOptions::with_admin_password(PASSWORD)).await;
+    canary_flag(&server).await;
     let c = &b.client;
     flagyard_tests::login(c, &server.base, "admin", PASSWORD).await;
     c.goto(&format!("{}/flags/canary?env=staging", server.base)).await.expect("flag page");
@@ -70,11 +71,7 @@ async fn the_weight_total_follows_the_weights_as_they_are_typed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_running_experiment_guard_speaks_next_to_the_weights() {
     let Some(b) = Browser::start("the_running_experiment_guard_speaks_next_to_the_weights").await else { return };
-    let server = Server::start(ServerOptions {
-        env: vec![("FLAGYARD_ADMIN_PASSWORD".into(), PASSWORD.into())],
-        ..ServerOptions::default()
-    })
-    .await;
+    let server = Server::start(ServerOptions::with_admin_password(PASSWORD)).await;
     server.admin(Method::POST, "/flags", Some(json!({"key": "pay", "type": "boolean"})), 201).await;
     let rules = json!({"enabled": true, "offVariant": "off", "defaultVariant": "off", "rules": [
         {"id": "staff", "conditions": [{"attribute": "email", "op": "ends_with", "values": ["@example.com"]}], "serve": {"variant": "on"}},
@@ -118,15 +115,8 @@ async fn the_running_experiment_guard_speaks_next_to_the_weights() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_in_the_unit_typed_and_next_to_the_field() {
     let Some(b) = Browser::start("errors_are_in_the_unit_typed_and_next_to_the_field").await else { return };
-    let server = Server::start(ServerOptions {
-        env: vec![("FLAGYARD_ADMIN_PASSWORD".into(), PASSWORD.into())],
-        ..ServerOptions::default()
-    })
-    .await;
-    server.admin(Method::POST, "/flags", Some(json!({"key": "canary", "type": "boolean"})), 201).await;
-    let rules = json!({"enabled": true, "offVariant": "off", "defaultVariant": "off", "rules": [
-        {"id": "canary", "serve": {"split": {"variants": [{"variant": "on", "weight": 5000}, {"variant": "off", "weight": 5000}]}}}]});
-    server.admin(Method::PUT, "/flags/canary/environments/staging", Some(rules), 200).await;
+    let server = Server::start(ServerOptions::with_admin_password(PASSWORD)).await;
+    canary_flag(&server).await;
     let c = &b.client;
     flagyard_tests::login(c, &server.base, "admin", PASSWORD).await;
     c.goto(&format!("{}/flags/canary?env=staging", server.base)).await.expect("flag page");

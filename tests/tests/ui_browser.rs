@@ -17,11 +17,7 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "correct horse battery staple";
 
 async fn server() -> Server {
-    Server::start(ServerOptions {
-        env: vec![("FLAGYARD_ADMIN_PASSWORD".into(), PASSWORD.into())],
-        ..ServerOptions::default()
-    })
-    .await
+    Server::start(ServerOptions::with_admin_password(PASSWORD)).await
 }
 
 async fn login(b: &Browser, server: &Server, user: &str, password: &str) {

@@ -188,7 +188,7 @@ pub(super) fn decide_all(
     let mut decisions = compared
         .iter()
         .zip(levels)
-        .map(|(c, level)| decide(analysis, &correction, m, c, level))
+        .map(|(c, level)| decide(analysis, &correction, m, c, (alpha, level)))
         .collect::<Result<Vec<_>, _>>()?
         .into_iter();
     let per_metric =
@@ -196,12 +196,26 @@ pub(super) fn decide_all(
     Ok((correction, per_metric))
 }
 
-fn decide(analysis: &str, correction: &Correction, m: usize, c: &Compared<'_>, level: f64) -> Result<Decision, Error> {
-    let (Some(control), Some(treatment)) = (c.data.variants.first(), c.data.variants.get(c.treatment)) else {
-        return Err(corrupt("experiment statistics", "a comparison without its variants"));
+/// Decides `c`, tested at `level`; the comparison already made at the
+/// experiment's `alpha` is reused when the level is that α.
+fn decide(
+    analysis: &str,
+    correction: &Correction,
+    m: usize,
+    c: &Compared<'_>,
+    (alpha, level): (f64, f64),
+) -> Result<Decision, Error> {
+    let recomputed;
+    let at = if level == alpha {
+        c.comparison
+    } else {
+        let (Some(control), Some(treatment)) = (c.data.variants.first(), c.data.variants.get(c.treatment)) else {
+            return Err(corrupt("experiment statistics", "a comparison without its variants"));
+        };
+        recomputed = compare(control, treatment, c.data.kind, &Options { alpha: level, ..Options::default() })
+            .map_err(|e| corrupt("experiment statistics", e))?;
+        &recomputed
     };
-    let at = compare(control, treatment, c.data.kind, &Options { alpha: level, ..Options::default() })
-        .map_err(|e| corrupt("experiment statistics", e))?;
     let corrected = correction.method != "none";
     let (scale, estimate, ci, p_value) = match analysis {
         "bayesian" => ("posterior", at.bayesian.posterior_mean, at.bayesian.ci, None),

@@ -7,13 +7,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use flagyard_stats::{Options, analyze_experiment};
 use serde::Serialize;
 
-use super::decision::{Decision, decide_all};
+use super::decision::Decision;
 use super::error::Error;
-use super::experiment_guards::{corrupt, snapshot_of};
-use super::results::{VariantUnits, metric_data, metrics_of};
+use super::experiment_guards::snapshot_of;
+use super::results::{Analysis, analyse, control_first, metrics_of};
 use super::views::rfc3339;
 use crate::store::{IngestQueries, Queries, SnapshotRow};
 
@@ -93,39 +92,24 @@ pub async fn experiment_history<T: Queries + IngestQueries>(
         days: vec![],
     };
     let Some(split) = snapshot_of(&x)? else { return Ok(view) };
-    let mut order = split.variants.clone();
-    order.sort_by_key(|v| v.variant != x.control_variant);
     let metrics = metrics_of(tx, &x).await?;
-    let decrease_is_good: Vec<bool> = metrics.iter().map(|(m, _)| m.good_direction == "decrease").collect();
     let rows = tx.result_snapshots(x.id, day_of(now) - days.clamp(1, HISTORY_DAYS) + 1).await?;
     let mut by_day: BTreeMap<i64, Vec<SnapshotRow>> = BTreeMap::new();
     for r in rows {
         by_day.entry(r.day).or_default().push(r);
     }
-    let options = Options { alpha: x.alpha, ..Options::default() };
     for (day, rows) in by_day {
-        let units: HashMap<&str, i64> =
-            rows.iter().filter(|r| r.metric_id == 0).map(|r| (r.variant.as_str(), r.n)).collect();
-        let variants: Vec<VariantUnits> = order
-            .iter()
-            .map(|v| VariantUnits {
-                variant: v.variant.clone(),
-                weight: v.weight,
-                units: units.get(v.variant.as_str()).copied().unwrap_or(0),
-                excluded: 0,
-            })
-            .collect();
+        // Metric 0 holds the units (n) and excluded units (sum).
+        let units: HashMap<String, (i64, i64)> =
+            rows.iter().filter(|r| r.metric_id == 0).map(|r| (r.variant.clone(), (r.n, r.sum as i64))).collect();
+        let variants = control_first(&x, &split, &units);
         let sums: HashMap<(i64, String), (i64, f64, f64)> = rows
             .iter()
             .filter(|r| r.metric_id != 0)
             .map(|r| ((r.metric_id, r.variant.clone()), (r.n, r.sum, r.sum_sq)))
             .collect();
-        let data = metric_data(&metrics, &variants, &sums);
+        let Analysis { decisions, .. } = analyse(&x, &metrics, &variants, &sums)?;
         let counts: Vec<i64> = variants.iter().map(|v| v.units).collect();
-        let weights: Vec<f64> = variants.iter().map(|v| f64::from(v.weight)).collect();
-        let analysed = analyze_experiment(&counts, &weights, &data, &options)
-            .map_err(|e| corrupt("experiment statistics of a snapshot", e))?;
-        let (_, decisions) = decide_all(&x.analysis, x.alpha, &data, &analysed, &decrease_is_good)?;
         let metrics = metrics
             .iter()
             .zip(decisions)

@@ -4,15 +4,16 @@
 
 use std::collections::HashMap;
 
+use flagyard_eval::WeightedVariant;
 use flagyard_stats::{
-    Baseline, Comparison, DEFAULT_POWER, MetricData, MetricKind, Options, SrmResult, Summary, VariantStats,
-    analyze_experiment, progress, sample_size, summarize,
+    Baseline, Comparison, DEFAULT_POWER, ExperimentResult, MetricData, MetricKind, Options, SrmResult, Summary,
+    VariantStats, analyze_experiment, progress, sample_size, summarize,
 };
 use serde::Serialize;
 
 use super::decision::{Correction, Decision, decide_all};
 use super::error::Error;
-use super::experiment_guards::{corrupt, snapshot_of};
+use super::experiment_guards::{SplitSnapshot, corrupt, snapshot_of};
 use super::now_ms;
 use super::views::rfc3339;
 use crate::store::{ExperimentRecord, IngestQueries, MetricRecord, Queries};
@@ -198,18 +199,9 @@ pub async fn experiment_results<T: Queries + IngestQueries>(tx: &mut T, key: &st
     let x = tx.experiment(key).await?.ok_or_else(|| Error::NotFound(format!("experiment `{key}`")))?;
     let split = snapshot_of(&x)?
         .ok_or_else(|| Error::Conflict(format!("experiment `{key}` has not started: it has no results yet")))?;
-    // Control first, then the split's order.
-    let mut order = split.variants.clone();
-    order.sort_by_key(|v| v.variant != x.control_variant);
     let stored: HashMap<String, (i64, i64)> =
         tx.variant_units(x.id).await?.into_iter().map(|r| (r.variant, (r.units, r.excluded))).collect();
-    let variants: Vec<VariantUnits> = order
-        .iter()
-        .map(|v| {
-            let (units, excluded) = stored.get(&v.variant).copied().unwrap_or_default();
-            VariantUnits { variant: v.variant.clone(), weight: v.weight, units, excluded }
-        })
-        .collect();
+    let variants = control_first(&x, &split, &stored);
     let metrics = metrics_of(tx, &x).await?;
     let sums: HashMap<(i64, String), (i64, f64, f64)> = tx
         .variant_metrics(x.id)
@@ -217,15 +209,8 @@ pub async fn experiment_results<T: Queries + IngestQueries>(tx: &mut T, key: &st
         .into_iter()
         .map(|r| ((r.metric_id, r.variant), (r.n, r.sum, r.sum_sq)))
         .collect();
-    let data = metric_data(&metrics, &variants, &sums);
+    let Analysis { data, analysed, correction, decisions } = analyse(&x, &metrics, &variants, &sums)?;
     let units: Vec<i64> = variants.iter().map(|v| v.units).collect();
-    let weights: Vec<f64> = variants.iter().map(|v| f64::from(v.weight)).collect();
-    let options = Options { alpha: x.alpha, ..Options::default() };
-    let analysed =
-        analyze_experiment(&units, &weights, &data, &options).map_err(|e| corrupt("experiment statistics", e))?;
-
-    let decrease_is_good: Vec<bool> = metrics.iter().map(|(m, _)| m.good_direction == "decrease").collect();
-    let (correction, decisions) = decide_all(&x.analysis, x.alpha, &data, &analysed, &decrease_is_good)?;
     let mut out = Vec::with_capacity(metrics.len());
     for ((((m, role), d), r), decided) in metrics.iter().zip(&data).zip(analysed.metrics).zip(decisions) {
         let mut rows = Vec::with_capacity(variants.len());
@@ -283,10 +268,57 @@ pub async fn experiment_results<T: Queries + IngestQueries>(tx: &mut T, key: &st
     })
 }
 
+/// The split's variants, control first, with their `stored` units and
+/// excluded units (none when absent).
+pub(super) fn control_first(
+    x: &ExperimentRecord,
+    split: &SplitSnapshot,
+    stored: &HashMap<String, (i64, i64)>,
+) -> Vec<VariantUnits> {
+    let mut order: Vec<&WeightedVariant> = split.variants.iter().collect();
+    order.sort_by_key(|v| v.variant != x.control_variant);
+    order
+        .into_iter()
+        .map(|v| {
+            let (units, excluded) = stored.get(&v.variant).copied().unwrap_or_default();
+            VariantUnits { variant: v.variant.clone(), weight: v.weight, units, excluded }
+        })
+        .collect()
+}
+
+/// One set of statistics analysed: the metrics' data, the comparisons, and
+/// every comparison decided.
+pub(super) struct Analysis {
+    pub data: Vec<MetricData>,
+    pub analysed: ExperimentResult,
+    pub correction: Correction,
+    /// Per metric, per treatment.
+    pub decisions: Vec<Vec<Decision>>,
+}
+
+/// Analyses `variants` (control first) and `sums` as `x` asks: its α,
+/// analysis and multiple-comparison correction, each metric's good direction.
+pub(super) fn analyse(
+    x: &ExperimentRecord,
+    metrics: &[(MetricRecord, &'static str)],
+    variants: &[VariantUnits],
+    sums: &HashMap<(i64, String), (i64, f64, f64)>,
+) -> Result<Analysis, Error> {
+    let data = metric_data(metrics, variants, sums);
+    let units: Vec<i64> = variants.iter().map(|v| v.units).collect();
+    let weights: Vec<f64> = variants.iter().map(|v| f64::from(v.weight)).collect();
+    let options = Options { alpha: x.alpha, ..Options::default() };
+    let analysed =
+        analyze_experiment(&units, &weights, &data, &options).map_err(|e| corrupt("experiment statistics", e))?;
+    let decrease_is_good: Vec<bool> = metrics.iter().map(|(m, _)| m.good_direction == "decrease").collect();
+    let (correction, decisions) = decide_all(&x.analysis, x.alpha, &data, &analysed, &decrease_is_good)?;
+    Ok(Analysis { data, analysed, correction, decisions })
+}
+
 /// Each metric's per-variant statistics, in `variants`' order (control
 /// first): a mean's n is its units with a value, every other metric's n is
 /// the variant's units.
-pub(super) fn metric_data(
+fn metric_data(
     metrics: &[(MetricRecord, &'static str)],
     variants: &[VariantUnits],
     sums: &HashMap<(i64, String), (i64, f64, f64)>,

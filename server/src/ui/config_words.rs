@@ -18,24 +18,21 @@ fn value(v: &Value) -> String {
     }
 }
 
-fn values(vs: &[Value]) -> String {
-    match vs {
-        [] => String::new(),
-        [one] => value(one),
-        _ => vs.iter().map(value).collect::<Vec<_>>().join(", "),
-    }
+/// The values, each as [`value`] says, joined by `separator`.
+fn values(vs: &[Value], separator: &str) -> String {
+    vs.iter().map(value).collect::<Vec<_>>().join(separator)
 }
 
 fn condition(c: &Condition) -> String {
     let op = serde_json::to_value(c.op).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
     let label = operator(&op).map_or(op.as_str(), |o| o.label);
     match op.as_str() {
-        "segment" | "not_segment" => format!("{label} {}", values(&c.values)),
+        "segment" | "not_segment" => format!("{label} {}", values(&c.values, ", ")),
         "prerequisite" => {
-            format!("flag “{}” serves {}", c.flag.as_deref().unwrap_or("?"), values(&c.values).replace(", ", " or "))
+            format!("flag “{}” serves {}", c.flag.as_deref().unwrap_or("?"), values(&c.values, " or "))
         }
         "exists" => format!("{} exists", c.attribute.as_deref().unwrap_or("key")),
-        _ => format!("{} {label} {}", c.attribute.as_deref().unwrap_or("key"), values(&c.values)),
+        _ => format!("{} {label} {}", c.attribute.as_deref().unwrap_or("key"), values(&c.values, ", ")),
     }
 }
 
@@ -74,16 +71,16 @@ fn config_lines(config: &FlagConfig) -> Vec<String> {
         format!("When no rule matches: serve “{}”", config.default_variant),
     ];
     for p in &config.prerequisites {
-        out.push(format!("Requires flag “{}” to serve {}", p.flag, values_of(&p.variants)));
+        out.push(format!(
+            "Requires flag “{}” to serve {}",
+            p.flag,
+            p.variants.iter().map(|v| format!("“{v}”")).collect::<Vec<_>>().join(" or ")
+        ));
     }
     for (i, r) in config.rules.iter().enumerate() {
         rule_lines(i, r, &mut out);
     }
     out
-}
-
-fn values_of(variants: &[String]) -> String {
-    variants.iter().map(|v| format!("“{v}”")).collect::<Vec<_>>().join(" or ")
 }
 
 /// `json` (a stored configuration) in words, or `None` if it is not one.

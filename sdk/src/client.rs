@@ -85,32 +85,32 @@ impl Client {
     /// exposure, see the crate docs).
     #[inline]
     pub fn bool_value(&self, key: &str, ctx: &Context<'_>, default: bool) -> bool {
-        self.eval(key, ctx, Some(FlagType::Boolean), |r| r.and_then(|(_, d)| d.value?.as_bool()).unwrap_or(default))
+        self.eval(key, ctx, Some(FlagType::Boolean), |r| r.and_then(|(_, d)| d.value()?.as_bool()).unwrap_or(default))
     }
 
     /// The number flag `key` for `ctx`, or `default`. Allocates nothing
     /// (beyond a first exposure).
     #[inline]
     pub fn number_value(&self, key: &str, ctx: &Context<'_>, default: f64) -> f64 {
-        self.eval(key, ctx, Some(FlagType::Number), |r| r.and_then(|(_, d)| d.value?.as_f64()).unwrap_or(default))
+        self.eval(key, ctx, Some(FlagType::Number), |r| r.and_then(|(_, d)| d.value()?.as_f64()).unwrap_or(default))
     }
 
     /// The string flag `key` for `ctx`, or `default`.
     pub fn string_value(&self, key: &str, ctx: &Context<'_>, default: &str) -> String {
         self.eval(key, ctx, Some(FlagType::String), |r| {
-            r.and_then(|(_, d)| d.value?.as_str()).unwrap_or(default).to_owned()
+            r.and_then(|(_, d)| d.value()?.as_str()).unwrap_or(default).to_owned()
         })
     }
 
     /// The flag `key` (of any type) for `ctx` as JSON, or `default`.
     pub fn json_value(&self, key: &str, ctx: &Context<'_>, default: Value) -> Value {
-        self.eval(key, ctx, Some(FlagType::Json), |r| r.and_then(|(_, d)| d.value.cloned()).unwrap_or(default))
+        self.eval(key, ctx, Some(FlagType::Json), |r| r.and_then(|(_, d)| d.value().cloned()).unwrap_or(default))
     }
 
     /// The variant key served for `ctx`, or `None` when nothing is served
     /// (not ready, unknown flag).
     pub fn variant(&self, key: &str, ctx: &Context<'_>) -> Option<String> {
-        self.eval(key, ctx, None, |r| r.and_then(|(_, d)| d.variant).map(str::to_owned))
+        self.eval(key, ctx, None, |r| r.and_then(|(_, d)| d.variant()).map(str::to_owned))
     }
 
     /// Every flag's value for `ctx`, all read from one version of the rules,
@@ -123,7 +123,7 @@ impl Client {
             let rules = &loaded?.rules;
             let values = (0..rules.len())
                 .zip(rules.flag_keys())
-                .filter_map(|(i, key)| Some((key.to_owned(), rules.evaluate_index(i, ctx).value?.clone())))
+                .filter_map(|(i, key)| Some((key.to_owned(), rules.evaluate_index(i, ctx).value()?.clone())))
                 .collect();
             Some(AllValues { version: rules.version(), values })
         })
@@ -133,7 +133,7 @@ impl Client {
     /// is `None` when nothing is served.
     pub fn detail(&self, key: &str, ctx: &Context<'_>) -> EvaluationDetail<Option<Value>> {
         self.eval(key, ctx, None, |r| match r {
-            Some((l, d)) => EvaluationDetail::from_engine(d.value.cloned(), d, l.rules.version()),
+            Some((l, d)) => EvaluationDetail::from_engine(d.value().cloned(), d, l.rules.version()),
             None => EvaluationDetail::not_ready(None),
         })
     }
@@ -148,7 +148,7 @@ impl Client {
     ) -> EvaluationDetail<T> {
         self.eval(key, ctx, Some(kind), |r| match r {
             Some((l, d)) => {
-                let value = d.value.and_then(get).unwrap_or(default);
+                let value = d.value().and_then(get).unwrap_or(default);
                 EvaluationDetail::from_engine(value, d, l.rules.version())
             }
             None => EvaluationDetail::not_ready(default),

@@ -137,8 +137,8 @@ impl<T> EvaluationDetail<T> {
     pub(crate) fn from_engine(value: T, d: &Detail<'_>, version: u64) -> Self {
         EvaluationDetail {
             value,
-            variant: d.variant.map(str::to_owned),
-            reason: EvaluationReason::from_engine(&d.reason),
+            variant: d.variant().map(str::to_owned),
+            reason: EvaluationReason::from_engine(&d.reason()),
             version: Some(version),
         }
     }

@@ -96,8 +96,8 @@ fn simulate(
 fn engine(rules: &Ruleset, flag: &str) -> impl FnMut(&str, &mut StdRng) -> String {
     move |unit, _| {
         let d = rules.evaluate(flag, &Context::new(unit.to_owned()));
-        assert!(matches!(d.reason, Reason::Split { .. }), "{d:?}");
-        d.variant.unwrap().to_owned()
+        assert!(matches!(d.reason(), Reason::Split { .. }), "{d:?}");
+        d.variant().unwrap().to_owned()
     }
 }
 

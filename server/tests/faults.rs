@@ -28,7 +28,7 @@ async fn postgres_outage_answers_503_fast_and_recovers() {
     let Some(cluster) = Cluster::start("postgres_outage", "", None, |_| {}) else { return };
     let app = TestApp::start(cluster.url(""), Box::new(())).await;
     let key = flag_and_key(&app).await;
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let http = support::http_builder().timeout(Duration::from_secs(30)).build().unwrap();
     // An SDK stream open before the outage.
     let mut stream = http.get(format!("{}/sdk/v1/stream", app.base)).bearer_auth(&key).send().await.unwrap();
     assert_eq!(stream.status(), 200);

@@ -129,7 +129,7 @@ fn sigterm(pid: u32) {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().expect("client")
+    support::http_builder().no_proxy().timeout(Duration::from_secs(10)).build().expect("client")
 }
 
 fn token() -> String {

@@ -98,7 +98,7 @@ fn visit(
 
 fn served(rules: &Ruleset, flag: &str, unit: &str) -> Option<String> {
     let d = rules.evaluate(flag, &Context::new(unit.to_owned()));
-    if d.served_by_split() { d.variant.map(str::to_owned) } else { None }
+    if d.served_by_split() { d.variant().map(str::to_owned) } else { None }
 }
 
 /// Sends `events` (a unit's events never split) in batches of at most 4,000.

@@ -46,7 +46,7 @@ async fn sdk_key(app: &TestApp) -> String {
 async fn canary(app: &TestApp, key: &str, flag: &str) -> BTreeSet<usize> {
     let res = app.http.get(format!("{}/sdk/v1/snapshot", app.base)).bearer_auth(key).send().await.unwrap();
     let rules = Ruleset::from_json(&res.text().await.unwrap()).unwrap();
-    (0..10_000).filter(|i| rules.evaluate(flag, &Context::new(format!("user-{i}"))).variant == Some("on")).collect()
+    (0..10_000).filter(|i| rules.evaluate(flag, &Context::new(format!("user-{i}"))).variant() == Some("on")).collect()
 }
 
 async fn ramp(app: &TestApp, id: i64) -> Value {

@@ -21,7 +21,7 @@ async fn split_flag(app: &TestApp) {
 
 api_test!(every_page_renders_for_an_admin, |app| async move {
     // Not signed in: to the login page, back here afterwards.
-    let anonymous = reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap();
+    let anonymous = support::http_builder().redirect(redirect::Policy::none()).build().unwrap();
     let res = anonymous.get(format!("{}/users", app.base)).send().await.unwrap();
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()[LOCATION], "/login?next=/users");

@@ -143,34 +143,32 @@ pub fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("yggdrasil");
 
-    g.bench_function("a_canary_25/fixed", |b| {
-        b.iter(|| black_box(engine.is_enabled(black_box("canary"), &fixed, &None)))
-    });
+    g.bench_function("a_canary_25/fixed", |b| b.iter(|| engine.is_enabled(black_box("canary"), &fixed, &None)));
     let mut i = 0usize;
     g.bench_function("a_canary_25/cycling", |b| {
         b.iter(|| {
             i = (i + 1) & 1023;
-            black_box(engine.is_enabled(black_box("canary"), &many[i], &None))
+            engine.is_enabled(black_box("canary"), &many[i], &None)
         })
     });
 
     g.bench_function("b_conditions_split/fixed", |b| {
-        b.iter(|| black_box(engine.get_variant(black_box("experiment"), &fixed, &None)))
+        b.iter(|| engine.get_variant(black_box("experiment"), &fixed, &None))
     });
     let mut i = 0usize;
     g.bench_function("b_conditions_split/cycling", |b| {
         b.iter(|| {
             i = (i + 1) & 1023;
-            black_box(engine.get_variant(black_box("experiment"), &many[i], &None))
+            engine.get_variant(black_box("experiment"), &many[i], &None)
         })
     });
 
-    g.bench_function("c_plain/fixed", |b| b.iter(|| black_box(engine.is_enabled(black_box("plain"), &fixed, &None))));
+    g.bench_function("c_plain/fixed", |b| b.iter(|| engine.is_enabled(black_box("plain"), &fixed, &None)));
     let mut i = 0usize;
     g.bench_function("c_plain/cycling", |b| {
         b.iter(|| {
             i = (i + 1) & 1023;
-            black_box(engine.is_enabled(black_box("plain"), &many[i], &None))
+            engine.is_enabled(black_box("plain"), &many[i], &None)
         })
     });
 

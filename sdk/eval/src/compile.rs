@@ -7,8 +7,8 @@
 use rustc_hash::FxHashMap;
 
 use crate::bucket::{BUCKETS, split_ranges};
+use crate::detail::{Code, Kind, MAX_RULES};
 use crate::error::{CompileError, CompileErrorKind as K, CompileErrors, json_excerpt};
-use crate::eval::Reason;
 use crate::graph::{GraphError, check_acyclic};
 use crate::index::KeyIndex;
 use crate::model::{Condition, Flag, FlagConfig, Operator, Serve, Snapshot};
@@ -192,6 +192,14 @@ impl<'a> Compiler<'a> {
             .enumerate()
             .filter_map(|(i, p)| self.prereq(&format!("{path}.prerequisites[{i}]"), &p.flag, &p.variants, "variants"))
             .collect();
+        if c.rules.len() > MAX_RULES {
+            self.err(format!("{path}.rules"), K::Field("a flag may have at most 16383 rules per environment"));
+            return None;
+        }
+        if c.prerequisites.len() > MAX_RULES {
+            self.err(format!("{path}.prerequisites"), K::Field("a flag may have at most 16383 prerequisites"));
+            return None;
+        }
         let mut rule_ids: Vec<&str> = Vec::new();
         let mut rules = Vec::with_capacity(c.rules.len());
         for (i, rule) in c.rules.iter().enumerate() {
@@ -247,7 +255,7 @@ impl<'a> Compiler<'a> {
             enabled: c.enabled,
             off,
             default,
-            fixed_reason: if c.enabled { Reason::Default } else { Reason::Off },
+            fixed: if c.enabled { Code::served(default, Kind::Default, 0) } else { Code::served(off, Kind::Off, 0) },
             prereqs,
             rules: rules.into(),
         })
@@ -269,7 +277,7 @@ impl<'a> Compiler<'a> {
         }
         let variants =
             variants.iter().enumerate().map(|(i, v)| self.variant(other, format!("{path}.{field}[{i}]"), v)).collect();
-        Some(Prereq { flag: idx, variants })
+        Some(Prereq { flag: idx, key: flag_key.into(), variants })
     }
 
     fn conditions(&mut self, path: &str, conds: &[Condition], scope: Scope) -> Box<[Cond]> {

@@ -13,7 +13,8 @@
 //!    murmur3 state of each salt prefix are precomputed. Every problem is
 //!    reported with its exact path ([`CompileErrors`]).
 //! 2. [`evaluate`] takes the ruleset, a flag key and a [`Context`] and returns
-//!    a [`Detail`]: the value, the variant key and the [`Reason`].
+//!    a [`Detail`]: the value, the variant key and the [`Reason`], in two
+//!    machine words.
 //!
 //! Bucketing follows `BUCKETING.md` bit for bit: see [`bucket`].
 //!
@@ -37,8 +38,8 @@
 //! }"#).unwrap();
 //!
 //! let d = rules.evaluate("new-checkout", &Context::new("user-1"));
-//! assert_eq!(d.reason, Reason::Split { rule: 0, id: Some("canary"), bucket: 631 });
-//! assert_eq!(d.variant, Some("on"));
+//! assert_eq!(d.reason(), Reason::Split { rule: 0, id: Some("canary"), bucket: 631 });
+//! assert_eq!(d.variant(), Some("on"));
 //! assert!(d.served_by_split());
 //! ```
 
@@ -47,6 +48,7 @@
 mod bucket;
 mod compile;
 mod context;
+mod detail;
 mod error;
 mod eval;
 mod graph;
@@ -59,8 +61,9 @@ mod ruleset;
 pub use bucket::{BUCKETS, bucket, split_ranges};
 pub use compile::{MAX_PATTERN_BYTES, MAX_PATTERNS, is_valid_key, parse_snapshot, pattern_totals};
 pub use context::{Context, ContextError, Value};
+pub use detail::{Detail, EvalError, MAX_RULES, Reason, RuleLabel, Unbucketed};
 pub use error::{CompileError, CompileErrorKind, CompileErrors};
-pub use eval::{Detail, EvalError, Reason, RuleLabel, Unbucketed, evaluate, evaluate_typed};
+pub use eval::{evaluate, evaluate_typed};
 pub use model::{
     Condition, Flag, FlagConfig, FlagType, Operator, Prerequisite, Rule, Segment, Serve, Snapshot, Split, Variant,
     WeightedVariant,

@@ -6,7 +6,7 @@
 
 use crate::bucket::{bucket_bytes, bucket_value};
 use crate::context::{Context, Value};
-use crate::eval::Reason;
+use crate::detail::Code;
 use crate::index::KeyIndex;
 use crate::model::FlagType;
 use crate::murmur::PrefixHasher;
@@ -49,6 +49,8 @@ impl AttrRef {
 #[derive(Debug)]
 pub(crate) struct Prereq {
     pub(crate) flag: u32,
+    /// The prerequisite flag's key, for the reason of a failure.
+    pub(crate) key: Box<str>,
     pub(crate) variants: Box<[u16]>,
 }
 
@@ -132,13 +134,9 @@ pub(crate) struct CFlag {
     pub(crate) enabled: bool,
     pub(crate) off: u16,
     pub(crate) default: u16,
-    /// The reason of a constant answer: `Off` when disabled, else `Default`.
-    /// Kept as data so that the answer's reason is copied whole: written as
-    /// a constant, only its tag byte would be stored, and a caller that
-    /// moves the `Detail` (a return, a copy) would then read it back in
-    /// wider loads than that store, which stalls store-to-load forwarding
-    /// (2–3× the plain flag's time in the benchmark's `black_box`).
-    pub(crate) fixed_reason: Reason<'static>,
+    /// The answer when [`CFlag::is_constant`]: the off variant when
+    /// disabled, else the default.
+    pub(crate) fixed: Code,
     pub(crate) prereqs: Box<[Prereq]>,
     pub(crate) rules: Box<[CRule]>,
 }

@@ -124,7 +124,7 @@ fn every_operator_evaluates_without_allocating() {
         .with("d", "2025-06-01T12:00:00.250-07:00")
         .with("l", vec!["alpha", "beta"]);
     // Warm up once: the regex engine fills its per-thread cache on first use.
-    assert_eq!(evaluate(&rules, "all", &ctx).variant, Some("x"), "{}", evaluate(&rules, "all", &ctx));
+    assert_eq!(evaluate(&rules, "all", &ctx).variant(), Some("x"), "{}", evaluate(&rules, "all", &ctx));
     let n = allocations(|| {
         for _ in 0..100 {
             std::hint::black_box(evaluate(&rules, "all", &ctx));

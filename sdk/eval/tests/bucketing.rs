@@ -43,8 +43,8 @@ fn split_flag(salt: Option<&str>, bucket_by: Option<&str>, weights: &[u32], cove
 /// The split's chosen variant index and bucket, or `None` when not covered.
 fn served(rules: &Ruleset, ctx: &Context<'_>) -> Option<(usize, u16)> {
     let d = rules.evaluate("f", ctx);
-    match d.reason {
-        Reason::Split { bucket, .. } => Some((d.variant.unwrap()[1..].parse().unwrap(), bucket)),
+    match d.reason() {
+        Reason::Split { bucket, .. } => Some((d.variant().unwrap()[1..].parse().unwrap(), bucket)),
         _ => None,
     }
 }
@@ -85,10 +85,13 @@ fn salt_defaults_to_the_flag_key_and_attribute_to_the_targeting_key() {
         [Context::new("user-1"), Context::new("u").with("company_id", 1.5), Context::new("u").with("company_id", true)]
     {
         let d = rules.evaluate("f", &ctx);
-        assert_eq!(d.reason, Reason::Default);
-        assert_eq!(d.unbucketed.map(|u| u.attribute), Some("company_id"));
+        assert_eq!(d.reason(), Reason::Default);
+        assert_eq!(d.unbucketed().map(|u| u.attribute), Some("company_id"));
     }
-    assert_eq!(split_flag(None, None, &[10_000], 10_000).evaluate("f", &Context::anonymous()).reason, Reason::Default);
+    assert_eq!(
+        split_flag(None, None, &[10_000], 10_000).evaluate("f", &Context::anonymous()).reason(),
+        Reason::Default
+    );
 }
 
 /// Chi-square p-value of `counts` against a uniform expectation.

@@ -31,7 +31,7 @@ fn rules() -> Ruleset {
 fn off_serves_the_off_variant() {
     let r = rules();
     let d = r.evaluate("killed", &Context::new("u"));
-    assert_eq!((d.variant, d.value, d.reason), (Some("off"), Some(&json!(false)), Reason::Off));
+    assert_eq!((d.variant(), d.value(), d.reason()), (Some("off"), Some(&json!(false)), Reason::Off));
     assert!(!d.served_by_split());
     assert_eq!(d.to_string(), "the flag is off");
 }
@@ -40,10 +40,10 @@ fn off_serves_the_off_variant() {
 fn rule_match_and_split_reasons() {
     let r = rules();
     let d = r.evaluate("banner", &Context::new("u").with("email", "me@flagyard.dev"));
-    assert_eq!(d.reason, Reason::RuleMatch { rule: 1, id: Some("staff") });
-    assert_eq!(d.value, Some(&json!({"pct": 20})));
+    assert_eq!(d.reason(), Reason::RuleMatch { rule: 1, id: Some("staff") });
+    assert_eq!(d.value(), Some(&json!({"pct": 20})));
     // The split on `company` was skipped for lack of the attribute, and the detail says so.
-    assert_eq!(d.unbucketed.map(|u| (u.rule, u.attribute)), Some((0, "company")));
+    assert_eq!(d.unbucketed().map(|u| (u.rule, u.attribute)), Some((0, "company")));
     assert!(d.to_string().contains("no bucketable \"company\""), "{d}");
     // Rules are named as the editor shows them: by name, else by 1-based position.
     assert!(d.to_string().starts_with("rule \"staff\" matched"), "{d}");
@@ -52,36 +52,36 @@ fn rule_match_and_split_reasons() {
 
     let d = r.evaluate("banner", &Context::new("u").with("company", "acme"));
     assert_eq!(
-        d.reason,
+        d.reason(),
         Reason::Split { rule: 0, id: Some("by-company"), bucket: flagyard_eval::bucket("banner", "acme") }
     );
     assert!(d.served_by_split());
     assert_eq!(d.bucket(), Some(flagyard_eval::bucket("banner", "acme")));
-    assert_eq!(d.unbucketed, None);
+    assert_eq!(d.unbucketed(), None);
     assert_eq!(r.split_attribute("banner", 0), Some("company"));
     assert_eq!(r.split_attribute("banner", 1), None);
     assert_eq!(r.split_attribute("banner", 9), None);
     assert_eq!(r.split_attribute("nope", 0), None);
 
     let d = r.evaluate("banner", &Context::new("u"));
-    assert_eq!((d.reason, d.variant), (Reason::Default, Some("none")));
-    assert_eq!(d.value, Some(&serde_json::Value::Null));
+    assert_eq!((d.reason(), d.variant()), (Reason::Default, Some("none")));
+    assert_eq!(d.value(), Some(&serde_json::Value::Null));
 }
 
 #[test]
 fn errors_are_values_not_panics() {
     let r = rules();
     let d = r.evaluate("nope", &Context::new("u"));
-    assert_eq!((d.value, d.variant, d.reason), (None, None, Reason::Error(EvalError::FlagNotFound)));
+    assert_eq!((d.value(), d.variant(), d.reason()), (None, None, Reason::Error(EvalError::FlagNotFound)));
     assert!(d.is_error());
     let d = evaluate_typed(&r, "killed", &Context::new("u"), FlagType::String);
     assert_eq!(
-        d.reason,
+        d.reason(),
         Reason::Error(EvalError::WrongType { requested: FlagType::String, actual: FlagType::Boolean })
     );
     assert_eq!(d.to_string(), "error: requested a string but the flag is a boolean");
-    assert_eq!(evaluate_typed(&r, "killed", &Context::new("u"), FlagType::Boolean).variant, Some("off"));
-    assert_eq!(evaluate_typed(&r, "killed", &Context::new("u"), FlagType::Json).variant, Some("off"));
+    assert_eq!(evaluate_typed(&r, "killed", &Context::new("u"), FlagType::Boolean).variant(), Some("off"));
+    assert_eq!(evaluate_typed(&r, "killed", &Context::new("u"), FlagType::Json).variant(), Some("off"));
 }
 
 #[test]
@@ -100,12 +100,12 @@ fn benchmark_flags_behave_as_described() {
     let mut split = [0usize; 3];
     for i in 0..10_000 {
         let ctx = bench_context(i);
-        canary += usize::from(evaluate(&r, "canary", &ctx).variant == Some("on"));
+        canary += usize::from(evaluate(&r, "canary", &ctx).variant() == Some("on"));
         let d = evaluate(&r, "experiment", &ctx);
         if d.served_by_split() {
-            split[["control", "blue", "green"].iter().position(|v| Some(*v) == d.variant).unwrap()] += 1;
+            split[["control", "blue", "green"].iter().position(|v| Some(*v) == d.variant()).unwrap()] += 1;
         }
-        assert_eq!(evaluate(&r, "plain", &ctx).variant, Some("on"));
+        assert_eq!(evaluate(&r, "plain", &ctx).variant(), Some("on"));
     }
     assert!((2300..2700).contains(&canary), "canary share {canary}");
     // 50 % coverage of 50/30/20.
@@ -114,11 +114,11 @@ fn benchmark_flags_behave_as_described() {
     }
     // Failing any of the three conditions skips the split.
     let young = bench_context(1).with("age", 17);
-    assert_eq!(evaluate(&r, "experiment", &young).reason, Reason::Default);
+    assert_eq!(evaluate(&r, "experiment", &young).reason(), Reason::Default);
     let old_app = bench_context(1).with("app_version", "1.2.0");
-    assert_eq!(evaluate(&r, "experiment", &old_app).reason, Reason::Default);
+    assert_eq!(evaluate(&r, "experiment", &old_app).reason(), Reason::Default);
     let elsewhere = bench_context(1).with("country", "BR");
-    assert_eq!(evaluate(&r, "experiment", &elsewhere).reason, Reason::Default);
+    assert_eq!(evaluate(&r, "experiment", &elsewhere).reason(), Reason::Default);
 }
 
 #[test]

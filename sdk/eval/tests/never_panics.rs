@@ -199,22 +199,22 @@ proptest! {
         match Ruleset::compile(&snap) {
             Ok(rules) => {
                 for ctx in &contexts {
-                    prop_assert_eq!(rules.evaluate_index(rules.len(), ctx).reason, Reason::Error(EvalError::FlagNotFound));
+                    prop_assert_eq!(rules.evaluate_index(rules.len(), ctx).reason(), Reason::Error(EvalError::FlagNotFound));
                     for key in FLAGS.iter().chain(["missing"].iter()) {
                         let d = rules.evaluate(key, ctx);
                         // Every existing flag yields a value; only unknown flags are errors.
-                        prop_assert_eq!(d.value.is_none(), rules.flag_type(key).is_none());
+                        prop_assert_eq!(d.value().is_none(), rules.flag_type(key).is_none());
                         let _ = d.to_string();
                         // By index, the same answer as by key.
                         if let Some(i) = rules.flag_index(key) {
                             let by_index = rules.evaluate_index(i, ctx);
-                            prop_assert_eq!((d.value, d.variant, d.reason, d.unbucketed), (by_index.value, by_index.variant, by_index.reason, by_index.unbucketed));
+                            prop_assert_eq!((d.value(), d.variant(), d.reason(), d.unbucketed()), (by_index.value(), by_index.variant(), by_index.reason(), by_index.unbucketed()));
                             prop_assert_eq!(rules.rule_count_at(i), rules.rule_count(key));
                         }
                         // A flag said to be constant answers every context as the anonymous one.
                         if rules.flag_index(key).is_some_and(|i| rules.is_constant(i)) {
                             let anonymous = rules.evaluate(key, &Context::anonymous());
-                            prop_assert_eq!((d.value, d.variant, d.reason, d.unbucketed), (anonymous.value, anonymous.variant, anonymous.reason, anonymous.unbucketed));
+                            prop_assert_eq!((d.value(), d.variant(), d.reason(), d.unbucketed()), (anonymous.value(), anonymous.variant(), anonymous.reason(), anonymous.unbucketed()));
                             prop_assert_eq!(d.to_string(), anonymous.to_string());
                         }
                     }

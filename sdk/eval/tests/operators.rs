@@ -25,8 +25,8 @@ fn rules_with(conditions: Json, segments: Json) -> Ruleset {
 fn holds(condition: Json, ctx: &Context<'_>) -> bool {
     let rules = rules_with(json!([condition]), json!({}));
     let d = rules.evaluate("f", ctx);
-    assert!(matches!(d.reason, Reason::RuleMatch { .. } | Reason::Default), "{d}");
-    d.reason == (Reason::RuleMatch { rule: 0, id: Some("r") })
+    assert!(matches!(d.reason(), Reason::RuleMatch { .. } | Reason::Default), "{d}");
+    d.reason() == (Reason::RuleMatch { rule: 0, id: Some("r") })
 }
 
 fn cond(attribute: &str, op: &str, values: Json) -> Json {
@@ -181,10 +181,10 @@ fn exists() {
 fn conditions_are_anded_and_empty_holds() {
     let c = ctx();
     let both = json!([cond("age", "gt", json!([18])), cond("beta", "eq", json!([true]))]);
-    assert_eq!(rules_with(both, json!({})).evaluate("f", &c).variant, Some("on"));
+    assert_eq!(rules_with(both, json!({})).evaluate("f", &c).variant(), Some("on"));
     let one_fails = json!([cond("age", "gt", json!([18])), cond("beta", "eq", json!([false]))]);
-    assert_eq!(rules_with(one_fails, json!({})).evaluate("f", &c).variant, Some("off"));
-    assert_eq!(rules_with(json!([]), json!({})).evaluate("f", &c).variant, Some("on"));
+    assert_eq!(rules_with(one_fails, json!({})).evaluate("f", &c).variant(), Some("off"));
+    assert_eq!(rules_with(json!([]), json!({})).evaluate("f", &c).variant(), Some("on"));
 }
 
 #[test]
@@ -195,8 +195,9 @@ fn segments() {
         "adult-vip": {"conditions": [{"op": "segment", "values": ["adults"]}, cond("beta", "eq", json!([true]))]},
         "empty": {}
     });
-    let check =
-        |c: Json, ctx: &Context<'_>| rules_with(json!([c]), segments.clone()).evaluate("f", ctx).variant == Some("on");
+    let check = |c: Json, ctx: &Context<'_>| {
+        rules_with(json!([c]), segments.clone()).evaluate("f", ctx).variant() == Some("on")
+    };
     let adult = Context::new("user-2").with("age", 40).with("beta", true);
     let excluded = Context::new("user-1").with("age", 40).with("beta", true);
     let vip = Context::new("user-9");
@@ -213,8 +214,8 @@ fn segments() {
 #[test]
 fn prerequisites_as_conditions_and_flag_level() {
     let rules = rules_with(json!([{"op": "prerequisite", "flag": "color", "values": ["blue"]}]), json!({}));
-    assert_eq!(rules.evaluate("f", &Context::new("u").with("plan", "pro")).variant, Some("on"));
-    assert_eq!(rules.evaluate("f", &Context::new("u").with("plan", "free")).variant, Some("off"));
+    assert_eq!(rules.evaluate("f", &Context::new("u").with("plan", "pro")).variant(), Some("on"));
+    assert_eq!(rules.evaluate("f", &Context::new("u").with("plan", "free")).variant(), Some("off"));
 
     let snap = json!({"environment": "e", "flags": {
         "base": {"type": "boolean", "variants": [{"key": "on", "value": true}, {"key": "off", "value": false}],
@@ -226,10 +227,10 @@ fn prerequisites_as_conditions_and_flag_level() {
     }});
     let rules = Ruleset::from_json(&snap.to_string()).unwrap();
     let pro = rules.evaluate("dependent", &Context::new("u").with("plan", "pro"));
-    assert_eq!((pro.variant, pro.value), (Some("new"), Some(&json!("new-ui"))));
-    assert_eq!(pro.reason, Reason::Default);
+    assert_eq!((pro.variant(), pro.value()), (Some("new"), Some(&json!("new-ui"))));
+    assert_eq!(pro.reason(), Reason::Default);
     let free = rules.evaluate("dependent", &Context::new("u").with("plan", "free"));
-    assert_eq!(free.variant, Some("off"));
-    assert_eq!(free.reason, Reason::PrerequisiteFailed { flag: "base" });
+    assert_eq!(free.variant(), Some("off"));
+    assert_eq!(free.reason(), Reason::PrerequisiteFailed { flag: "base" });
     assert_eq!(free.to_string(), "prerequisite \"base\" failed");
 }

@@ -96,7 +96,7 @@ impl Pipeline {
     /// variant).
     #[inline]
     pub(crate) fn exposure(&self, loaded: &Loaded, flag: &str, ctx: &Context<'_>, d: &Detail<'_>) {
-        let (Reason::Split { rule, id, .. }, Some(variant)) = (d.reason, d.variant) else { return };
+        let (Reason::Split { rule, id, .. }, Some(variant)) = (d.reason(), d.variant()) else { return };
         let rules = &loaded.rules;
         let (attribute, unit) = if loaded.splits_by_key {
             let Some(key) = ctx.key() else { return };

@@ -110,7 +110,7 @@ pub(crate) fn slow_context(body: &Bytes, key: Option<&str>) -> Result<Context<'s
 
 /// The OFREP reason of an engine reason, for the flag at `index`.
 fn reason(rules: &Ruleset, index: usize, d: &Detail<'_>) -> &'static str {
-    match d.reason {
+    match d.reason() {
         Reason::Off => "DISABLED",
         Reason::RuleMatch { .. } => "TARGETING_MATCH",
         Reason::Split { .. } => "SPLIT",
@@ -144,8 +144,8 @@ fn evaluate_one(rules: &EnvRules, key: &str, ctx: &Context<'_>, out: &mut Vec<u8
         return Ok(());
     }
     let d = rules.ruleset.evaluate_index(index, ctx);
-    match d.value {
-        Some(value) if d.unbucketed.is_some_and(|u| u.attribute == "key") && ctx.key().is_none() => failed(
+    match d.value() {
+        Some(value) if d.unbucketed().is_some_and(|u| u.attribute == "key") && ctx.key().is_none() => failed(
             out,
             StatusCode::BAD_REQUEST,
             json!({"key": key, "errorCode": "TARGETING_KEY_MISSING",
@@ -157,7 +157,7 @@ fn evaluate_one(rules: &EnvRules, key: &str, ctx: &Context<'_>, out: &mut Vec<u8
                 metadata: ofrep_wire::Metadata { flagyard_reason: &d, version: rules.version },
                 reason: reason(&rules.ruleset, index, &d),
                 value,
-                variant: d.variant,
+                variant: d.variant(),
             };
             if constant {
                 out.extend_from_slice(&rules.cache_constant_answer(index, ofrep_wire::answer_bytes(&answer)));

@@ -156,10 +156,10 @@ pub(super) async fn show<B: Backend>(
 /// Evaluates `key` for `ctx` on `rules`.
 fn evaluate(rules: &Ruleset, key: &str, ctx: &Context<'_>) -> Result<Evaluation, String> {
     let d = rules.evaluate(key, ctx);
-    match d.value {
+    match d.value() {
         Some(value) => Ok(Evaluation {
             value_json: value.to_string(),
-            variant: d.variant.unwrap_or_default().to_owned(),
+            variant: d.variant().unwrap_or_default().to_owned(),
             reason: d.to_string(),
             bucket: d.bucket().map(u32::from),
         }),

@@ -80,7 +80,7 @@ impl TestApp {
         let app = TestApp {
             base,
             token,
-            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
+            http: super::http_builder().timeout(Duration::from_secs(30)).build().expect("client"),
             stop: Some(stop),
             task: Some(task),
             _db: guard,

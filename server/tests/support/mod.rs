@@ -11,3 +11,13 @@ pub mod sse;
 pub mod ui_client;
 
 pub use db::{PgTestDb, SqliteTestDb, TestBackend, pg_backend, sqlite_backend};
+
+/// A `reqwest` client builder. Built together with the SDK (`cargo test -p
+/// flagyard-server -p flagyard`), reqwest has the SDK's `rustls-no-provider`
+/// and panics on `build()` unless a process-wide crypto provider is
+/// installed: ring (the workspace's) is, first.
+pub fn http_builder() -> reqwest::ClientBuilder {
+    // Fails only when one is installed already, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}

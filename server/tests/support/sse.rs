@@ -34,7 +34,7 @@ impl SseReader {
 
     /// [`SseReader::open`] with a query string (`?patch=configs`, or empty).
     pub async fn open_query(base: &str, query: &str, key: &str, last_event_id: Option<i64>) -> SseReader {
-        let client = reqwest::Client::new();
+        let client = super::http_builder().build().expect("client");
         let mut req = client.get(format!("{base}/sdk/v1/stream{query}")).bearer_auth(key);
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id.to_string());

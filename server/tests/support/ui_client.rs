@@ -13,7 +13,7 @@ use super::app::{ADMIN_PASSWORD, TestApp};
 pub const PASSWORD: &str = "correct horse battery";
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(redirect::Policy::none()).timeout(Duration::from_secs(30)).build().unwrap()
+    super::http_builder().redirect(redirect::Policy::none()).timeout(Duration::from_secs(30)).build().unwrap()
 }
 
 /// The `Set-Cookie` line of cookie `name` (with its attributes), if set.

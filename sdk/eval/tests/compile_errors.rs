@@ -251,3 +251,21 @@ fn weights_that_overflow_are_refused_not_a_panic() {
     let found = errors(&doc);
     assert!(found.iter().any(|(_, k)| matches!(k, K::WeightSum(_) | K::BasisPoints(_))), "{found:?}");
 }
+
+/// A `Detail` packs the rule index in 14 bits: more rules than that are
+/// refused with the path, and exactly that many compile and evaluate.
+#[test]
+fn rules_per_flag_are_bounded() {
+    use flagyard_eval::{Context, MAX_RULES, Reason};
+    let never =
+        json!({"conditions": [{"attribute": "plan", "op": "in", "values": ["none"]}], "serve": {"variant": "on"}});
+    let mut rules = vec![never; MAX_RULES - 1];
+    rules.push(json!({"id": "last", "serve": {"variant": "on"}}));
+    let compiled = Ruleset::from_json(&snapshot(Value::from(rules.clone())).to_string()).unwrap();
+    let d = compiled.evaluate("new-checkout", &Context::new("u"));
+    assert_eq!(d.reason(), Reason::RuleMatch { rule: MAX_RULES - 1, id: Some("last") });
+    rules.push(json!({"serve": {"variant": "off"}}));
+    let (path, kind) = one_error(&snapshot(Value::from(rules)));
+    assert_eq!(path, RULE);
+    assert!(matches!(kind, K::Field(m) if m.contains("16383")), "{kind:?}");
+}

@@ -4,11 +4,33 @@
 //! result shows beside the button at the bottom of the editor. Skipped
 //! (loudly) without Chromium unless `FLAGYARD_REQUIRE_BROWSER=1`.
 
+use fantoccini::Client;
 use flagyard_tests::{Browser, Server, ServerOptions, css, eventually};
 use reqwest::Method;
 use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery staple";
+
+/// The toolbar at the bottom of the rules editor.
+const BOTTOM_TOOLBAR: &str = "#rules-editor > fieldset > .toolbar:last-of-type";
+
+/// Replaces what the field at `selector` holds with `typed`, as a person would.
+async fn retype(c: &Client, selector: &str, typed: &str) {
+    let field = css(c, selector).await;
+    field.clear().await.expect("clear");
+    field.send_keys(typed).await.expect("type");
+}
+
+/// Presses the bottom "Save rules" button.
+async fn save_rules(c: &Client) {
+    flagyard_tests::click(c, &format!("{BOTTOM_TOOLBAR} button[value=\"save\"]")).await;
+}
+
+/// Waits until the element at `selector` says `needle`.
+async fn eventually_says(c: &Client, what: &str, selector: &str, needle: &str) {
+    eventually(what, || async { flagyard_tests::text_now(c, selector).await.is_some_and(|t| t.contains(needle)) })
+        .await;
+}
 
 /// A boolean flag `canary` whose rule `canary` splits on / off 50 / 50 in staging.
 async fn canary_flag(server: &Server) {
@@ -28,35 +50,30 @@ async fn the_weight_total_follows_the_weights_as_they_are_typed() {
     c.goto(&format!("{}/flags/canary?env=staging", server.base)).await.expect("flag page");
     let total = || async { css(c, "[data-weights-total]").await.text().await.unwrap_or_default() };
     assert_eq!(total().await, "Weights add up to 100%.");
-    let first = css(c, "[data-weight]").await;
     for (typed, says) in [
         ("30", "Weights add up to 80%: 20% left to assign."),
         ("70.5", "Weights add up to 120.5%: 20.5% too much."),
         ("half", "Weights: enter a percentage in every row."),
         ("50", "Weights add up to 100%."),
     ] {
-        first.clear().await.expect("clear");
-        first.send_keys(typed).await.expect("type");
+        retype(c, "[data-weight]", typed).await;
         eventually(&format!("after typing {typed:?}: {says}"), || async { total().await == says }).await;
     }
     // The single canary control sets both weights: "serve off to 25 %".
-    let canary = css(c, "[data-canary]").await;
-    canary.clear().await.expect("clear");
-    canary.send_keys("25").await.expect("type");
+    retype(c, "[data-canary]", "25").await;
     eventually("both weights follow the canary control", || async {
         let first = flagyard_tests::value_now(c, "[data-weight]").await;
         first.as_deref() == Some("75") && total().await == "Weights add up to 100%."
     })
     .await;
     // The save's result shows beside the bottom "Save rules" too (issue 15, item 8).
-    let bottom = "#rules-editor > fieldset > .toolbar:last-of-type";
-    flagyard_tests::click(c, &format!("{bottom} button[value=\"save\"]")).await;
-    eventually("the result beside the bottom save button", || async {
-        match c.find(fantoccini::Locator::Css(&format!("{bottom} .save-result"))).await {
-            Ok(e) => e.text().await.is_ok_and(|t| t.contains("revision")),
-            Err(_) => false,
-        }
-    })
+    save_rules(c).await;
+    eventually_says(
+        c,
+        "the result beside the bottom save button",
+        &format!("{BOTTOM_TOOLBAR} .save-result"),
+        "revision",
+    )
     .await;
     let saved = server.admin(Method::GET, "/flags/canary/environments/staging", None, 200).await;
     assert_eq!(
@@ -87,15 +104,14 @@ async fn the_running_experiment_guard_speaks_next_to_the_weights() {
     let c = &b.client;
     flagyard_tests::login(c, &server.base, "admin", PASSWORD).await;
     c.goto(&format!("{}/flags/pay?env=staging", server.base)).await.expect("flag page");
-    let canary = css(c, "li.rule:nth-of-type(2) [data-canary]").await;
-    canary.clear().await.expect("clear");
-    canary.send_keys("25").await.expect("type");
-    flagyard_tests::click(c, "#rules-editor > fieldset > .toolbar:last-of-type button[value=\"save\"]").await;
-    eventually("the refusal next to the second rule's weights", || async {
-        flagyard_tests::text_now(c, "li.rule:nth-of-type(2) #f-rules-1-serve-split-variants")
-            .await
-            .is_some_and(|t| t.contains("experiment “pay-test” is running on rule “exp”"))
-    })
+    retype(c, "li.rule:nth-of-type(2) [data-canary]", "25").await;
+    save_rules(c).await;
+    eventually_says(
+        c,
+        "the refusal next to the second rule's weights",
+        "li.rule:nth-of-type(2) #f-rules-1-serve-split-variants",
+        "experiment “pay-test” is running on rule “exp”",
+    )
     .await;
     // The summary at the top names the place in the editor's words and links to it.
     let link = css(c, "#rules-errors a").await;
@@ -120,15 +136,14 @@ async fn errors_are_in_the_unit_typed_and_next_to_the_field() {
     let c = &b.client;
     flagyard_tests::login(c, &server.base, "admin", PASSWORD).await;
     c.goto(&format!("{}/flags/canary?env=staging", server.base)).await.expect("flag page");
-    let first = css(c, "[data-weight]").await;
-    first.clear().await.expect("clear");
-    first.send_keys("40").await.expect("type");
-    flagyard_tests::click(c, "#rules-editor > fieldset > .toolbar:last-of-type button[value=\"save\"]").await;
-    eventually("the refusal in percent beside the split", || async {
-        flagyard_tests::text_now(c, "li.rule #f-rules-0-serve-split-variants")
-            .await
-            .is_some_and(|t| t.contains("the weights add up to 90%, not 100%"))
-    })
+    retype(c, "[data-weight]", "40").await;
+    save_rules(c).await;
+    eventually_says(
+        c,
+        "the refusal in percent beside the split",
+        "li.rule #f-rules-0-serve-split-variants",
+        "the weights add up to 90%, not 100%",
+    )
     .await;
     let editor = flagyard_tests::text(c, "#rules-editor").await;
     assert!(!editor.contains("9000") && !editor.contains("10000"), "no basis points: {editor}");

@@ -209,14 +209,10 @@ impl<'s> Detail<'s> {
         Detail { flag, code: Code::error(e) }
     }
 
-    fn failed(&self) -> bool {
-        matches!(self.code.kind(), Kind::FlagNotFound | Kind::WrongType)
-    }
-
     /// The served value; `None` only on error (use the code default).
     #[inline]
     pub fn value(&self) -> Option<&'s serde_json::Value> {
-        if self.failed() {
+        if self.is_error() {
             return None;
         }
         self.flag?.variants.get(self.code.variant()).map(|v| &v.value)
@@ -225,7 +221,7 @@ impl<'s> Detail<'s> {
     /// The served variant's key; `None` only on error.
     #[inline]
     pub fn variant(&self) -> Option<&'s str> {
-        if self.failed() {
+        if self.is_error() {
             return None;
         }
         self.flag?.variants.get(self.code.variant()).map(|v| &*v.key)
@@ -276,7 +272,7 @@ impl<'s> Detail<'s> {
     /// Whether evaluation failed (no value).
     #[inline]
     pub fn is_error(&self) -> bool {
-        self.failed()
+        matches!(self.code.kind(), Kind::FlagNotFound | Kind::WrongType)
     }
 }
 

@@ -55,10 +55,13 @@ impl Ruleset {
 /// line so that the constant case pays for none of its set-up.
 #[inline]
 fn eval_flag<'s>(rules: &'s Ruleset, flag: &'s CFlag, ctx: &Context<'_>) -> Detail<'s> {
-    if flag.is_constant() {
-        return Detail::new(flag, flag.fixed);
-    }
-    Detail::new(flag, eval_targeting(rules, flag, ctx))
+    Detail::new(flag, code_of(rules, flag, ctx))
+}
+
+/// The code of `flag`'s answer for `ctx`.
+#[inline]
+fn code_of(rules: &Ruleset, flag: &CFlag, ctx: &Context<'_>) -> Code {
+    if flag.is_constant() { flag.fixed } else { eval_targeting(rules, flag, ctx) }
 }
 
 /// The code of an enabled flag with prerequisites or rules.
@@ -93,8 +96,8 @@ fn eval_targeting(rules: &Ruleset, flag: &CFlag, ctx: &Context<'_>) -> Code {
 
 fn prereq_holds(rules: &Ruleset, p: &Prereq, ctx: &Context<'_>) -> bool {
     let Some(flag) = rules.flags.get(p.flag as usize) else { return false };
-    let served = if flag.is_constant() { flag.fixed } else { eval_targeting(rules, flag, ctx) };
-    p.variants.iter().any(|i| usize::from(*i) == served.variant())
+    let served = code_of(rules, flag, ctx).variant();
+    p.variants.iter().any(|i| usize::from(*i) == served)
 }
 
 #[inline]

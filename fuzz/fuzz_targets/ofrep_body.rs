@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let Some(ctx) = flagyard_server::fuzzing::ofrep_request(data) else { return };
     for key in RULES.flag_keys() {
         let d = RULES.evaluate(key, &ctx);
-        assert!(d.value.is_some(), "flag `{key}` yields no value: {d}");
+        assert!(d.value().is_some(), "flag `{key}` yields no value: {d}");
         let _ = d.to_string();
     }
 });

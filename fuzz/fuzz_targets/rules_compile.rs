@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
     for ctx in &contexts {
         for &key in keys.iter().chain(["", "no-such-flag"].iter()) {
             let d = rules.evaluate(key, ctx);
-            assert_eq!(d.value.is_none(), rules.flag_type(key).is_none(), "flag `{key}`: {d}");
+            assert_eq!(d.value().is_none(), rules.flag_type(key).is_none(), "flag `{key}`: {d}");
             let _ = d.to_string();
             let _ = (d.bucket(), d.served_by_split(), d.is_error());
         }

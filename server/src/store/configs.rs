@@ -143,9 +143,11 @@ pub trait ConfigQueries: Send {
     /// set to `change.version` (the version read in this transaction plus
     /// one, which writes being one at a time keep exact), then
     /// [`put_config`](Self::put_config), the change-log entry and the audit
-    /// entry, at once (on Postgres one statement: every round trip saved
-    /// shortens every writer's wait, and a refusal before it leaves nothing
-    /// to undo).
+    /// entry, at once (a refusal before it leaves nothing to undo). On
+    /// Postgres the write is held back and sent with the batch's other
+    /// configuration writes as one statement, before any other statement
+    /// and before the commit; [`env_flag_config`](Self::env_flag_config)
+    /// sees it all the same (see `postgres/config_write.rs`).
     fn put_config_logged(
         &mut self,
         config: &ConfigRecord,

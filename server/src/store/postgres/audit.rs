@@ -25,7 +25,7 @@ impl AuditQueries for PgTx {
             "INSERT INTO audit_log (at, actor, action, entity, key, environment, before, after)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         );
-        Ok(bind_audit(query, a).fetch_one(&mut *self.0).await?.try_get(0)?)
+        Ok(bind_audit(query, a).fetch_one(self.conn().await?).await?.try_get(0)?)
     }
 
     async fn audit(&mut self, q: &AuditQuery) -> Result<Vec<AuditRecord>> {
@@ -47,13 +47,13 @@ impl AuditQueries for PgTx {
         .bind(q.until)
         .bind(q.before_id)
         .bind(q.limit)
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 
     async fn catalog_version(&mut self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT COALESCE(MAX(id), 0)::bigint FROM audit_log WHERE entity = 'flag'")
-            .fetch_one(&mut *self.0)
+            .fetch_one(self.conn().await?)
             .await?)
     }
 }

@@ -1,6 +1,6 @@
 //! [`ChangeQueries`] on Postgres.
 
-use crate::store::{ChangeQueries, ChangeRecord, Result};
+use crate::store::{ChangeQueries, ChangeRecord, Result, Topic};
 
 use super::{PgQuery, PgTx};
 
@@ -11,10 +11,15 @@ pub(super) fn bind_change<'q>(query: PgQuery<'q>, c: &'q ChangeRecord) -> PgQuer
 
 impl ChangeQueries for PgTx {
     async fn insert_change(&mut self, c: &ChangeRecord) -> Result<()> {
+        // With the hint that tells other replicas to read the log, in the
+        // same round trip (`NOTIFY` is delivered at commit, and dropped with
+        // a savepoint rolled back): the row and the hint that announces it.
         let query = sqlx::query(
-            "INSERT INTO changes (environment_id, version, entity, key, op, at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO changes (environment_id, version, entity, key, op, at)
+             SELECT $1, $2, $3, $4, $5, $6 FROM (SELECT pg_notify($7, '')) AS hint",
         );
-        bind_change(query, c).execute(&mut *self.0).await?;
+        bind_change(query, c).bind(Topic::Changes.channel()).execute(self.conn().await?).await?;
+        self.1.notified[Topic::Changes as usize] = true;
         Ok(())
     }
 
@@ -27,7 +32,7 @@ impl ChangeQueries for PgTx {
         .bind(environment_id)
         .bind(after)
         .bind(limit)
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 }

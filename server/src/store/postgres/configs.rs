@@ -1,33 +1,12 @@
 //! [`ConfigQueries`] on Postgres: configurations, their history, and the joins with their flags.
 
-use sqlx::{FromRow, Row};
-
 use crate::store::{
     ChangeRecord, ConfigQueries, ConfigRecord, Environment, EnvironmentFlagRow, FlagAndConfig, FlagConfigRow,
-    FlagRecord, NewAudit, Result,
+    FlagRecord, NewAudit, Result, Topic,
 };
 
-use super::audit::bind_audit;
-use super::changes::bind_change;
+use super::config_write;
 use super::{PgQuery, PgTx};
-
-/// The columns of a [`FlagConfigRow`] from `flags f`, `flag_configs c`,
-/// with `$ENV` the environment's id.
-macro_rules! flag_config_columns {
-    ($env:literal) => {
-        concat!(
-            "f.id, f.key, f.name, f.description, f.kind, f.variants, f.tags, f.archived, f.revision,
-             f.created_at, f.updated_at, c.environment_id, c.config, c.revision AS config_revision,
-             c.updated_at AS config_updated_at, c.updated_by,
-             EXISTS (SELECT 1 FROM experiments x WHERE x.flag_id = f.id AND x.environment_id = ",
-            $env,
-            " AND x.state = 'running') AS experiment_running,
-             EXISTS (SELECT 1 FROM ramps r WHERE r.flag_id = f.id AND r.environment_id = ",
-            $env,
-            " AND r.state = 'running') AS ramp_running"
-        )
-    };
-}
 
 /// Upserts the current configuration from [`bind_config`]'s `$1`–`$6`.
 macro_rules! upsert_config {
@@ -58,35 +37,8 @@ impl ConfigQueries for PgTx {
         environment: &str,
         flag: &str,
     ) -> Result<Option<(Environment, Option<FlagAndConfig>)>> {
-        // One round trip instead of two.
-        let row = sqlx::query(concat!(
-            "WITH env AS (SELECT id, key, name, version, created_at FROM environments WHERE key = $1)
-             SELECT env.id AS env_id, env.key AS env_key, env.name AS env_name, env.version AS env_version,
-                    env.created_at AS env_created_at, ",
-            flag_config_columns!("env.id"),
-            " FROM env LEFT JOIN flags f ON f.key = $2
-               LEFT JOIN flag_configs c ON c.flag_id = f.id AND c.environment_id = env.id"
-        ))
-        .bind(environment)
-        .bind(flag)
-        .fetch_optional(&mut *self.0)
-        .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let env = Environment {
-            id: row.try_get("env_id")?,
-            key: row.try_get("env_key")?,
-            name: row.try_get("env_name")?,
-            version: row.try_get("env_version")?,
-            created_at: row.try_get("env_created_at")?,
-        };
-        // The flag's columns are NULL when no flag has that key.
-        let found = match row.try_get::<Option<i64>, _>("id")? {
-            Some(_) => Some(FlagConfigRow::from_row(&row)?.split()),
-            None => None,
-        };
-        Ok(Some((env, found)))
+        // Does not wait for the held writes: it lays them over what it reads.
+        config_write::env_flag_config(&mut self.0, &self.2, environment, flag).await
     }
 
     async fn flag_and_config(&mut self, key: &str, environment_id: i64) -> Result<Option<FlagAndConfig>> {
@@ -97,7 +49,7 @@ impl ConfigQueries for PgTx {
         ))
         .bind(key)
         .bind(environment_id)
-        .fetch_optional(&mut *self.0)
+        .fetch_optional(self.conn().await?)
         .await?;
         Ok(row.map(FlagConfigRow::split))
     }
@@ -109,7 +61,7 @@ impl ConfigQueries for PgTx {
         )
         .bind(flag_id)
         .bind(environment_id)
-        .fetch_optional(&mut *self.0)
+        .fetch_optional(self.conn().await?)
         .await?)
     }
 
@@ -119,32 +71,25 @@ impl ConfigQueries for PgTx {
              WHERE flag_id = $1 ORDER BY environment_id",
         )
         .bind(flag_id)
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 
     async fn put_config(&mut self, c: &ConfigRecord) -> Result<()> {
         // One round trip: the current configuration and its history row.
         let query = sqlx::query(concat!("WITH current AS (", upsert_config!(), ") ", insert_history!()));
-        bind_config(query, c).execute(&mut *self.0).await?;
+        bind_config(query, c).execute(self.conn().await?).await?;
         Ok(())
     }
 
     async fn put_config_logged(&mut self, c: &ConfigRecord, change: &ChangeRecord, a: &NewAudit<'_>) -> Result<()> {
-        // One round trip instead of four (see the trait).
-        let query = sqlx::query(concat!(
-            "WITH env AS (UPDATE environments SET version = $8 WHERE id = $7), current AS (",
-            upsert_config!(),
-            "), history AS (",
-            insert_history!(),
-            "), change AS (
-                 INSERT INTO changes (environment_id, version, entity, key, op, at) VALUES ($7, $8, $9, $10, $11, $12)
-             )
-             INSERT INTO audit_log (at, actor, action, entity, key, environment, before, after)
-             VALUES ($13, $14, $15, $16, $17, $18, $19, $20)"
-        ));
-        bind_audit(bind_change(bind_config(query, c), change), a).execute(&mut *self.0).await?;
+        // Held back, to go with the batch's other writes (see `config_write`).
+        if self.2.is_full() {
+            self.conn().await?;
+        }
+        self.2.push(c, change, a);
         self.1.bumped(change.environment_id, change.version);
+        self.1.notified[Topic::Changes as usize] = true;
         Ok(())
     }
 
@@ -161,7 +106,7 @@ impl ConfigQueries for PgTx {
         .bind(flag_id)
         .bind(environment_id)
         .bind(revision)
-        .fetch_optional(&mut *self.0)
+        .fetch_optional(self.conn().await?)
         .await?)
     }
 
@@ -174,7 +119,7 @@ impl ConfigQueries for PgTx {
         .bind(flag_id)
         .bind(environment_id)
         .bind(limit)
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 
@@ -186,7 +131,7 @@ impl ConfigQueries for PgTx {
              FROM flags f JOIN flag_configs c ON c.flag_id = f.id WHERE c.environment_id = $1 ORDER BY f.key",
         )
         .bind(environment_id)
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?;
         Ok(rows.into_iter().map(EnvironmentFlagRow::split).collect())
     }
@@ -196,7 +141,7 @@ impl ConfigQueries for PgTx {
             "SELECT f.key, c.config FROM flags f JOIN flag_configs c ON c.flag_id = f.id
              WHERE c.config LIKE '%segment\"%' ORDER BY f.key",
         )
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 
@@ -206,7 +151,7 @@ impl ConfigQueries for PgTx {
              WHERE c.environment_id = $1 AND NOT f.archived AND c.config LIKE '%\"split\"%' ORDER BY f.key",
         )
         .bind(environment_id)
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 }

@@ -21,7 +21,7 @@ impl CredentialQueries for PgTx {
         .bind(role)
         .bind(hash)
         .bind(at)
-        .fetch_one(&mut *self.0)
+        .fetch_one(self.conn().await?)
         .await?)
     }
 
@@ -30,7 +30,7 @@ impl CredentialQueries for PgTx {
             "SELECT id, name, role, token_hash AS hash, created_at, revoked_at, last_used_at FROM api_tokens WHERE token_hash = $1",
         )
         .bind(hash)
-        .fetch_optional(&mut *self.0)
+        .fetch_optional(self.conn().await?)
         .await?)
     }
 
@@ -38,7 +38,7 @@ impl CredentialQueries for PgTx {
         Ok(sqlx::query_as(
             "SELECT id, name, role, token_hash AS hash, created_at, revoked_at, last_used_at FROM api_tokens ORDER BY id",
         )
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 
@@ -46,13 +46,13 @@ impl CredentialQueries for PgTx {
         let done = sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
             .bind(id)
             .bind(at)
-            .execute(&mut *self.0)
+            .execute(self.conn().await?)
             .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn count_tokens(&mut self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens").fetch_one(&mut *self.0).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens").fetch_one(self.conn().await?).await?)
     }
 
     async fn insert_sdk_key(&mut self, environment_id: i64, name: &str, hash: &str, at: i64) -> Result<SdkKeyRecord> {
@@ -69,7 +69,7 @@ impl CredentialQueries for PgTx {
         .bind(name)
         .bind(hash)
         .bind(at)
-        .fetch_one(&mut *self.0)
+        .fetch_one(self.conn().await?)
         .await?)
     }
 
@@ -80,7 +80,7 @@ impl CredentialQueries for PgTx {
             " FROM sdk_keys k JOIN environments e ON e.id = k.environment_id WHERE k.key_hash = $1"
         ))
         .bind(hash)
-        .fetch_optional(&mut *self.0)
+        .fetch_optional(self.conn().await?)
         .await?)
     }
 
@@ -92,7 +92,7 @@ impl CredentialQueries for PgTx {
              WHERE $1::bigint IS NULL OR k.environment_id = $1 ORDER BY k.id"
         ))
         .bind(environment_id)
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 
@@ -100,7 +100,7 @@ impl CredentialQueries for PgTx {
         let done = sqlx::query("UPDATE sdk_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
             .bind(id)
             .bind(at)
-            .execute(&mut *self.0)
+            .execute(self.conn().await?)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -112,7 +112,7 @@ impl CredentialQueries for PgTx {
             "UPDATE sdk_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)";
         for (sql, ids) in [(TOKEN, tokens), (KEY, keys)] {
             for id in ids {
-                sqlx::query(sql).bind(id).bind(at).bind(at - every_ms).execute(&mut *self.0).await?;
+                sqlx::query(sql).bind(id).bind(at).bind(at - every_ms).execute(self.conn().await?).await?;
             }
         }
         Ok(())

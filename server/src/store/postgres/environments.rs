@@ -7,14 +7,14 @@ use super::PgTx;
 impl EnvironmentQueries for PgTx {
     async fn environments(&mut self) -> Result<Vec<Environment>> {
         Ok(sqlx::query_as("SELECT id, key, name, version, created_at FROM environments ORDER BY id")
-            .fetch_all(&mut *self.0)
+            .fetch_all(self.conn().await?)
             .await?)
     }
 
     async fn environment(&mut self, key: &str) -> Result<Option<Environment>> {
         Ok(sqlx::query_as("SELECT id, key, name, version, created_at FROM environments WHERE key = $1")
             .bind(key)
-            .fetch_optional(&mut *self.0)
+            .fetch_optional(self.conn().await?)
             .await?)
     }
 
@@ -26,7 +26,7 @@ impl EnvironmentQueries for PgTx {
         .bind(key)
         .bind(name)
         .bind(at)
-        .fetch_one(&mut *self.0)
+        .fetch_one(self.conn().await?)
         .await?)
     }
 
@@ -34,7 +34,7 @@ impl EnvironmentQueries for PgTx {
         let version =
             sqlx::query_scalar("UPDATE environments SET version = version + 1 WHERE id = $1 RETURNING version")
                 .bind(environment_id)
-                .fetch_one(&mut *self.0)
+                .fetch_one(self.conn().await?)
                 .await?;
         self.1.bumped(environment_id, version);
         Ok(version)
@@ -45,7 +45,7 @@ impl EnvironmentQueries for PgTx {
             "UPDATE environments SET version = version + 1 WHERE key = $1 RETURNING id, key, name, version, created_at",
         )
         .bind(key)
-        .fetch_optional(&mut *self.0)
+        .fetch_optional(self.conn().await?)
         .await?;
         if let Some(e) = &env {
             self.1.bumped(e.id, e.version);
@@ -56,7 +56,7 @@ impl EnvironmentQueries for PgTx {
     async fn lock_environment(&mut self, environment_id: i64) -> Result<()> {
         sqlx::query("SELECT id FROM environments WHERE id = $1 FOR UPDATE")
             .bind(environment_id)
-            .fetch_optional(&mut *self.0)
+            .fetch_optional(self.conn().await?)
             .await?;
         Ok(())
     }

@@ -18,20 +18,20 @@ macro_rules! experiment_select {
 
 impl ExperimentQueries for PgTx {
     async fn experiments(&mut self) -> Result<Vec<ExperimentRecord>> {
-        Ok(sqlx::query_as(concat!(experiment_select!(), " ORDER BY x.key")).fetch_all(&mut *self.0).await?)
+        Ok(sqlx::query_as(concat!(experiment_select!(), " ORDER BY x.key")).fetch_all(self.conn().await?).await?)
     }
 
     async fn experiment(&mut self, key: &str) -> Result<Option<ExperimentRecord>> {
         Ok(sqlx::query_as(concat!(experiment_select!(), " WHERE x.key = $1"))
             .bind(key)
-            .fetch_optional(&mut *self.0)
+            .fetch_optional(self.conn().await?)
             .await?)
     }
 
     async fn experiments_of_flag(&mut self, flag_id: i64) -> Result<Vec<ExperimentRecord>> {
         Ok(sqlx::query_as(concat!(experiment_select!(), " WHERE x.flag_id = $1 ORDER BY x.key"))
             .bind(flag_id)
-            .fetch_all(&mut *self.0)
+            .fetch_all(self.conn().await?)
             .await?)
     }
 
@@ -58,7 +58,7 @@ impl ExperimentQueries for PgTx {
         .bind(x.stopped_at)
         .bind(&x.split_snapshot)
         .bind(x.created_at)
-        .fetch_one(&mut *self.0)
+        .fetch_one(self.conn().await?)
         .await?)
     }
 
@@ -87,7 +87,7 @@ impl ExperimentQueries for PgTx {
         .bind(&x.split_snapshot)
         .bind(x.revision)
         .bind(x.updated_at)
-        .execute(&mut *self.0)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -96,13 +96,13 @@ impl ExperimentQueries for PgTx {
         // Units have no foreign key (migration 0007): no ingest transaction
         // may run beside this one, or it could add units to a deleted
         // experiment. The ingest lock is held to this transaction's end.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(super::INGEST_LOCK).execute(&mut *self.0).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(super::INGEST_LOCK).execute(self.conn().await?).await?;
         sqlx::query(
             "WITH units AS (DELETE FROM experiment_units WHERE experiment_id = $1)
              DELETE FROM experiments WHERE id = $1",
         )
         .bind(id)
-        .execute(&mut *self.0)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -113,21 +113,21 @@ impl ExperimentQueries for PgTx {
              JOIN metrics m ON m.id = em.metric_id WHERE em.experiment_id = $1 ORDER BY em.role, m.key",
         )
         .bind(experiment_id)
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 
     async fn set_experiment_metrics(&mut self, experiment_id: i64, metrics: &[(i64, String)]) -> Result<()> {
         sqlx::query("DELETE FROM experiment_metrics WHERE experiment_id = $1")
             .bind(experiment_id)
-            .execute(&mut *self.0)
+            .execute(self.conn().await?)
             .await?;
         for (metric_id, role) in metrics {
             sqlx::query("INSERT INTO experiment_metrics (experiment_id, metric_id, role) VALUES ($1, $2, $3)")
                 .bind(experiment_id)
                 .bind(metric_id)
                 .bind(role)
-                .execute(&mut *self.0)
+                .execute(self.conn().await?)
                 .await?;
         }
         Ok(())

@@ -38,13 +38,13 @@ impl FlagQueries for PgTx {
         .bind(q.archived)
         .bind(q.limit)
         .bind(q.offset)
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?;
         let total = sqlx::query_scalar(concat!("SELECT COUNT(*) FROM flags ", flag_filter!()))
             .bind(&q.search)
             .bind(&q.tag)
             .bind(q.archived)
-            .fetch_one(&mut *self.0)
+            .fetch_one(self.conn().await?)
             .await?;
         Ok((rows, total))
     }
@@ -52,14 +52,14 @@ impl FlagQueries for PgTx {
     async fn flag(&mut self, key: &str) -> Result<Option<FlagRecord>> {
         Ok(sqlx::query_as(concat!("SELECT ", flag_columns!(), " FROM flags WHERE key = $1"))
             .bind(key)
-            .fetch_optional(&mut *self.0)
+            .fetch_optional(self.conn().await?)
             .await?)
     }
 
     async fn flags_by_keys(&mut self, keys: &[String]) -> Result<Vec<FlagRecord>> {
         Ok(sqlx::query_as(concat!("SELECT ", flag_columns!(), " FROM flags WHERE key = ANY($1) ORDER BY key"))
             .bind(keys)
-            .fetch_all(&mut *self.0)
+            .fetch_all(self.conn().await?)
             .await?)
     }
 
@@ -76,7 +76,7 @@ impl FlagQueries for PgTx {
         .bind(f.variants)
         .bind(f.tags)
         .bind(f.at)
-        .fetch_one(&mut *self.0)
+        .fetch_one(self.conn().await?)
         .await?)
     }
 
@@ -93,13 +93,13 @@ impl FlagQueries for PgTx {
         .bind(f.archived)
         .bind(f.revision)
         .bind(f.updated_at)
-        .execute(&mut *self.0)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
 
     async fn delete_flag(&mut self, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM flags WHERE id = $1").bind(id).execute(&mut *self.0).await?;
+        sqlx::query("DELETE FROM flags WHERE id = $1").bind(id).execute(self.conn().await?).await?;
         Ok(())
     }
 }

@@ -34,7 +34,7 @@ impl IngestQueries for PgTx {
         .bind(received_at)
         .bind(answer.accepted)
         .bind(&answer.rejected)
-        .execute(&mut *self.0)
+        .execute(self.conn().await?)
         .await?
         .rows_affected();
         if inserted == 1 {
@@ -43,13 +43,15 @@ impl IngestQueries for PgTx {
         Ok(sqlx::query_as("SELECT accepted, rejected FROM event_batches WHERE environment_id = $1 AND batch_id = $2")
             .bind(environment_id)
             .bind(batch_id)
-            .fetch_optional(&mut *self.0)
+            .fetch_optional(self.conn().await?)
             .await?)
     }
 
     async fn prune_batches(&mut self, before: i64) -> Result<u64> {
-        let done =
-            sqlx::query("DELETE FROM event_batches WHERE received_at < $1").bind(before).execute(&mut *self.0).await?;
+        let done = sqlx::query("DELETE FROM event_batches WHERE received_at < $1")
+            .bind(before)
+            .execute(self.conn().await?)
+            .await?;
         Ok(done.rows_affected())
     }
 
@@ -61,7 +63,7 @@ impl IngestQueries for PgTx {
         .bind(environment_id)
         .bind(kind)
         .bind(n)
-        .execute(&mut *self.0)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -69,7 +71,7 @@ impl IngestQueries for PgTx {
     async fn event_counts(&mut self, environment_id: i64) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as("SELECT kind, accepted FROM event_counts WHERE environment_id = $1 ORDER BY kind")
             .bind(environment_id)
-            .fetch_all(&mut *self.0)
+            .fetch_all(self.conn().await?)
             .await?)
     }
 
@@ -86,7 +88,7 @@ impl IngestQueries for PgTx {
         )
         .bind(experiment_id)
         .bind(units)
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 
@@ -118,7 +120,7 @@ impl IngestQueries for PgTx {
         .bind(variants)
         .bind(units)
         .bind(excluded)
-        .execute(&mut *self.0)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -145,7 +147,7 @@ impl IngestQueries for PgTx {
         .bind(n)
         .bind(sum)
         .bind(sum_sq)
-        .execute(&mut *self.0)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -155,7 +157,7 @@ impl IngestQueries for PgTx {
             "SELECT variant, units, excluded FROM variant_units WHERE experiment_id = $1 ORDER BY variant",
         )
         .bind(experiment_id)
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 
@@ -165,7 +167,7 @@ impl IngestQueries for PgTx {
              ORDER BY metric_id, variant",
         )
         .bind(experiment_id)
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 
@@ -183,7 +185,7 @@ impl IngestQueries for PgTx {
         .bind(experiment_id)
         .bind(day)
         .bind(taken_at)
-        .execute(&mut *self.0)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -195,7 +197,7 @@ impl IngestQueries for PgTx {
         )
         .bind(experiment_id)
         .bind(since_day)
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 }
@@ -245,7 +247,7 @@ async fn write_units(tx: &mut PgTx, experiment_id: i64, metrics: usize, rows: &[
     for m in 0..metrics {
         query = query.bind(rows.iter().map(|r| r.totals[m]).collect::<Vec<_>>());
     }
-    query.execute(&mut *tx.0).await?;
+    query.execute(tx.conn().await?).await?;
     Ok(())
 }
 

@@ -14,14 +14,14 @@ macro_rules! metric_columns {
 impl MetricQueries for PgTx {
     async fn metrics(&mut self) -> Result<Vec<MetricRecord>> {
         Ok(sqlx::query_as(concat!("SELECT ", metric_columns!(), " FROM metrics ORDER BY key"))
-            .fetch_all(&mut *self.0)
+            .fetch_all(self.conn().await?)
             .await?)
     }
 
     async fn metric(&mut self, key: &str) -> Result<Option<MetricRecord>> {
         Ok(sqlx::query_as(concat!("SELECT ", metric_columns!(), " FROM metrics WHERE key = $1"))
             .bind(key)
-            .fetch_optional(&mut *self.0)
+            .fetch_optional(self.conn().await?)
             .await?)
     }
 
@@ -40,7 +40,7 @@ impl MetricQueries for PgTx {
         .bind(&m.good_direction)
         .bind(m.guardrail)
         .bind(m.created_at)
-        .fetch_one(&mut *self.0)
+        .fetch_one(self.conn().await?)
         .await?)
     }
 
@@ -58,13 +58,13 @@ impl MetricQueries for PgTx {
         .bind(m.guardrail)
         .bind(m.revision)
         .bind(m.updated_at)
-        .execute(&mut *self.0)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
 
     async fn delete_metric(&mut self, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM metrics WHERE id = $1").bind(id).execute(&mut *self.0).await?;
+        sqlx::query("DELETE FROM metrics WHERE id = $1").bind(id).execute(self.conn().await?).await?;
         Ok(())
     }
 
@@ -75,7 +75,7 @@ impl MetricQueries for PgTx {
              ORDER BY key",
         )
         .bind(id)
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 }

@@ -20,7 +20,10 @@
 //! This file holds the pool, the write and ingest locks and [`Backend`];
 //! `outage.rs` fails fast while the database is down, `listen.rs` receives
 //! cross-replica hints, and the statements are in one file per domain, each
-//! with that domain's `impl XxxQueries for PgTx`.
+//! with that domain's `impl XxxQueries for PgTx`. Every statement reaches the
+//! connection through [`PgTx::conn`], which first sends the configuration
+//! writes the transaction holds back (`config_write.rs`: a batch's writes
+//! go as one statement).
 
 /// SQLite's `LIMIT n`: a negative `n` means no limit. Defined before the
 /// domain modules, which use it.
@@ -30,8 +33,28 @@ macro_rules! limit {
     };
 }
 
+/// The columns of a [`FlagConfigRow`](crate::store::FlagConfigRow) from
+/// `flags f`, `flag_configs c`, with `$ENV` the environment's id (used by
+/// `configs.rs` and `config_write.rs`).
+macro_rules! flag_config_columns {
+    ($env:literal) => {
+        concat!(
+            "f.id, f.key, f.name, f.description, f.kind, f.variants, f.tags, f.archived, f.revision,
+             f.created_at, f.updated_at, c.environment_id, c.config, c.revision AS config_revision,
+             c.updated_at AS config_updated_at, c.updated_by,
+             EXISTS (SELECT 1 FROM experiments x WHERE x.flag_id = f.id AND x.environment_id = ",
+            $env,
+            " AND x.state = 'running') AS experiment_running,
+             EXISTS (SELECT 1 FROM ramps r WHERE r.flag_id = f.id AND r.environment_id = ",
+            $env,
+            " AND r.state = 'running') AS ramp_running"
+        )
+    };
+}
+
 mod audit;
 mod changes;
+mod config_write;
 mod configs;
 mod credentials;
 mod environments;
@@ -54,7 +77,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgPool, Postgres, Transaction};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
 
 use crate::store::{Backend, PoolStats, Result, StoreError, Topic, TxMarks};
 
@@ -64,10 +87,18 @@ type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>
 /// How long a request waits for a pooled connection (or to open the first).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The advisory lock key every writing transaction holds ("flagyard").
-const WRITE_LOCK: i64 = 0x666c_6167_7961_7264;
+/// A pooled connection idle for longer than this is pinged before it is
+/// handed out (a shorter-idle one is not: see `connect`).
+const PING_WHEN_IDLE: Duration = Duration::from_millis(500);
+
 /// The advisory lock every ingest transaction holds ("ingest").
 const INGEST_LOCK: i64 = 0x0000_696e_6765_7374;
+/// Begins a writing transaction and takes the advisory lock every one holds
+/// (the key is "flagyard" as a big-endian integer, as the test checks): one
+/// round trip for both, as a simple query.
+const BEGIN_WRITE: &str = "BEGIN; SELECT pg_advisory_xact_lock(7380380986399355492)";
+/// Begins an ingest transaction and takes [`INGEST_LOCK`].
+const BEGIN_INGEST: &str = "BEGIN; SELECT pg_advisory_xact_lock(115922902020980)";
 
 /// A Postgres pool.
 #[derive(Clone, Debug)]
@@ -96,9 +127,25 @@ impl PgBackend {
             // request of the UI benchmark's Postgres runs.
             .min_connections(max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            // A connection whose transaction was left open by a failed
-            // COMMIT or ROLLBACK is replaced, never handed out again.
-            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+            // sqlx pings every connection it hands out: a round trip before
+            // every transaction, a third of a one-job write batch's fixed
+            // cost. Only a connection idle for a while is pinged (as
+            // HikariCP does); one back from a request a moment ago was alive.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    // A connection whose transaction was left open by a failed
+                    // COMMIT or ROLLBACK is replaced, never handed out again.
+                    if conn.is_in_transaction() {
+                        return Ok(false);
+                    }
+                    // An error closes it (and the pool tries another).
+                    if meta.idle_for > PING_WHEN_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             // sqlx 0.9.0 leaves Nagle's algorithm on (see `nodelay`).
             .after_connect(|_, _| {
                 Box::pin(async move {
@@ -158,8 +205,23 @@ impl PgBackend {
     }
 }
 
-/// A Postgres transaction.
-pub struct PgTx(Transaction<'static, Postgres>, TxMarks);
+/// A Postgres transaction: the connection's transaction, the marks it
+/// made, and the configuration writes it holds back
+/// ([`config_write::HeldWrites`]). Every statement goes through
+/// [`PgTx::conn`], which sends them first, so no statement can miss them.
+pub struct PgTx(Transaction<'static, Postgres>, TxMarks, config_write::HeldWrites);
+
+impl PgTx {
+    fn new(tx: Transaction<'static, Postgres>) -> PgTx {
+        PgTx(tx, TxMarks::default(), config_write::HeldWrites::default())
+    }
+
+    /// The connection, once the held writes (if any) are sent.
+    async fn conn(&mut self) -> Result<&mut PgConnection> {
+        self.2.send(&mut self.0).await?;
+        Ok(&mut *self.0)
+    }
+}
 
 impl Backend for PgBackend {
     type Tx = PgTx;
@@ -170,27 +232,26 @@ impl Backend for PgBackend {
 
     async fn read(&self) -> Result<PgTx> {
         let tx = self.guarded(self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")).await?;
-        Ok(PgTx(tx, TxMarks::default()))
+        Ok(PgTx::new(tx))
     }
 
     async fn write(&self) -> Result<PgTx> {
-        let mut tx = self.guarded(self.pool.begin()).await?;
         // One writing transaction at a time across all replicas: batches
         // (group commit) then never lock environments in conflicting orders,
         // so replicas cannot deadlock.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await?;
-        Ok(PgTx(tx, TxMarks::default()))
+        let tx = self.guarded(self.pool.begin_with(BEGIN_WRITE)).await?;
+        Ok(PgTx::new(tx))
     }
 
     async fn ingest(&self) -> Result<PgTx> {
-        let mut tx = self.guarded(self.pool.begin()).await?;
         // Ingest batches serialize among themselves (unit aggregates are
         // read, changed and written) but not with configuration writes.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INGEST_LOCK).execute(&mut *tx).await?;
-        Ok(PgTx(tx, TxMarks::default()))
+        let tx = self.guarded(self.pool.begin_with(BEGIN_INGEST)).await?;
+        Ok(PgTx::new(tx))
     }
 
-    async fn commit(tx: PgTx) -> Result<()> {
+    async fn commit(mut tx: PgTx) -> Result<()> {
+        tx.conn().await?;
         Ok(tx.0.commit().await?)
     }
 
@@ -224,5 +285,17 @@ impl Backend for PgBackend {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_begin_statements_take_the_locks_they_name() {
+        let write_lock = i64::from_be_bytes(*b"flagyard");
+        assert_eq!(BEGIN_WRITE, format!("BEGIN; SELECT pg_advisory_xact_lock({write_lock})"));
+        assert_eq!(BEGIN_INGEST, format!("BEGIN; SELECT pg_advisory_xact_lock({INGEST_LOCK})"));
     }
 }

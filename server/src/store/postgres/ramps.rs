@@ -60,12 +60,15 @@ impl RampQueries for PgTx {
         .bind(filter.environment_id)
         .bind(filter.states.join(","))
         .bind(limit)
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 
     async fn ramp(&mut self, id: i64) -> Result<Option<RampRecord>> {
-        Ok(sqlx::query_as(concat!(ramp_columns!(), " WHERE r.id = $1")).bind(id).fetch_optional(&mut *self.0).await?)
+        Ok(sqlx::query_as(concat!(ramp_columns!(), " WHERE r.id = $1"))
+            .bind(id)
+            .fetch_optional(self.conn().await?)
+            .await?)
     }
 
     async fn insert_ramp(&mut self, r: &RampRecord) -> Result<i64> {
@@ -84,7 +87,7 @@ impl RampQueries for PgTx {
         .bind(r.environment_id)
         .bind(r.created_at)
         .bind(&r.created_by)
-        .fetch_one(&mut *self.0)
+        .fetch_one(self.conn().await?)
         .await?;
         Ok(row.try_get("id")?)
     }
@@ -100,7 +103,7 @@ impl RampQueries for PgTx {
             r,
         )
         .bind(r.id)
-        .execute(&mut *self.0)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -114,11 +117,13 @@ impl RampQueries for PgTx {
         ))
         .bind(now)
         .bind(limit)
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 
     async fn next_ramp_at(&mut self) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar("SELECT min(next_at) FROM ramps WHERE state = 'running'").fetch_one(&mut *self.0).await?)
+        Ok(sqlx::query_scalar("SELECT min(next_at) FROM ramps WHERE state = 'running'")
+            .fetch_one(self.conn().await?)
+            .await?)
     }
 }

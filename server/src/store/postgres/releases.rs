@@ -52,14 +52,14 @@ impl ReleaseQueries for PgTx {
         ))
         .bind(state)
         .bind(limit)
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 
     async fn release(&mut self, id: i64) -> Result<Option<ReleaseRecord>> {
         Ok(sqlx::query_as(concat!("SELECT ", release_columns!(), " FROM releases WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&mut *self.0)
+            .fetch_optional(self.conn().await?)
             .await?)
     }
 
@@ -76,7 +76,7 @@ impl ReleaseQueries for PgTx {
         )
         .bind(r.created_at)
         .bind(&r.created_by)
-        .fetch_one(&mut *self.0)
+        .fetch_one(self.conn().await?)
         .await?;
         Ok(row.try_get("id")?)
     }
@@ -92,13 +92,13 @@ impl ReleaseQueries for PgTx {
             r,
         )
         .bind(r.id)
-        .execute(&mut *self.0)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
 
     async fn delete_release(&mut self, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM releases WHERE id = $1").bind(id).execute(&mut *self.0).await?;
+        sqlx::query("DELETE FROM releases WHERE id = $1").bind(id).execute(self.conn().await?).await?;
         Ok(())
     }
 
@@ -112,13 +112,13 @@ impl ReleaseQueries for PgTx {
         ))
         .bind(now)
         .bind(limit)
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 
     async fn next_scheduled(&mut self) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar("SELECT min(scheduled_at) FROM releases WHERE state = 'scheduled'")
-            .fetch_one(&mut *self.0)
+            .fetch_one(self.conn().await?)
             .await?)
     }
 }

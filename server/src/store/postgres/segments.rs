@@ -9,7 +9,7 @@ impl SegmentQueries for PgTx {
         Ok(sqlx::query_as(
             "SELECT id, key, description, definition, revision, created_at, updated_at FROM segments ORDER BY key",
         )
-        .fetch_all(&mut *self.0)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 
@@ -18,7 +18,7 @@ impl SegmentQueries for PgTx {
             "SELECT id, key, description, definition, revision, created_at, updated_at FROM segments WHERE key = $1",
         )
         .bind(key)
-        .fetch_optional(&mut *self.0)
+        .fetch_optional(self.conn().await?)
         .await?)
     }
 
@@ -38,7 +38,7 @@ impl SegmentQueries for PgTx {
         .bind(description)
         .bind(definition)
         .bind(at)
-        .fetch_one(&mut *self.0)
+        .fetch_one(self.conn().await?)
         .await?)
     }
 
@@ -51,13 +51,13 @@ impl SegmentQueries for PgTx {
         .bind(&s.definition)
         .bind(s.revision)
         .bind(s.updated_at)
-        .execute(&mut *self.0)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
 
     async fn delete_segment(&mut self, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM segments WHERE id = $1").bind(id).execute(&mut *self.0).await?;
+        sqlx::query("DELETE FROM segments WHERE id = $1").bind(id).execute(self.conn().await?).await?;
         Ok(())
     }
 }

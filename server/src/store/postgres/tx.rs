@@ -9,7 +9,7 @@ impl TxQueries for PgTx {
         if undo == Undo::Savepoint {
             let open = self.1.savepoint_open;
             let sql = if open { "RELEASE SAVEPOINT job; SAVEPOINT job" } else { "SAVEPOINT job" };
-            sqlx::raw_sql(sql).execute(&mut *self.0).await?;
+            sqlx::raw_sql(sql).execute(self.conn().await?).await?;
             self.1.savepoint_open = true;
         }
         self.1.begin_job();
@@ -18,11 +18,11 @@ impl TxQueries for PgTx {
 
     async fn abort_job(&mut self, undo: Undo) -> Result<()> {
         match undo {
-            Undo::Savepoint => sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *self.0).await?,
+            Undo::Savepoint => sqlx::query("ROLLBACK TO SAVEPOINT job").execute(self.conn().await?).await?,
             // Nothing to undo; but if a statement of the job failed, the
             // transaction is spoiled ("current transaction is aborted") and
             // this says so.
-            Undo::NothingWritten => sqlx::query("SELECT 1").execute(&mut *self.0).await?,
+            Undo::NothingWritten => sqlx::query("SELECT 1").execute(self.conn().await?).await?,
         };
         self.1.abort_job();
         Ok(())
@@ -31,17 +31,16 @@ impl TxQueries for PgTx {
     async fn notify(&mut self, topic: Topic) -> Result<()> {
         // Delivered at commit, and only if the transaction commits; once per
         // topic and transaction is enough (Postgres would fold duplicates anyway).
-        let sent = &mut self.1.notified[topic as usize];
-        if !*sent {
-            sqlx::query("SELECT pg_notify($1, '')").bind(topic.channel()).execute(&mut *self.0).await?;
-            *sent = true;
+        if !self.1.notified[topic as usize] {
+            sqlx::query("SELECT pg_notify($1, '')").bind(topic.channel()).execute(self.conn().await?).await?;
+            self.1.notified[topic as usize] = true;
         }
         Ok(())
     }
 
     async fn probe_write(&mut self) -> Result<()> {
         sqlx::query("UPDATE environments SET version = version WHERE id = (SELECT MIN(id) FROM environments)")
-            .execute(&mut *self.0)
+            .execute(self.conn().await?)
             .await?;
         Ok(())
     }

@@ -14,14 +14,14 @@ macro_rules! user_columns {
 impl UserQueries for PgTx {
     async fn users(&mut self) -> Result<Vec<UserRecord>> {
         Ok(sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users ORDER BY lower(username), id"))
-            .fetch_all(&mut *self.0)
+            .fetch_all(self.conn().await?)
             .await?)
     }
 
     async fn user(&mut self, username: &str) -> Result<Option<UserRecord>> {
         Ok(sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE lower(username) = lower($1)"))
             .bind(username)
-            .fetch_optional(&mut *self.0)
+            .fetch_optional(self.conn().await?)
             .await?)
     }
 
@@ -35,7 +35,7 @@ impl UserQueries for PgTx {
         .bind(u.password_hash)
         .bind(u.role)
         .bind(u.at)
-        .fetch_one(&mut *self.0)
+        .fetch_one(self.conn().await?)
         .await?)
     }
 
@@ -46,7 +46,7 @@ impl UserQueries for PgTx {
             .bind(&u.role)
             .bind(u.disabled)
             .bind(u.updated_at)
-            .execute(&mut *self.0)
+            .execute(self.conn().await?)
             .await?;
         Ok(())
     }
@@ -55,23 +55,23 @@ impl UserQueries for PgTx {
         sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
             .bind(user_id)
             .bind(at)
-            .execute(&mut *self.0)
+            .execute(self.conn().await?)
             .await?;
         Ok(())
     }
 
     async fn delete_user(&mut self, user_id: i64) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *self.0).await?;
+        let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(self.conn().await?).await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn count_users(&mut self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *self.0).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(self.conn().await?).await?)
     }
 
     async fn count_active_admins(&mut self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled")
-            .fetch_one(&mut *self.0)
+            .fetch_one(self.conn().await?)
             .await?)
     }
 
@@ -86,7 +86,7 @@ impl UserQueries for PgTx {
         .bind(s.created_at)
         .bind(s.expires_at)
         .bind(s.last_seen_at)
-        .execute(&mut *self.0)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -98,7 +98,7 @@ impl UserQueries for PgTx {
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
         )
         .bind(id)
-        .fetch_optional(&mut *self.0)
+        .fetch_optional(self.conn().await?)
         .await?)
     }
 
@@ -107,23 +107,25 @@ impl UserQueries for PgTx {
             .bind(id)
             .bind(last_seen_at)
             .bind(expires_at)
-            .execute(&mut *self.0)
+            .execute(self.conn().await?)
             .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn delete_session(&mut self, id: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&mut *self.0).await?;
+        let done = sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(self.conn().await?).await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn delete_user_sessions(&mut self, user_id: i64) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *self.0).await?;
+        let done =
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(self.conn().await?).await?;
         Ok(done.rows_affected())
     }
 
     async fn delete_expired_sessions(&mut self, now: i64) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&mut *self.0).await?;
+        let done =
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(self.conn().await?).await?;
         Ok(done.rows_affected())
     }
 }

@@ -10,7 +10,7 @@ use super::Result;
 /// created, minus what rolled back with a refused write's savepoint.
 #[derive(Debug, Clone, Default)]
 pub struct TxMarks {
-    pub(crate) notified: [bool; 2],
+    notified: [bool; 2],
     bumped: Vec<(i64, i64)>,
     announced: Vec<Announced>,
     at_job_start: ([bool; 2], usize, usize),
@@ -28,6 +28,12 @@ impl TxMarks {
     /// The `(environment id, version)` pairs created.
     pub fn versions(&self) -> &[(i64, i64)] {
         &self.bumped
+    }
+
+    /// Records that `topic`'s hint is sent with this transaction (undone
+    /// with the job's savepoint, like the hint itself).
+    pub(super) fn hinted(&mut self, topic: Topic) {
+        self.notified[topic as usize] = true;
     }
 
     pub(super) fn bumped(&mut self, environment_id: i64, version: i64) {

@@ -19,7 +19,7 @@ impl ChangeQueries for PgTx {
              SELECT $1, $2, $3, $4, $5, $6 FROM (SELECT pg_notify($7, '')) AS hint",
         );
         bind_change(query, c).bind(Topic::Changes.channel()).execute(self.conn().await?).await?;
-        self.1.notified[Topic::Changes as usize] = true;
+        self.1.hinted(Topic::Changes);
         Ok(())
     }
 

@@ -44,7 +44,8 @@ const READ: &str = concat!(
 /// hint's channel (`$20`): each environment's version set to the last one
 /// written, each configuration upserted to its last write, every write's
 /// history row, change-log entry and audit entry (in the writes' order).
-const WRITE: &str = "WITH w AS (
+const WRITE: &str = concat!(
+    "WITH w AS (
          SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::text[],
                               $7::bigint[], $8::text[], $9::text[], $10::text[], $11::bigint[],
                               $12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
@@ -62,9 +63,9 @@ const WRITE: &str = "WITH w AS (
              SELECT DISTINCT ON (flag_id, environment_id) flag_id, environment_id, config, revision, updated_at,
                     updated_by
              FROM w ORDER BY flag_id, environment_id, n DESC
-         ) AS last
-         ON CONFLICT (flag_id, environment_id) DO UPDATE SET config = excluded.config,
-             revision = excluded.revision, updated_at = excluded.updated_at, updated_by = excluded.updated_by
+         ) AS last",
+    config_on_conflict!(),
+    "
      ), history AS (
          INSERT INTO flag_config_history (flag_id, environment_id, revision, config, updated_at, updated_by)
          SELECT flag_id, environment_id, revision, config, updated_at, updated_by FROM w
@@ -73,7 +74,8 @@ const WRITE: &str = "WITH w AS (
          SELECT environment_id, version, entity, key, op, changed_at FROM w CROSS JOIN (SELECT pg_notify($20, '')) AS hint
      )
      INSERT INTO audit_log (at, actor, action, entity, key, environment, before, after)
-     SELECT audit_at, actor, action, audit_entity, audit_key, environment, before, after FROM w ORDER BY n";
+     SELECT audit_at, actor, action, audit_entity, audit_key, environment, before, after FROM w ORDER BY n"
+);
 
 /// A configuration write not sent yet.
 #[derive(Debug)]

@@ -11,10 +11,11 @@ use super::{PgQuery, PgTx};
 /// Upserts the current configuration from [`bind_config`]'s `$1`–`$6`.
 macro_rules! upsert_config {
     () => {
-        "INSERT INTO flag_configs (flag_id, environment_id, config, revision, updated_at, updated_by)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (flag_id, environment_id) DO UPDATE SET config = excluded.config,
-             revision = excluded.revision, updated_at = excluded.updated_at, updated_by = excluded.updated_by"
+        concat!(
+            "INSERT INTO flag_configs (flag_id, environment_id, config, revision, updated_at, updated_by)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            config_on_conflict!()
+        )
     };
 }
 
@@ -89,7 +90,7 @@ impl ConfigQueries for PgTx {
         }
         self.2.push(c, change, a);
         self.1.bumped(change.environment_id, change.version);
-        self.1.notified[Topic::Changes as usize] = true;
+        self.1.hinted(Topic::Changes);
         Ok(())
     }
 

@@ -52,6 +52,15 @@ macro_rules! flag_config_columns {
     };
 }
 
+/// How a configuration upsert replaces the current row of its flag and
+/// environment (used by `configs.rs` and `config_write.rs`).
+macro_rules! config_on_conflict {
+    () => {
+        " ON CONFLICT (flag_id, environment_id) DO UPDATE SET config = excluded.config,
+             revision = excluded.revision, updated_at = excluded.updated_at, updated_by = excluded.updated_by"
+    };
+}
+
 mod audit;
 mod changes;
 mod config_write;

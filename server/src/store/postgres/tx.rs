@@ -31,9 +31,9 @@ impl TxQueries for PgTx {
     async fn notify(&mut self, topic: Topic) -> Result<()> {
         // Delivered at commit, and only if the transaction commits; once per
         // topic and transaction is enough (Postgres would fold duplicates anyway).
-        if !self.1.notified[topic as usize] {
+        if !self.1.notified(topic) {
             sqlx::query("SELECT pg_notify($1, '')").bind(topic.channel()).execute(self.conn().await?).await?;
-            self.1.notified[topic as usize] = true;
+            self.1.hinted(topic);
         }
         Ok(())
     }

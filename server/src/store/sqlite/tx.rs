@@ -23,7 +23,7 @@ impl TxQueries for SqliteTx {
 
     async fn notify(&mut self, topic: Topic) -> Result<()> {
         // One process: the writer tells the hub in-process after commit.
-        self.1.notified[topic as usize] = true;
+        self.1.hinted(topic);
         Ok(())
     }
 
